@@ -1,0 +1,1 @@
+"""Pipeline definition, configuration and data preparation for imbalanced classification."""

@@ -1,0 +1,204 @@
+"""All settings of the pipeline, in one frozen, validated dataclass.
+
+`PipelineConfig` holds every knob (paths, names, splits, seeds, thresholds, Beam
+arguments). Per-component settings are grouped in nested frozen dataclasses so a
+user can override one group with `dataclasses.replace`. Values are checked at
+construction: a bad value fails at once with the field's name, not mid-run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional, Tuple
+
+from pipeline import features
+
+DEFAULT_SEED = 42
+
+
+class ConfigError(ValueError):
+    """A configuration value is out of range or inconsistent."""
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+def _require_fraction(name: str, value: float) -> None:
+    _require(0.0 <= value <= 1.0, f"{name} must be in [0, 1], got {value!r}")
+
+
+def _require_choice(name: str, value: str, choices: Tuple[str, ...]) -> None:
+    _require(value in choices, f"{name} must be one of {', '.join(choices)}; got {value!r}")
+
+
+FINDING_ACTIONS = ("warn", "fail")
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassSkewConfig:
+    """When ClassSkew calls a label distribution imbalanced, skewed or drifted, and what it does then."""
+
+    # Majority/minority count ratio at or above which a split is `imbalanced` / `severe`.
+    imbalanced_ratio: float = 3.0
+    severe_ratio: float = 100.0
+    # Train-vs-eval (skew) and previous-vs-current span (drift) label distribution limits.
+    skew_linf_threshold: float = 0.01
+    skew_js_threshold: float = 0.01
+    drift_linf_threshold: float = 0.01
+    drift_js_threshold: float = 0.01
+    on_single_class: str = "fail"
+    on_empty_split: str = "fail"
+    on_severe_imbalance: str = "warn"
+    on_skew: str = "warn"
+    on_drift: str = "warn"
+
+    def __post_init__(self) -> None:
+        _require(self.imbalanced_ratio >= 1.0, f"class_skew.imbalanced_ratio must be >= 1, got {self.imbalanced_ratio!r}")
+        _require(
+            self.severe_ratio >= self.imbalanced_ratio,
+            f"class_skew.severe_ratio ({self.severe_ratio!r}) must be >= imbalanced_ratio ({self.imbalanced_ratio!r})",
+        )
+        for name in ("skew_linf_threshold", "skew_js_threshold", "drift_linf_threshold", "drift_js_threshold"):
+            _require_fraction(f"class_skew.{name}", getattr(self, name))
+        for name in ("on_single_class", "on_empty_split", "on_severe_imbalance", "on_skew", "on_drift"):
+            _require_choice(f"class_skew.{name}", getattr(self, name), FINDING_ACTIONS)
+
+
+REBALANCE_STRATEGIES = ("none", "undersample", "oversample", "hybrid", "smote")
+
+
+@dataclasses.dataclass(frozen=True)
+class RebalanceConfig:
+    """What the Rebalance component does to the training split."""
+
+    strategy: str = "undersample"
+    # Binary target: minority/majority count ratio after rebalancing (1.0 = balanced).
+    target_ratio: float = 0.1
+    # Multiclass target: ((class, count), ...); overrides target_ratio when set.
+    target_counts: Optional[Tuple[Tuple[str, int], ...]] = None
+    splits: Tuple[str, ...] = ("train",)
+    seed: int = DEFAULT_SEED
+    k_neighbors: int = 5
+    smote_feature_keys: Tuple[str, ...] = features.NUMERIC_FEATURE_KEYS
+    max_oversampling_factor: float = 100.0
+    smote_max_minority_rows: int = 200_000
+    on_single_class: str = "fail"
+
+    def __post_init__(self) -> None:
+        _require_choice("rebalance.strategy", self.strategy, REBALANCE_STRATEGIES)
+        _require(0.0 < self.target_ratio <= 1.0, f"rebalance.target_ratio must be in (0, 1], got {self.target_ratio!r}")
+        _require(bool(self.splits), "rebalance.splits must name at least one split")
+        _require(self.k_neighbors >= 1, f"rebalance.k_neighbors must be >= 1, got {self.k_neighbors!r}")
+        _require(
+            self.max_oversampling_factor >= 1.0,
+            f"rebalance.max_oversampling_factor must be >= 1, got {self.max_oversampling_factor!r}",
+        )
+        _require(self.smote_max_minority_rows >= 1, "rebalance.smote_max_minority_rows must be >= 1")
+        _require_choice("rebalance.on_single_class", self.on_single_class, ("fail", "skip"))
+        if self.target_counts is not None:
+            for cls, count in self.target_counts:
+                _require(int(count) >= 0, f"rebalance.target_counts[{cls!r}] must be >= 0, got {count!r}")
+
+
+LOSSES = ("bce", "weighted_bce", "pos_weight", "focal")
+THRESHOLD_RULES = ("max_f1", "max_precision_at_recall", "max_recall_at_precision")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainerConfig:
+    """Model, loss and training-loop settings of the Trainer."""
+
+    loss: str = "weighted_bce"
+    pos_weight: Optional[float] = None  # None: negatives/positives from the training counts.
+    focal_alpha: float = 0.25
+    focal_gamma: float = 2.0
+    initial_bias: bool = True
+    hidden_units: Tuple[int, ...] = (64, 32)
+    dropout: float = 0.1
+    learning_rate: float = 1e-3
+    batch_size: int = 1024
+    max_epochs: int = 30
+    early_stopping_patience: int = 4
+    threshold_rule: str = "max_f1"
+    threshold_min_recall: float = 0.85
+    threshold_min_precision: float = 0.5
+    seed: int = DEFAULT_SEED
+
+    def __post_init__(self) -> None:
+        _require_choice("trainer.loss", self.loss, LOSSES)
+        _require(self.pos_weight is None or self.pos_weight > 0, f"trainer.pos_weight must be > 0, got {self.pos_weight!r}")
+        _require(0.0 < self.focal_alpha < 1.0, f"trainer.focal_alpha must be in (0, 1), got {self.focal_alpha!r}")
+        _require(self.focal_gamma >= 0.0, f"trainer.focal_gamma must be >= 0, got {self.focal_gamma!r}")
+        _require(all(units >= 1 for units in self.hidden_units), "trainer.hidden_units must all be >= 1")
+        _require(0.0 <= self.dropout < 1.0, f"trainer.dropout must be in [0, 1), got {self.dropout!r}")
+        _require(self.learning_rate > 0, f"trainer.learning_rate must be > 0, got {self.learning_rate!r}")
+        _require(self.batch_size >= 1, f"trainer.batch_size must be >= 1, got {self.batch_size!r}")
+        _require(self.max_epochs >= 1, f"trainer.max_epochs must be >= 1, got {self.max_epochs!r}")
+        _require(self.early_stopping_patience >= 0, "trainer.early_stopping_patience must be >= 0")
+        _require_choice("trainer.threshold_rule", self.threshold_rule, THRESHOLD_RULES)
+        _require_fraction("trainer.threshold_min_recall", self.threshold_min_recall)
+        _require_fraction("trainer.threshold_min_precision", self.threshold_min_precision)
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluatorConfig:
+    """The blessing gate: absolute thresholds per slice and allowed regression against the baseline."""
+
+    min_auc: float = 0.90
+    min_pr_auc: float = 0.50
+    min_recall: float = 0.70
+    # Slices with fewer positives are reported as too small to judge.
+    min_slice_positives: int = 10
+    max_pr_auc_drop: float = 0.02
+    max_recall_drop: float = 0.05
+
+    def __post_init__(self) -> None:
+        for name in ("min_auc", "min_pr_auc", "min_recall", "max_pr_auc_drop", "max_recall_drop"):
+            _require_fraction(f"evaluator.{name}", getattr(self, name))
+        _require(self.min_slice_positives >= 1, "evaluator.min_slice_positives must be >= 1")
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig:
+    """Every setting of one pipeline. The runners fill in paths and Beam arguments."""
+
+    pipeline_name: str
+    pipeline_root: str
+    # Folder holding the clean CSV(s) that data prep wrote; ExampleGen's input_base.
+    data_root: str
+    serving_model_dir: str
+    # SQLite file of the ML Metadata store; None where the orchestrator provides one (Kubeflow).
+    metadata_path: Optional[str] = None
+    beam_pipeline_args: Tuple[str, ...] = ()
+    enable_cache: bool = True
+    label_key: str = features.LABEL_KEY
+    numeric_feature_keys: Tuple[str, ...] = features.NUMERIC_FEATURE_KEYS
+    slice_feature_keys: Tuple[str, ...] = features.SLICE_FEATURE_KEYS
+    # ExampleGen's hash-bucket split: train fits, valid stops early and tunes the
+    # threshold, eval is only for the Evaluator.
+    split_buckets: Tuple[Tuple[str, int], ...] = (("train", 6), ("valid", 2), ("eval", 2))
+    class_skew: ClassSkewConfig = dataclasses.field(default_factory=ClassSkewConfig)
+    rebalance: RebalanceConfig = dataclasses.field(default_factory=RebalanceConfig)
+    trainer: TrainerConfig = dataclasses.field(default_factory=TrainerConfig)
+    evaluator: EvaluatorConfig = dataclasses.field(default_factory=EvaluatorConfig)
+
+    def __post_init__(self) -> None:
+        for name in ("pipeline_name", "pipeline_root", "data_root", "serving_model_dir", "label_key"):
+            _require(bool(getattr(self, name)), f"{name} must not be empty")
+        split_names = [name for name, _ in self.split_buckets]
+        _require(
+            {"train", "valid", "eval"} <= set(split_names),
+            f"split_buckets must define train, valid and eval splits, got {split_names}",
+        )
+        _require(len(set(split_names)) == len(split_names), f"split_buckets names must be unique, got {split_names}")
+        _require(all(buckets >= 1 for _, buckets in self.split_buckets), "split_buckets counts must be >= 1")
+        _require(self.label_key not in self.numeric_feature_keys, f"label {self.label_key!r} must not be a model input")
+        _require(bool(self.numeric_feature_keys), "numeric_feature_keys must not be empty")
+        unknown = [split for split in self.rebalance.splits if split not in split_names]
+        _require(not unknown, f"rebalance.splits names splits that ExampleGen does not make: {unknown}")
+        _require(
+            "eval" not in self.rebalance.splits and "valid" not in self.rebalance.splits,
+            "rebalance.splits must not include valid or eval: rebalancing them would bias the metrics",
+        )
