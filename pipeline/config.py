@@ -55,7 +55,9 @@ class ClassSkewConfig:
     on_drift: str = "warn"
 
     def __post_init__(self) -> None:
-        _require(self.imbalanced_ratio >= 1.0, f"class_skew.imbalanced_ratio must be >= 1, got {self.imbalanced_ratio!r}")
+        _require(
+            self.imbalanced_ratio >= 1.0, f"class_skew.imbalanced_ratio must be >= 1, got {self.imbalanced_ratio!r}"
+        )
         _require(
             self.severe_ratio >= self.imbalanced_ratio,
             f"class_skew.severe_ratio ({self.severe_ratio!r}) must be >= imbalanced_ratio ({self.imbalanced_ratio!r})",
@@ -128,7 +130,9 @@ class TrainerConfig:
 
     def __post_init__(self) -> None:
         _require_choice("trainer.loss", self.loss, LOSSES)
-        _require(self.pos_weight is None or self.pos_weight > 0, f"trainer.pos_weight must be > 0, got {self.pos_weight!r}")
+        _require(
+            self.pos_weight is None or self.pos_weight > 0, f"trainer.pos_weight must be > 0, got {self.pos_weight!r}"
+        )
         _require(0.0 < self.focal_alpha < 1.0, f"trainer.focal_alpha must be in (0, 1), got {self.focal_alpha!r}")
         _require(self.focal_gamma >= 0.0, f"trainer.focal_gamma must be >= 0, got {self.focal_gamma!r}")
         _require(all(units >= 1 for units in self.hidden_units), "trainer.hidden_units must all be >= 1")
@@ -169,6 +173,8 @@ class PipelineConfig:
     # Folder holding the clean CSV(s) that data prep wrote; ExampleGen's input_base.
     data_root: str
     serving_model_dir: str
+    # The hand-checked schema that ImportSchemaGen brings in (schema/schema.pbtxt).
+    schema_path: str
     # SQLite file of the ML Metadata store; None where the orchestrator provides one (Kubeflow).
     metadata_path: Optional[str] = None
     beam_pipeline_args: Tuple[str, ...] = ()
@@ -185,7 +191,7 @@ class PipelineConfig:
     evaluator: EvaluatorConfig = dataclasses.field(default_factory=EvaluatorConfig)
 
     def __post_init__(self) -> None:
-        for name in ("pipeline_name", "pipeline_root", "data_root", "serving_model_dir", "label_key"):
+        for name in ("pipeline_name", "pipeline_root", "data_root", "serving_model_dir", "schema_path", "label_key"):
             _require(bool(getattr(self, name)), f"{name} must not be empty")
         split_names = [name for name, _ in self.split_buckets]
         _require(

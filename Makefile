@@ -1,0 +1,40 @@
+# Two commands on a fresh machine (Python 3.10 from pyenv, nothing else installed):
+#   make run    builds .venv from requirements.lock, fetches the credit-card data, runs the whole pipeline
+#   make test   builds .venv from requirements.lock, runs ruff and the test suite
+SHELL := /bin/bash
+PYTHON_310 ?= $(shell (pyenv root 2>/dev/null || echo $$HOME/.pyenv))/versions/3.10.13/bin/python
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(PYTHON_310) -m uv
+export UV_PYTHON_DOWNLOADS := never
+export TF_USE_LEGACY_KERAS := 1
+RUN_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: venv run test lint lock clean
+
+$(VENV)/.synced: requirements.lock
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON_310) -m pip install --quiet uv
+	@test -x $(PY) || $(UV) venv --quiet --seed --python $(PYTHON_310) $(VENV)
+	$(UV) pip sync --quiet --python $(PY) requirements.lock
+	$(UV) pip install --quiet --python $(PY) --no-deps -e .
+	@touch $@
+
+venv: $(VENV)/.synced
+
+run: venv
+	$(PY) local_runner.py $(RUN_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+test: lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Re-resolve requirements.in against the verified TFX 1.16 pin set (needs ../shared).
+lock:
+	$(UV) pip compile --quiet requirements.in -c ../shared/constraints/tfx-1.16-py3.10.txt \
+		--python $(PYTHON_310) --python-version 3.10 -o requirements.lock
+
+clean:
+	rm -rf $(VENV) outputs build *.egg-info

@@ -1,0 +1,1 @@
+"""Trainer module: model, losses, threshold tuning and input pipelines for the stock TFX Trainer."""

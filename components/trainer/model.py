@@ -1,0 +1,339 @@
+"""The TFX Trainer's `run_fn`: a small MLP for imbalanced binary labels.
+
+What it does, in order:
+1. one streaming pass over the training split for feature means/variances and
+   class counts (the counts after Rebalance, which are what the loss must weigh);
+2. builds an MLP whose output bias starts at log(pos/neg), so training does not
+   spend its first epochs learning the base rate;
+3. trains with the configured loss and early stopping on validation PR-AUC;
+4. picks the decision threshold on the `valid` split (never on `eval`);
+5. exports a SavedModel whose serving signature parses tf.Examples and returns the
+   probability, the decision at that threshold and the threshold itself.
+
+Settings arrive in `fn_args.custom_config` (built from `TrainerConfig` by
+`pipeline.pipeline`), class statistics from ClassSkew through
+`fn_args.hyperparameters`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+from tensorflow_metadata.proto.v0 import schema_pb2
+from tfx import v1 as tfx
+from tfx.dsl.io import fileio
+from tfx_bsl.public import tfxio
+
+from components.trainer import losses, threshold
+
+PROBABILITY_OUTPUT = "probability"
+DECISION_OUTPUT = "decision"
+THRESHOLD_OUTPUT = "threshold"
+SERVING_INPUT = "examples"
+# Written next to the SavedModel's assets so the run summary and the Evaluator gate can read it.
+TRAINING_REPORT_FILE = "training_report.json"
+
+
+class TrainingDataError(ValueError):
+    """The training data cannot train a classifier (for example, it has no positives)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainerSettings:
+    """The subset of `pipeline.config.TrainerConfig` plus names that `run_fn` needs."""
+
+    label_key: str
+    feature_keys: Tuple[str, ...]
+    loss: str
+    pos_weight: Optional[float]
+    focal_alpha: float
+    focal_gamma: float
+    initial_bias: bool
+    hidden_units: Tuple[int, ...]
+    dropout: float
+    learning_rate: float
+    batch_size: int
+    max_epochs: int
+    early_stopping_patience: int
+    threshold_rule: str
+    threshold_min_recall: float
+    threshold_min_precision: float
+    seed: int
+
+    @classmethod
+    def from_custom_config(cls, custom_config: Mapping[str, Any]) -> TrainerSettings:
+        fields = {field.name for field in dataclasses.fields(cls)}
+        missing = sorted(fields - set(custom_config))
+        if missing:
+            raise ValueError(f"Trainer custom_config is missing {missing}; build it with pipeline.pipeline")
+        values = {name: custom_config[name] for name in fields}
+        values["feature_keys"] = tuple(values["feature_keys"])
+        values["hidden_units"] = tuple(values["hidden_units"])
+        return cls(**values)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingStatistics:
+    """Streaming statistics of the training split."""
+
+    rows: int
+    positives: int
+    mean: np.ndarray
+    variance: np.ndarray
+
+    @property
+    def negatives(self) -> int:
+        return self.rows - self.positives
+
+
+def _model_schema(schema: schema_pb2.Schema, keep: Sequence[str]) -> schema_pb2.Schema:
+    """The schema restricted to the model's inputs and label, so TFXIO decodes nothing else."""
+    wanted = set(keep)
+    found = {feature.name for feature in schema.feature}
+    missing = sorted(wanted - found)
+    if missing:
+        raise ValueError(f"schema lacks features {missing}; found {sorted(found)}")
+    narrowed = schema_pb2.Schema()
+    narrowed.CopyFrom(schema)
+    del narrowed.feature[:]
+    narrowed.feature.extend(feature for feature in schema.feature if feature.name in wanted)
+    return narrowed
+
+
+def _dataset(
+    file_pattern: List[str],
+    data_accessor: tfx.components.DataAccessor,
+    schema: schema_pb2.Schema,
+    settings: TrainerSettings,
+    shuffle: bool,
+) -> tf.data.Dataset:
+    options = tfxio.TensorFlowDatasetOptions(
+        batch_size=settings.batch_size,
+        label_key=settings.label_key,
+        num_epochs=1,
+        shuffle=shuffle,
+        shuffle_seed=settings.seed,
+        sloppy_ordering=False,
+    )
+    dataset = data_accessor.tf_dataset_factory(file_pattern, options, schema)
+    keys = settings.feature_keys
+    return dataset.map(
+        lambda features, label: (
+            {key: tf.cast(features[key], tf.float32) for key in keys},
+            tf.cast(label, tf.float32),
+        )
+    )
+
+
+def compute_training_statistics(dataset: tf.data.Dataset, feature_keys: Sequence[str]) -> TrainingStatistics:
+    """Means, variances and class counts in one pass; memory is one batch."""
+    width = len(feature_keys)
+
+    def accumulate(state, batch):
+        count, positives, total, total_sq = state
+        features, label = batch
+        matrix = tf.cast(tf.concat([features[key] for key in feature_keys], axis=1), tf.float64)
+        return (
+            count + tf.cast(tf.shape(matrix)[0], tf.int64),
+            positives + tf.cast(tf.reduce_sum(tf.cast(label > 0.5, tf.int64)), tf.int64),
+            total + tf.reduce_sum(matrix, axis=0),
+            total_sq + tf.reduce_sum(tf.square(matrix), axis=0),
+        )
+
+    initial = (
+        tf.constant(0, tf.int64),
+        tf.constant(0, tf.int64),
+        tf.zeros([width], tf.float64),
+        tf.zeros([width], tf.float64),
+    )
+    count, positives, total, total_sq = (value.numpy() for value in dataset.reduce(initial, accumulate))
+    if count == 0:
+        raise TrainingDataError("the training split is empty")
+    mean = total / count
+    variance = np.maximum(total_sq / count - np.square(mean), 0.0)
+    return TrainingStatistics(rows=int(count), positives=int(positives), mean=mean, variance=variance)
+
+
+def class_weights(stats: TrainingStatistics) -> Dict[int, float]:
+    """Balanced weights n / (k * count_c), as scikit-learn's `class_weight='balanced'`."""
+    return {
+        0: stats.rows / (2.0 * stats.negatives),
+        1: stats.rows / (2.0 * stats.positives),
+    }
+
+
+def initial_output_bias(stats: TrainingStatistics) -> float:
+    return math.log(stats.positives / stats.negatives)
+
+
+def build_model(settings: TrainerSettings, stats: TrainingStatistics) -> tf.keras.Model:
+    """MLP on the numeric features, normalised with the training split's moments; outputs a logit."""
+    inputs = {key: tf.keras.layers.Input(shape=(1,), name=key, dtype=tf.float32) for key in settings.feature_keys}
+    stacked = tf.keras.layers.Concatenate(name="stack_features")([inputs[key] for key in settings.feature_keys])
+    hidden = tf.keras.layers.Normalization(
+        mean=stats.mean.astype(np.float32), variance=stats.variance.astype(np.float32), name="normalize"
+    )(stacked)
+    initializer_seed = settings.seed
+    for index, units in enumerate(settings.hidden_units):
+        hidden = tf.keras.layers.Dense(
+            units,
+            activation="relu",
+            kernel_initializer=tf.keras.initializers.GlorotUniform(seed=initializer_seed + index),
+            name=f"hidden_{index}",
+        )(hidden)
+        if settings.dropout > 0:
+            hidden = tf.keras.layers.Dropout(settings.dropout, seed=initializer_seed + 100 + index)(hidden)
+    bias = initial_output_bias(stats) if settings.initial_bias else 0.0
+    logit = tf.keras.layers.Dense(
+        1,
+        kernel_initializer=tf.keras.initializers.GlorotUniform(seed=initializer_seed + 1000),
+        bias_initializer=tf.keras.initializers.Constant(bias),
+        name="logit",
+    )(hidden)
+    return tf.keras.Model(inputs=inputs, outputs=logit)
+
+
+def make_loss_for(settings: TrainerSettings, stats: TrainingStatistics) -> tf.keras.losses.Loss:
+    pos_weight = settings.pos_weight
+    if settings.loss == "pos_weight" and pos_weight is None:
+        pos_weight = stats.negatives / stats.positives
+    return losses.make_loss(
+        settings.loss,
+        pos_weight=pos_weight,
+        class_weights=class_weights(stats),
+        focal_alpha=settings.focal_alpha,
+        focal_gamma=settings.focal_gamma,
+    )
+
+
+def _predict_probabilities(model: tf.keras.Model, dataset: tf.data.Dataset) -> Tuple[np.ndarray, np.ndarray]:
+    """Labels and probabilities of a split, batch by batch (the valid split fits in memory)."""
+    labels, scores = [], []
+    for features, label in dataset:
+        logits = model(features, training=False)
+        scores.append(tf.sigmoid(logits).numpy().reshape(-1))
+        labels.append(label.numpy().reshape(-1))
+    return np.concatenate(labels).astype(np.int64), np.concatenate(scores).astype(np.float64)
+
+
+class _ServingModule(tf.Module):
+    """Holds the model and the threshold so the SavedModel tracks both."""
+
+    def __init__(self, model: tf.keras.Model, feature_keys: Sequence[str], decision_threshold: float):
+        super().__init__()
+        self.model = model
+        self.decision_threshold = tf.Variable(decision_threshold, dtype=tf.float32, trainable=False, name="threshold")
+        self._feature_spec = {key: tf.io.FixedLenFeature([1], tf.float32) for key in feature_keys}
+
+    @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name=SERVING_INPUT)])
+    def serve(self, serialized_examples):
+        parsed = tf.io.parse_example(serialized_examples, self._feature_spec)
+        probability = tf.sigmoid(self.model(parsed, training=False))
+        decision = tf.cast(probability >= self.decision_threshold, tf.float32)
+        threshold_column = tf.fill(tf.shape(probability), self.decision_threshold)
+        return {PROBABILITY_OUTPUT: probability, DECISION_OUTPUT: decision, THRESHOLD_OUTPUT: threshold_column}
+
+
+def export_serving_model(
+    model: tf.keras.Model, feature_keys: Sequence[str], decision_threshold: float, export_dir: str
+) -> None:
+    """SavedModel with `serving_default`: serialized tf.Example -> probability, decision, threshold."""
+    module = _ServingModule(model, feature_keys, decision_threshold)
+    tf.saved_model.save(module, export_dir, signatures={"serving_default": module.serve})
+
+
+def run_fn(fn_args: tfx.components.FnArgs) -> None:
+    """Trains, tunes the threshold and exports; called by the stock TFX Trainer."""
+    settings = TrainerSettings.from_custom_config(fn_args.custom_config or {})
+    tf.keras.utils.set_random_seed(settings.seed)
+    tf.config.experimental.enable_op_determinism()
+
+    schema = tfx.utils.parse_pbtxt_file(fn_args.schema_path, schema_pb2.Schema())
+    schema = _model_schema(schema, (*settings.feature_keys, settings.label_key))
+    train = _dataset(fn_args.train_files, fn_args.data_accessor, schema, settings, shuffle=True)
+    valid = _dataset(fn_args.eval_files, fn_args.data_accessor, schema, settings, shuffle=False)
+
+    stats = compute_training_statistics(
+        _dataset(fn_args.train_files, fn_args.data_accessor, schema, settings, shuffle=False), settings.feature_keys
+    )
+    if stats.positives == 0 or stats.negatives == 0:
+        raise TrainingDataError(
+            f"training split has {stats.positives} positive and {stats.negatives} negative rows of "
+            f"{settings.label_key!r}; a classifier needs both. Check the split and the Rebalance settings"
+        )
+    class_skew_hints = fn_args.hyperparameters or {}
+    logging.info(
+        "Training rows: %d (%d positive, bias %.3f); ClassSkew counts before any rebalancing: %s",
+        stats.rows,
+        stats.positives,
+        initial_output_bias(stats),
+        class_skew_hints.get("class_counts"),
+    )
+
+    model = build_model(settings, stats)
+    model.compile(
+        optimizer=tf.keras.optimizers.Adam(settings.learning_rate),
+        loss=make_loss_for(settings, stats),
+        metrics=[
+            tf.keras.metrics.AUC(curve="PR", from_logits=True, name="pr_auc"),
+            tf.keras.metrics.AUC(curve="ROC", from_logits=True, name="roc_auc"),
+        ],
+    )
+    early_stopping = tf.keras.callbacks.EarlyStopping(
+        monitor="val_pr_auc", mode="max", patience=settings.early_stopping_patience, restore_best_weights=True
+    )
+    history = model.fit(
+        train,
+        validation_data=valid,
+        epochs=settings.max_epochs,
+        callbacks=[early_stopping, tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)],
+        verbose=2,
+    )
+
+    labels, scores = _predict_probabilities(model, valid)
+    choice = threshold.choose_threshold(
+        labels,
+        scores,
+        settings.threshold_rule,
+        min_recall=settings.threshold_min_recall,
+        min_precision=settings.threshold_min_precision,
+    )
+    logging.info("Decision threshold: %s", choice)
+    export_serving_model(model, settings.feature_keys, choice.threshold, fn_args.serving_model_dir)
+
+    report = {
+        "decision_threshold": choice.threshold,
+        "threshold_rule": choice.rule_applied,
+        "threshold_rule_satisfied": choice.satisfied,
+        "threshold_message": choice.message,
+        "valid_precision": choice.precision,
+        "valid_recall": choice.recall,
+        "valid_f1": choice.f1,
+        "epochs_run": len(history.history["loss"]),
+        "best_val_pr_auc": float(max(history.history["val_pr_auc"])),
+        "train_rows": stats.rows,
+        "train_positives": stats.positives,
+        "loss": settings.loss,
+        "initial_bias": initial_output_bias(stats) if settings.initial_bias else 0.0,
+    }
+    write_training_report(fn_args.serving_model_dir, report)
+
+
+def write_training_report(serving_model_dir: str, report: Mapping[str, Any]) -> None:
+    extra_dir = os.path.join(serving_model_dir, "assets.extra")
+    fileio.makedirs(extra_dir)
+    with fileio.open(os.path.join(extra_dir, TRAINING_REPORT_FILE), "w") as out:
+        out.write(json.dumps(report, indent=2, sort_keys=True))
+
+
+def read_training_report(serving_model_dir: str) -> Dict[str, Any]:
+    """The threshold and training figures that `run_fn` saved beside a SavedModel."""
+    with fileio.open(os.path.join(serving_model_dir, "assets.extra", TRAINING_REPORT_FILE), "r") as handle:
+        return json.loads(handle.read())

@@ -1,0 +1,221 @@
+"""What a pipeline run did, read back from ML Metadata: the runners print it after each run.
+
+Everything here comes from the MLMD store and the artifacts it points to, so the
+summary is the same whether a component ran or was served from the cache.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+import sqlite3
+from typing import Dict, List, Optional
+
+from ml_metadata.metadata_store import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+from tfx.dsl.io import fileio
+
+from pipeline.config import PipelineConfig
+from pipeline.errors import UserInputError
+
+CLASS_SKEW_SUMMARY_FILE = "summary.txt"
+_STATE_NAMES = {
+    metadata_store_pb2.Execution.COMPLETE: "ran",
+    metadata_store_pb2.Execution.CACHED: "cached",
+    metadata_store_pb2.Execution.FAILED: "FAILED",
+    metadata_store_pb2.Execution.RUNNING: "running",
+    metadata_store_pb2.Execution.CANCELED: "canceled",
+    metadata_store_pb2.Execution.NEW: "new",
+}
+
+
+def open_store(metadata_path: str) -> metadata_store.MetadataStore:
+    connection = metadata_store_pb2.ConnectionConfig()
+    connection.sqlite.filename_uri = metadata_path
+    connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+    return metadata_store.MetadataStore(connection)
+
+
+def check_output_folder(output: pathlib.Path, pipeline_name: str) -> None:
+    """Refuses an output folder whose metadata store belongs to another pipeline (or is not a store).
+
+    Mixing two pipelines' artifacts in one store would let one pipeline's Evaluator
+    compare against the other's blessed model; a user meant to pick another folder.
+    """
+    metadata_path = output / "metadata.sqlite"
+    if not metadata_path.exists():
+        return
+    try:
+        with sqlite3.connect(f"file:{metadata_path}?mode=ro", uri=True) as connection:
+            tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if "Context" not in tables or "ContextType" not in tables:
+                raise UserInputError(
+                    f"{metadata_path} is not an ML Metadata store; choose another --output folder or move that file"
+                )
+            names = [
+                row[0]
+                for row in connection.execute(
+                    "SELECT c.name FROM Context c JOIN ContextType t ON c.type_id = t.id WHERE t.name = 'pipeline'"
+                )
+            ]
+    except sqlite3.DatabaseError as error:
+        raise UserInputError(
+            f"{metadata_path} is not a readable SQLite ML Metadata store ({error}); choose another --output folder"
+        ) from error
+    others = sorted(set(names) - {pipeline_name})
+    if others:
+        raise UserInputError(
+            f"{output} holds the ML Metadata of another pipeline ({', '.join(others)}), not {pipeline_name!r}; "
+            f"choose another --output folder, or pass --pipeline-name {others[0]} to continue that pipeline"
+        )
+
+
+@dataclasses.dataclass
+class NodeRun:
+    node_id: str
+    state: str
+    seconds: float
+
+
+@dataclasses.dataclass
+class RunSummary:
+    run_id: Optional[str]
+    nodes: List[NodeRun]
+    class_skew_lines: List[str]
+    training: Dict[str, object]
+    verdict: Optional[str]
+    metrics: Dict[str, float]
+    validation_failures: List[str]
+    pushed_to: Optional[str]
+    push_note: str
+
+    def render(self, total_seconds: float) -> str:
+        lines = [f"=== run summary ({self.run_id or 'no run recorded'}) ==="]
+        lines.append("components:")
+        for node in self.nodes:
+            lines.append(f"  {node.node_id:<32} {node.state:<7} {node.seconds:8.1f} s")
+        if self.class_skew_lines:
+            lines.append("class balance (ClassSkew):")
+            lines.extend(f"  {line}" for line in self.class_skew_lines)
+        if self.training:
+            lines.append(
+                "trainer: decision threshold {decision_threshold:.4f} ({threshold_rule}); "
+                "valid precision {valid_precision:.3f}, recall {valid_recall:.3f}; "
+                "{epochs_run} epochs on {train_rows} rows ({train_positives} positive)".format(**self.training)
+            )
+        if self.verdict:
+            figures = ", ".join(f"{name} {value:.4f}" for name, value in sorted(self.metrics.items()))
+            lines.append(f"evaluator: {self.verdict} (eval split, overall: {figures})")
+            lines.extend(f"  failed: {failure}" for failure in self.validation_failures)
+        lines.append(f"pusher: {self.pushed_to or self.push_note}")
+        lines.append(f"total wall time: {total_seconds:.1f} s")
+        return "\n".join(lines)
+
+
+def _latest_run_context(store: metadata_store.MetadataStore, pipeline_name: str, since: float):
+    runs = store.get_contexts_by_type("pipeline_run")
+    pipeline_contexts = [c for c in store.get_contexts_by_type("pipeline") if c.name == pipeline_name]
+    if not pipeline_contexts:
+        return None
+    pipeline_execution_ids = {e.id for e in store.get_executions_by_context(pipeline_contexts[0].id)}
+    candidates = []
+    for run in runs:
+        if run.create_time_since_epoch / 1000.0 + 1.0 < since:
+            continue
+        executions = store.get_executions_by_context(run.id)
+        if any(e.id in pipeline_execution_ids for e in executions):
+            candidates.append(run)
+    return max(candidates, key=lambda c: c.create_time_since_epoch, default=None)
+
+
+def _output_artifacts(store: metadata_store.MetadataStore, execution_id: int) -> Dict[str, List]:
+    outputs: Dict[str, List] = {}
+    events = store.get_events_by_execution_ids([execution_id])
+    output_types = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
+    artifact_ids = {e.artifact_id: e for e in events if e.type in output_types}
+    if not artifact_ids:
+        return outputs
+    for artifact in store.get_artifacts_by_id(list(artifact_ids)):
+        event = artifact_ids[artifact.id]
+        key = event.path.steps[0].key if event.path.steps else ""
+        outputs.setdefault(key, []).append(artifact)
+    return outputs
+
+
+def _read_text(path: str) -> Optional[str]:
+    if not fileio.exists(path):
+        return None
+    with fileio.open(path, "r") as handle:
+        return handle.read()
+
+
+def summarize_run(config: PipelineConfig, since: float) -> RunSummary:
+    """Reads the newest run of `config.pipeline_name` started after `since` (epoch seconds)."""
+    # Imported here: TensorFlow-heavy modules, and the runners set TF_USE_LEGACY_KERAS first.
+    import tensorflow_model_analysis as tfma  # noqa: PLC0415
+
+    from components.trainer import model as trainer_model  # noqa: PLC0415
+
+    summary = RunSummary(None, [], [], {}, None, {}, [], None, "did not run")
+    if not config.metadata_path or not os.path.exists(config.metadata_path):
+        return summary
+    store = open_store(config.metadata_path)
+    run = _latest_run_context(store, config.pipeline_name, since)
+    if run is None:
+        return summary
+    summary.run_id = run.name
+    executions = sorted(store.get_executions_by_context(run.id), key=lambda e: (e.create_time_since_epoch, e.id))
+    for execution in executions:
+        node_contexts = [c for c in store.get_contexts_by_execution(execution.id) if c.type_id == _node_type_id(store)]
+        node_id = node_contexts[0].name.split(".", 1)[-1] if node_contexts else execution.type
+        seconds = (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000.0
+        state = _STATE_NAMES.get(execution.last_known_state, str(execution.last_known_state))
+        summary.nodes.append(NodeRun(node_id, state, seconds))
+        outputs = _output_artifacts(store, execution.id)
+        if "class_skew" in outputs:
+            text = _read_text(os.path.join(outputs["class_skew"][0].uri, CLASS_SKEW_SUMMARY_FILE)) or ""
+            summary.class_skew_lines = [line for line in text.splitlines() if line.strip()]
+        if "model" in outputs and node_id.startswith("Trainer"):
+            serving_dir = os.path.join(outputs["model"][0].uri, "Format-Serving")
+            try:
+                summary.training = trainer_model.read_training_report(serving_dir)
+            except (OSError, ValueError):
+                summary.training = {}
+        if "blessing" in outputs:
+            blessed = outputs["blessing"][0].custom_properties.get("blessed")
+            summary.verdict = "BLESSED" if blessed and blessed.int_value == 1 else "NOT BLESSED"
+        if "evaluation" in outputs:
+            evaluation_uri = outputs["evaluation"][0].uri
+            for slice_metrics in tfma.load_metrics(evaluation_uri):
+                if slice_metrics.slice_key.single_slice_keys or slice_metrics.slice_key.HasField("single_slice_keys"):
+                    continue
+                for key_and_value in slice_metrics.metric_keys_and_values:
+                    key = key_and_value.key
+                    if key.HasField("is_diff") and key.is_diff:
+                        continue
+                    if key.model_name not in ("", "candidate"):
+                        continue
+                    if key_and_value.value.HasField("double_value"):
+                        summary.metrics[key.name] = key_and_value.value.double_value.value
+            validation = tfma.load_validation_result(evaluation_uri)
+            for failure in validation.metric_validations_per_slice:
+                for failed in failure.failures:
+                    summary.validation_failures.append(
+                        f"{failed.metric_key.name} = {failed.metric_value.double_value.value:.4f} "
+                        f"({str(failed.metric_threshold).strip().replace(chr(10), ' ')})"
+                    )
+        if "pushed_model" in outputs:
+            pushed = outputs["pushed_model"][0].custom_properties
+            if pushed.get("pushed") and pushed["pushed"].int_value == 1:
+                summary.pushed_to = pushed["pushed_destination"].string_value
+    if summary.pushed_to is None:
+        if summary.verdict == "NOT BLESSED":
+            summary.push_note = "not pushed: the Evaluator did not bless the model"
+        elif summary.verdict == "BLESSED":
+            summary.push_note = "not pushed (see the Pusher's log)"
+    return summary
+
+
+def _node_type_id(store: metadata_store.MetadataStore) -> int:
+    return store.get_context_type("node").id

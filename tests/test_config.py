@@ -1,0 +1,63 @@
+"""Config validation and `--set` overrides fail early with the field's name."""
+
+import dataclasses
+
+import pytest
+
+from pipeline.config import ConfigError, EvaluatorConfig, PipelineConfig, RebalanceConfig, TrainerConfig
+from pipeline.overrides import apply_overrides
+
+
+def _config(**changes) -> PipelineConfig:
+    base = dict(pipeline_name="p", pipeline_root="/r", data_root="/d", serving_model_dir="/s", schema_path="/x")
+    base.update(changes)
+    return PipelineConfig(**base)
+
+
+def test_defaults_are_valid_and_frozen():
+    config = _config()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.pipeline_name = "other"  # type: ignore[misc]
+    assert config.rebalance.splits == ("train",)
+
+
+@pytest.mark.parametrize(
+    "build,message",
+    [
+        (lambda: EvaluatorConfig(min_recall=1.5), r"evaluator.min_recall must be in \[0, 1\], got 1.5"),
+        (lambda: EvaluatorConfig(min_auc=-0.1), r"evaluator.min_auc must be in \[0, 1\]"),
+        (lambda: RebalanceConfig(target_ratio=0.0), r"rebalance.target_ratio must be in \(0, 1\], got 0.0"),
+        (lambda: RebalanceConfig(strategy="magic"), "rebalance.strategy must be one of none, undersample"),
+        (lambda: TrainerConfig(focal_gamma=-1.0), "trainer.focal_gamma must be >= 0"),
+        (lambda: TrainerConfig(focal_alpha=1.0), r"trainer.focal_alpha must be in \(0, 1\)"),
+        (lambda: TrainerConfig(pos_weight=0.0), "trainer.pos_weight must be > 0"),
+        (lambda: _config(pipeline_root=""), "pipeline_root must not be empty"),
+        (lambda: _config(split_buckets=(("train", 1), ("eval", 1))), "must define train, valid and eval"),
+        (
+            lambda: _config(rebalance=RebalanceConfig(splits=("train", "eval"))),
+            "rebalance.splits must not include valid or eval",
+        ),
+    ],
+)
+def test_invalid_values_name_the_field(build, message):
+    with pytest.raises(ConfigError, match=message):
+        build()
+
+
+def test_overrides_parse_types_and_revalidate():
+    config = apply_overrides(
+        _config(),
+        ["trainer.max_epochs=3", "trainer.hidden_units=8,4", "enable_cache=false", "rebalance.strategy=smote"],
+    )
+    assert config.trainer.max_epochs == 3
+    assert config.trainer.hidden_units == (8, 4)
+    assert config.enable_cache is False
+    assert config.rebalance.strategy == "smote"
+    with pytest.raises(ConfigError, match="evaluator.min_recall must be in"):
+        apply_overrides(config, ["evaluator.min_recall=2"])
+    with pytest.raises(ConfigError, match="unknown setting 'epochs'; settings: .*max_epochs"):
+        apply_overrides(config, ["trainer.epochs=3"])
+    with pytest.raises(ConfigError, match="unknown section 'train'"):
+        apply_overrides(config, ["train.max_epochs=3"])
+    with pytest.raises(ConfigError, match="expects name=value"):
+        apply_overrides(config, ["trainer.max_epochs"])
