@@ -15,6 +15,7 @@ import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 from tfx.dsl.components.base import base_node
 
+from components.baseline.strategy import LatestBlessedOtherModelStrategy
 from components.class_skew.component import ClassSkew
 from components.rebalance.component import Rebalance
 from components.trainer import model as trainer_model
@@ -74,9 +75,7 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
         output_names=[probability],
         metrics=[
             tfma.MetricConfig(class_name="ExampleCount"),
-            tfma.MetricConfig(
-                class_name="AUC", config='{"name": "auc"}', threshold=threshold(gate.min_auc)
-            ),
+            tfma.MetricConfig(class_name="AUC", config='{"name": "auc"}', threshold=threshold(gate.min_auc)),
             tfma.MetricConfig(
                 class_name="AUC",
                 config='{"name": "pr_auc", "curve": "PR"}',
@@ -150,7 +149,8 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
         custom_config=trainer_custom_config(config),
     )
     baseline_resolver = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        strategy_class=LatestBlessedOtherModelStrategy,
+        candidate=trainer.outputs["model"],
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
     ).with_id(BASELINE_RESOLVER)

@@ -188,23 +188,20 @@ def summarize_run(config: PipelineConfig, since: float) -> RunSummary:
         if "evaluation" in outputs:
             evaluation_uri = outputs["evaluation"][0].uri
             for slice_metrics in tfma.load_metrics(evaluation_uri):
-                if slice_metrics.slice_key.single_slice_keys or slice_metrics.slice_key.HasField("single_slice_keys"):
+                if slice_metrics.slice_key.single_slice_keys:
                     continue
                 for key_and_value in slice_metrics.metric_keys_and_values:
                     key = key_and_value.key
-                    if key.HasField("is_diff") and key.is_diff:
+                    if key.is_diff:
                         continue
                     if key.model_name not in ("", "candidate"):
                         continue
                     if key_and_value.value.HasField("double_value"):
                         summary.metrics[key.name] = key_and_value.value.double_value.value
             validation = tfma.load_validation_result(evaluation_uri)
-            for failure in validation.metric_validations_per_slice:
-                for failed in failure.failures:
-                    summary.validation_failures.append(
-                        f"{failed.metric_key.name} = {failed.metric_value.double_value.value:.4f} "
-                        f"({str(failed.metric_threshold).strip().replace(chr(10), ' ')})"
-                    )
+            for per_slice in validation.metric_validations_per_slice:
+                for failed in per_slice.failures:
+                    summary.validation_failures.append(describe_failure(per_slice.slice_key, failed))
         if "pushed_model" in outputs:
             pushed = outputs["pushed_model"][0].custom_properties
             if pushed.get("pushed") and pushed["pushed"].int_value == 1:
@@ -215,6 +212,38 @@ def summarize_run(config: PipelineConfig, since: float) -> RunSummary:
         elif summary.verdict == "BLESSED":
             summary.push_note = "not pushed (see the Pusher's log)"
     return summary
+
+
+def slice_name(slice_key) -> str:
+    """`hour_band=night` for a TFMA SliceKey proto; `overall` for the empty one."""
+    parts = []
+    for single in slice_key.single_slice_keys:
+        kind = single.WhichOneof("kind")
+        value = getattr(single, kind) if kind else ""
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        parts.append(f"{single.column}={value}")
+    return ",".join(parts) or "overall"
+
+
+def describe_failure(slice_key, failure) -> str:
+    """One line per failed TFMA threshold, e.g. `recall 0.61 < 0.80 on slice hour_band=night`."""
+    name = failure.metric_key.name
+    value = failure.metric_value.double_value.value
+    where = slice_name(slice_key)
+    threshold = failure.metric_threshold
+    if threshold.HasField("change_threshold"):
+        change = threshold.change_threshold
+        bound = change.absolute.value if change.HasField("absolute") else change.relative.value
+        if failure.metric_key.is_diff:
+            return f"{name} changed by {value:+.4f} against the baseline (allowed {bound:+.4f}) on slice {where}"
+    if threshold.HasField("value_threshold"):
+        bounds = threshold.value_threshold
+        if bounds.HasField("lower_bound") and value < bounds.lower_bound.value:
+            return f"{name} {value:.4f} < {bounds.lower_bound.value:.4f} on slice {where}"
+        if bounds.HasField("upper_bound") and value > bounds.upper_bound.value:
+            return f"{name} {value:.4f} > {bounds.upper_bound.value:.4f} on slice {where}"
+    return f"{name} {value:.4f} failed its threshold on slice {where}"
 
 
 def _node_type_id(store: metadata_store.MetadataStore) -> int:

@@ -9,8 +9,15 @@ from pipeline import features
 
 @pytest.mark.parametrize(
     "seconds,hour,band",
-    [(0, 0, "night"), (5 * 3600 + 3599, 5, "night"), (6 * 3600, 6, "morning"), (13 * 3600, 13, "afternoon"),
-     (23 * 3600 + 10, 23, "evening"), (24 * 3600 + 7 * 3600, 7, "morning"), (172792, 23, "evening")],
+    [
+        (0, 0, "night"),
+        (5 * 3600 + 3599, 5, "night"),
+        (6 * 3600, 6, "morning"),
+        (13 * 3600, 13, "afternoon"),
+        (23 * 3600 + 10, 23, "evening"),
+        (24 * 3600 + 7 * 3600, 7, "morning"),
+        (172792, 23, "evening"),
+    ],
 )
 def test_hour_of_day_and_band(seconds, hour, band):
     assert features.hour_of_day(seconds) == hour
@@ -18,7 +25,8 @@ def test_hour_of_day_and_band(seconds, hour, band):
 
 
 @pytest.mark.parametrize(
-    "amount,bucket", [(0.0, "lt_10"), (9.99, "lt_10"), (10.0, "10_to_100"), (999.0, "100_to_1000"), (25691.16, "ge_1000")]
+    "amount,bucket",
+    [(0.0, "lt_10"), (9.99, "lt_10"), (10.0, "10_to_100"), (999.0, "100_to_1000"), (25691.16, "ge_1000")],
 )
 def test_amount_bucket(amount, bucket):
     assert features.amount_bucket(amount) == bucket

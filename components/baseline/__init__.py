@@ -1,0 +1,1 @@
+"""Resolving the baseline model the Evaluator compares a candidate with."""
