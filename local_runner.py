@@ -23,10 +23,12 @@ from typing import List, Optional, Sequence  # noqa: E402
 
 from pipeline.config import ConfigError, PipelineConfig  # noqa: E402
 from pipeline.errors import UserInputError  # noqa: E402
+from pipeline.output_folder import METADATA_FILENAME  # noqa: E402
 from pipeline.overrides import apply_overrides  # noqa: E402
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent
 DEFAULT_PIPELINE_NAME = "imbalanced-fraud"
+PREPARED_DATA_DIR = "prepared_data"
 DEFAULT_BEAM_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=2")
 
 
@@ -77,7 +79,7 @@ def build_config(args: argparse.Namespace, data_root: pathlib.Path) -> PipelineC
         data_root=str(data_root),
         serving_model_dir=str(output / "serving_model"),
         schema_path=str(REPO_ROOT / "schema" / "schema.pbtxt"),
-        metadata_path=str(output / "metadata.sqlite"),
+        metadata_path=str(output / METADATA_FILENAME),
         beam_pipeline_args=tuple(args.beam_args) if args.beam_args else DEFAULT_BEAM_ARGS,
         enable_cache=not args.no_cache,
     )
@@ -87,15 +89,15 @@ def build_config(args: argparse.Namespace, data_root: pathlib.Path) -> PipelineC
 def run(argv: Optional[Sequence[str]] = None) -> int:
     """Prepares the data, runs the pipeline and prints the summary; returns the exit code."""
     args = parse_args(argv)
-    from pipeline import data, run_summary  # noqa: PLC0415 (after TF_USE_LEGACY_KERAS)
+    from pipeline import data, output_folder  # noqa: PLC0415 (light: no TensorFlow before the checks)
 
     output = pathlib.Path(args.output).resolve()
     started = time.time()
     try:
-        run_summary.check_output_folder(output, args.pipeline_name)
+        config = build_config(args, output / PREPARED_DATA_DIR)
+        output_folder.check_output_folder(output, args.pipeline_name)
         raw_csv = data.resolve_input_csv(args.data, pathlib.Path(args.data_dir))
-        prepared = data.prepare_clean_csv(raw_csv, output / "prepared_data")
-        config = build_config(args, prepared.clean_csv.parent)
+        prepared = data.prepare_clean_csv(raw_csv, pathlib.Path(config.data_root))
     except (UserInputError, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -107,6 +109,7 @@ def run(argv: Optional[Sequence[str]] = None) -> int:
 
     from tfx import v1 as tfx  # noqa: PLC0415
 
+    from pipeline import run_summary  # noqa: PLC0415
     from pipeline.pipeline import create_pipeline  # noqa: PLC0415
 
     run_started = time.time()

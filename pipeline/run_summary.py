@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import pathlib
-import sqlite3
 from typing import Dict, List, Optional
 
 from ml_metadata.metadata_store import metadata_store
@@ -17,7 +15,6 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx.dsl.io import fileio
 
 from pipeline.config import PipelineConfig
-from pipeline.errors import UserInputError
 
 CLASS_SKEW_SUMMARY_FILE = "summary.txt"
 _STATE_NAMES = {
@@ -35,40 +32,6 @@ def open_store(metadata_path: str) -> metadata_store.MetadataStore:
     connection.sqlite.filename_uri = metadata_path
     connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
     return metadata_store.MetadataStore(connection)
-
-
-def check_output_folder(output: pathlib.Path, pipeline_name: str) -> None:
-    """Refuses an output folder whose metadata store belongs to another pipeline (or is not a store).
-
-    Mixing two pipelines' artifacts in one store would let one pipeline's Evaluator
-    compare against the other's blessed model; a user meant to pick another folder.
-    """
-    metadata_path = output / "metadata.sqlite"
-    if not metadata_path.exists():
-        return
-    try:
-        with sqlite3.connect(f"file:{metadata_path}?mode=ro", uri=True) as connection:
-            tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if "Context" not in tables or "ContextType" not in tables:
-                raise UserInputError(
-                    f"{metadata_path} is not an ML Metadata store; choose another --output folder or move that file"
-                )
-            names = [
-                row[0]
-                for row in connection.execute(
-                    "SELECT c.name FROM Context c JOIN ContextType t ON c.type_id = t.id WHERE t.name = 'pipeline'"
-                )
-            ]
-    except sqlite3.DatabaseError as error:
-        raise UserInputError(
-            f"{metadata_path} is not a readable SQLite ML Metadata store ({error}); choose another --output folder"
-        ) from error
-    others = sorted(set(names) - {pipeline_name})
-    if others:
-        raise UserInputError(
-            f"{output} holds the ML Metadata of another pipeline ({', '.join(others)}), not {pipeline_name!r}; "
-            f"choose another --output folder, or pass --pipeline-name {others[0]} to continue that pipeline"
-        )
 
 
 @dataclasses.dataclass

@@ -1,0 +1,83 @@
+"""`local_runner.py` refuses bad input with one readable line and writes nothing."""
+
+import pathlib
+import sqlite3
+import subprocess
+import sys
+
+from pipeline import features
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(REPO / "local_runner.py"), *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def _assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert result.returncode == 2, result.stderr[-2000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in errors[0], errors[0]
+
+
+def test_help_explains_each_flag():
+    result = _run("--help")
+    assert result.returncode == 0
+    for flag in ("--data", "--data-dir", "--output", "--pipeline-name", "--beam-arg", "--set", "--no-cache"):
+        assert flag in result.stdout
+
+
+def test_missing_data_file(tmp_path):
+    missing = tmp_path / "missing.csv"
+    result = _run("--data", str(missing), "--output", str(tmp_path / "out"))
+    _assert_one_line_error(result, str(missing), "does not exist", "--data")
+    assert not (tmp_path / "out").exists()
+
+
+def test_csv_without_label_column(tmp_path):
+    csv_path = tmp_path / "no_label.csv"
+    csv_path.write_text(",".join(features.NUMERIC_FEATURE_KEYS) + "\n" + ",".join(["1.0"] * 30) + "\n")
+    result = _run("--data", str(csv_path), "--output", str(tmp_path / "out"))
+    _assert_one_line_error(result, str(csv_path), "label column 'Class' not found", "columns found: Time, V1")
+    assert not (tmp_path / "out" / "prepared_data" / "transactions.csv").exists()
+
+
+def test_output_folder_of_another_pipeline(tmp_path):
+    output = tmp_path / "out"
+    output.mkdir()
+    with sqlite3.connect(output / "metadata.sqlite") as connection:
+        connection.executescript(
+            "CREATE TABLE ContextType (id INTEGER PRIMARY KEY, name TEXT);"
+            "CREATE TABLE Context (id INTEGER PRIMARY KEY, type_id INTEGER, name TEXT);"
+            "INSERT INTO ContextType VALUES (1, 'pipeline');"
+            "INSERT INTO Context VALUES (1, 1, 'someone-elses-pipeline');"
+        )
+    before = (output / "metadata.sqlite").read_bytes()
+    result = _run("--data", str(REPO / "tests" / "data" / "creditcard_small.csv"), "--output", str(output))
+    _assert_one_line_error(result, "another pipeline (someone-elses-pipeline)", "choose another --output")
+    assert (output / "metadata.sqlite").read_bytes() == before
+    assert sorted(p.name for p in output.iterdir()) == ["metadata.sqlite"]
+
+
+def test_output_folder_with_a_file_that_is_not_a_metadata_store(tmp_path):
+    output = tmp_path / "out"
+    output.mkdir()
+    (output / "metadata.sqlite").write_text("just text")
+    result = _run("--data", str(REPO / "tests" / "data" / "creditcard_small.csv"), "--output", str(output))
+    _assert_one_line_error(result, "metadata.sqlite", "choose another --output")
+    assert (output / "metadata.sqlite").read_text() == "just text"
+
+
+def test_invalid_setting(tmp_path):
+    result = _run("--data", str(tmp_path / "x.csv"), "--output", str(tmp_path / "o"), "--set", "trainer.loss=hinge")
+    _assert_one_line_error(result, "trainer.loss must be one of bce, weighted_bce, pos_weight, focal; got 'hinge'")
