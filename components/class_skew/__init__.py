@@ -1,0 +1,1 @@
+"""ClassSkew: class imbalance, train/eval label skew and span-to-span label drift from StatisticsGen's output."""
