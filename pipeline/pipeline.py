@@ -37,6 +37,7 @@ CLASS_SKEW = "ClassSkew"
 REBALANCE = "Rebalance"
 TRAINER = "Trainer"
 BASELINE_RESOLVER = "latest_blessed_model_resolver"
+PREVIOUS_STATISTICS = PREVIOUS_STATISTICS_RESOLVER
 EVALUATOR = "Evaluator"
 PUSHER = "Pusher"
 
