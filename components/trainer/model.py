@@ -334,10 +334,10 @@ def train_model(
         ):
             logging.info("Ensemble member %d/%d: %s", member + 1, settings.ensemble_members, member_balance)
             member_train = examples.filter(keep).batch(settings.batch_size)
-            model = _compile(build_model(settings, stats, member_balance), settings, member_balance)
-            histories.append(
-                _fit(model, settings, member_train, valid, None, os.path.join(log_dir, f"member_{member}"))
-            )
+            member_seed = settings.seed + 7919 * (member + 1)
+            model = _compile(build_model(settings, stats, member_balance, member_seed), settings, member_balance)
+            member_log_dir = os.path.join(log_dir, f"member_{member}")
+            histories.append(_fit(model, settings, member_train, valid, None, member_log_dir))
             members.append(model)
         averaged = ensemble.average_members(members, output="logit")
         return averaged, {
