@@ -39,7 +39,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--data",
-        help="CSV with a header row, the numeric feature columns and a 0/1 label column. "
+        help="CSV with a header row, the numeric feature columns and a 0/1 label column, or a folder of "
+        "span-<N>/ sub-folders with one such CSV each (the pipeline trains on the highest span). "
         "Default: the credit-card fraud data set, downloaded once into --data-dir and checked against its sha256.",
     )
     parser.add_argument("--data-dir", default=str(REPO_ROOT / "data"), help="where the default data set is cached")
@@ -68,6 +69,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         "--set rebalance.strategy=smote --set evaluator.min_recall=0.8",
     )
     parser.add_argument("--no-cache", action="store_true", help="re-run every component even if inputs are unchanged")
+    parser.add_argument(
+        "--schedule",
+        metavar="CRON",
+        help="run on a cron schedule (minute hour day-of-month month day-of-week, local time), e.g. '0 3 * * *'; "
+        "one run at a time (a lock on the output folder). New data arrives as a new span-<N>/ folder under --data",
+    )
+    parser.add_argument("--max-runs", type=int, help="with --schedule: stop after this many runs (default: forever)")
     return parser.parse_args(argv)
 
 
@@ -86,44 +94,98 @@ def build_config(args: argparse.Namespace, data_root: pathlib.Path) -> PipelineC
     return apply_overrides(config, args.overrides)
 
 
-def run(argv: Optional[Sequence[str]] = None) -> int:
-    """Prepares the data, runs the pipeline and prints the summary; returns the exit code."""
-    args = parse_args(argv)
-    from pipeline import data, output_folder  # noqa: PLC0415 (light: no TensorFlow before the checks)
+EXIT_OK, EXIT_PIPELINE_FAILED, EXIT_BAD_INPUT, EXIT_BUSY = 0, 1, 2, 3
+
+
+def _error(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr, flush=True)
+
+
+def run_once(args: argparse.Namespace, config: PipelineConfig, source: pathlib.Path) -> int:
+    """One locked run: prepare the spans, run the pipeline, print the summary."""
+    from pipeline import data  # noqa: PLC0415
+    from pipeline.schedule import RunInProgressError, RunLock  # noqa: PLC0415
 
     output = pathlib.Path(args.output).resolve()
     started = time.time()
     try:
-        config = build_config(args, output / PREPARED_DATA_DIR)
-        output_folder.check_output_folder(output, args.pipeline_name)
-        raw_csv = data.resolve_input_csv(args.data, pathlib.Path(args.data_dir))
-        prepared = data.prepare_clean_csv(raw_csv, pathlib.Path(config.data_root))
-    except (UserInputError, ConfigError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(
-        f"data: {raw_csv} -> {prepared.clean_csv} ({prepared.rows} rows, classes {prepared.class_counts}"
-        f"{', reused' if prepared.reused else ''})",
-        flush=True,
-    )
+        with RunLock(output):
+            spans = data.prepare_spans(source, pathlib.Path(config.data_root))
+            for span, prepared in spans.items():
+                print(
+                    f"data: span {span}: {prepared.clean_csv} ({prepared.rows} rows, classes "
+                    f"{prepared.class_counts}{', unchanged' if prepared.reused else ''})",
+                    flush=True,
+                )
+            return _run_pipeline(config, started)
+    except RunInProgressError as error:
+        _error(str(error))
+        return EXIT_BUSY
+    except UserInputError as error:
+        _error(str(error))
+        return EXIT_BAD_INPUT
 
+
+def _run_pipeline(config: PipelineConfig, started: float) -> int:
     from tfx import v1 as tfx  # noqa: PLC0415
 
     from pipeline import run_summary  # noqa: PLC0415
     from pipeline.pipeline import create_pipeline  # noqa: PLC0415
 
     run_started = time.time()
+    failure: Optional[BaseException] = None
     try:
         tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
-        failure: Optional[BaseException] = None
-    except Exception as error:  # noqa: BLE001 - reported in the summary with the failing component
+    except Exception as error:  # noqa: BLE001 - reported below, after the summary of what did run
         failure = error
     summary = run_summary.summarize_run(config, since=run_started)
-    print(summary.render(total_seconds=time.time() - started))
+    print(summary.render(total_seconds=time.time() - started), flush=True)
     if failure is not None:
-        print(f"error: the pipeline failed: {type(failure).__name__}: {failure}", file=sys.stderr)
-        return 1
-    return 0
+        _error(f"the pipeline failed: {type(failure).__name__}: {failure}")
+        return EXIT_PIPELINE_FAILED
+    return EXIT_OK
+
+
+def run_on_schedule(args: argparse.Namespace, config: PipelineConfig, source: pathlib.Path, schedule) -> int:
+    """Runs at each time the cron schedule fires, one run at a time, until --max-runs (or forever)."""
+    import datetime  # noqa: PLC0415
+
+    runs = 0
+    exit_code = EXIT_OK
+    while args.max_runs is None or runs < args.max_runs:
+        fire_at = schedule.next_after(datetime.datetime.now())
+        print(f"schedule {schedule.expression!r}: next run at {fire_at:%Y-%m-%d %H:%M}", flush=True)
+        time.sleep(max(0.0, (fire_at - datetime.datetime.now()).total_seconds()))
+        exit_code = run_once(args, config, source)
+        runs += 1
+        print(
+            f"scheduled run {runs} finished at {datetime.datetime.now():%Y-%m-%d %H:%M:%S} with exit code {exit_code}",
+            flush=True,
+        )
+        if exit_code == EXIT_BAD_INPUT:
+            return exit_code
+    return exit_code
+
+
+def run(argv: Optional[Sequence[str]] = None) -> int:
+    """Checks the settings, then runs once or on a schedule; returns the exit code."""
+    args = parse_args(argv)
+    from pipeline import data, output_folder, schedule  # noqa: PLC0415 (light: no TensorFlow before the checks)
+
+    output = pathlib.Path(args.output).resolve()
+    try:
+        config = build_config(args, output / PREPARED_DATA_DIR)
+        output_folder.check_output_folder(output, args.pipeline_name)
+        cron = schedule.parse_cron(args.schedule) if args.schedule else None
+        if args.max_runs is not None and args.max_runs < 1:
+            raise UserInputError(f"--max-runs must be >= 1, got {args.max_runs}")
+        source = data.resolve_input(args.data, pathlib.Path(args.data_dir))
+    except (UserInputError, ConfigError) as error:
+        _error(str(error))
+        return EXIT_BAD_INPUT
+    if cron is None:
+        return run_once(args, config, source)
+    return run_on_schedule(args, config, source, cron)
 
 
 def main(argv: Optional[List[str]] = None) -> None:

@@ -201,6 +201,8 @@ class PipelineConfig:
     serving_model_dir: str
     # The hand-checked schema that ImportSchemaGen brings in (schema/schema.pbtxt).
     schema_path: str
+    # ExampleGen's file pattern under data_root; {SPAN} makes it read the highest span.
+    input_pattern: str = "span-{SPAN}/*"
     # SQLite file of the ML Metadata store; None where the orchestrator provides one (Kubeflow).
     metadata_path: Optional[str] = None
     beam_pipeline_args: Tuple[str, ...] = ()

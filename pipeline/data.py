@@ -247,11 +247,55 @@ def prepare_clean_csv(
     return PreparedData(clean_csv, rows, class_counts, reused=False)
 
 
-def resolve_input_csv(data: Optional[str], data_dir: pathlib.Path) -> pathlib.Path:
-    """The user's CSV when `--data` is given, else the verified default data set (fetched if needed)."""
+SPAN_DIR_PREFIX = "span-"
+# ExampleGen's input pattern over the prepared data: it reads the highest span.
+SPAN_INPUT_PATTERN = SPAN_DIR_PREFIX + "{SPAN}/*"
+
+
+def resolve_input(data: Optional[str], data_dir: pathlib.Path) -> pathlib.Path:
+    """The user's CSV or span folder when `--data` is given, else the verified default data set."""
     if data:
         path = pathlib.Path(data)
-        if not path.is_file():
-            raise UserInputError(f"data file {path} does not exist; pass --data with the path of an existing CSV")
+        if not path.exists():
+            raise UserInputError(
+                f"data file {path} does not exist; pass --data with the path of an existing CSV "
+                f"or of a folder of {SPAN_DIR_PREFIX}<N>/ sub-folders"
+            )
         return path
     return ensure_raw_dataset(data_dir)
+
+
+def find_spans(data: pathlib.Path) -> Dict[int, pathlib.Path]:
+    """Span number -> raw CSV. A single CSV file is span 1; a folder holds `span-<N>/` sub-folders, one CSV each.
+
+    New data arrives as a new `span-<N+1>/` folder; ExampleGen then trains on it and
+    ClassSkew compares its label distribution with span N's.
+    """
+    data = pathlib.Path(data)
+    if data.is_file():
+        return {1: data}
+    spans: Dict[int, pathlib.Path] = {}
+    for child in sorted(data.iterdir()):
+        if not child.is_dir() or not child.name.startswith(SPAN_DIR_PREFIX):
+            continue
+        number = child.name[len(SPAN_DIR_PREFIX) :]
+        if not number.isdigit() or int(number) < 1:
+            raise UserInputError(f"{child}: span folders are named {SPAN_DIR_PREFIX}<N> with N >= 1; rename it")
+        csvs = sorted(child.glob("*.csv"))
+        if len(csvs) != 1:
+            raise UserInputError(f"{child} must hold exactly one .csv file, found {[c.name for c in csvs]}")
+        spans[int(number)] = csvs[0]
+    if not spans:
+        raise UserInputError(
+            f"{data} is a folder without {SPAN_DIR_PREFIX}<N>/ sub-folders; pass a CSV file or put each span's CSV "
+            f"in {data}/{SPAN_DIR_PREFIX}1/, {data}/{SPAN_DIR_PREFIX}2/, ..."
+        )
+    return spans
+
+
+def prepare_spans(data: pathlib.Path, prepared_root: pathlib.Path) -> Dict[int, PreparedData]:
+    """Prepares every span into `prepared_root/span-<N>/transactions.csv` (unchanged spans are reused)."""
+    return {
+        span: prepare_clean_csv(raw_csv, pathlib.Path(prepared_root) / f"{SPAN_DIR_PREFIX}{span}")
+        for span, raw_csv in sorted(find_spans(data).items())
+    }

@@ -121,7 +121,9 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
         splits=[tfx.proto.SplitConfig.Split(name=name, hash_buckets=buckets) for name, buckets in config.split_buckets]
     )
     example_gen = tfx.components.CsvExampleGen(
-        input_base=config.data_root, output_config=tfx.proto.Output(split_config=split_config)
+        input_base=config.data_root,
+        input_config=tfx.proto.Input(splits=[tfx.proto.Input.Split(name="single_split", pattern=config.input_pattern)]),
+        output_config=tfx.proto.Output(split_config=split_config),
     )
     schema_gen = tfx.components.ImportSchemaGen(schema_file=config.schema_path)
     statistics_gen = tfx.components.StatisticsGen(

@@ -39,6 +39,8 @@ class NodeRun:
     node_id: str
     state: str
     seconds: float
+    # Resolvers look artifacts up on every run; they are never "cached".
+    is_resolver: bool = False
 
 
 @dataclasses.dataclass
@@ -58,6 +60,9 @@ class RunSummary:
         lines.append("components:")
         for node in self.nodes:
             lines.append(f"  {node.node_id:<32} {node.state:<7} {node.seconds:8.1f} s")
+        components = [node for node in self.nodes if not node.is_resolver]
+        if components and all(node.state == "cached" for node in components):
+            lines.append("no new data: every component was served from the cache (nothing retrained, nothing pushed)")
         if self.class_skew_lines:
             lines.append("class balance (ClassSkew):")
             lines.extend(f"  {line}" for line in self.class_skew_lines)
@@ -134,7 +139,8 @@ def summarize_run(config: PipelineConfig, since: float) -> RunSummary:
         node_id = node_contexts[0].name.split(".", 1)[-1] if node_contexts else execution.type
         seconds = (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000.0
         state = _STATE_NAMES.get(execution.last_known_state, str(execution.last_known_state))
-        summary.nodes.append(NodeRun(node_id, state, seconds))
+        type_name = store.get_execution_types_by_id([execution.type_id])[0].name
+        summary.nodes.append(NodeRun(node_id, state, seconds, is_resolver=type_name.endswith(".Resolver")))
         outputs = _output_artifacts(store, execution.id)
         if "class_skew" in outputs:
             text = _read_text(os.path.join(outputs["class_skew"][0].uri, CLASS_SKEW_SUMMARY_FILE)) or ""

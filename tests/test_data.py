@@ -55,7 +55,7 @@ def test_existing_file_with_wrong_checksum_is_refused_not_overwritten(tmp_path):
 def test_missing_data_file_names_the_path(tmp_path):
     missing = tmp_path / "nope.csv"
     with pytest.raises(UserInputError, match=f"{missing} does not exist"):
-        data.resolve_input_csv(str(missing), tmp_path)
+        data.resolve_input(str(missing), tmp_path)
     with pytest.raises(UserInputError, match=f"{missing} does not exist"):
         data.prepare_clean_csv(missing, tmp_path / "out")
 
@@ -134,3 +134,38 @@ def test_non_numeric_feature_names_column_and_line(tmp_path):
     raw = _write_csv(tmp_path / "text.csv", header, [row])
     with pytest.raises(UserInputError, match="text.csv:2: column 'V5' holds 'n/a', which is not a number"):
         data.prepare_clean_csv(raw, tmp_path / "out")
+
+
+def test_spans_are_prepared_one_folder_each(tmp_path):
+    source = tmp_path / "incoming"
+    for span in (1, 2):
+        (source / f"span-{span}").mkdir(parents=True)
+        (source / f"span-{span}" / "day.csv").write_bytes(SMALL_CSV.read_bytes())
+    prepared = data.prepare_spans(source, tmp_path / "prepared")
+    assert sorted(prepared) == [1, 2]
+    assert prepared[2].clean_csv == tmp_path / "prepared" / "span-2" / data.CLEAN_CSV_FILENAME
+    # Besides hidden manifests only span folders, so ExampleGen's span-{SPAN}/* pattern sees nothing else.
+    visible = sorted(p.name for p in (tmp_path / "prepared").iterdir() if not p.name.startswith("."))
+    assert visible == ["span-1", "span-2"]
+    assert sorted(p.name for p in (tmp_path / "prepared" / "span-1").iterdir()) == [data.CLEAN_CSV_FILENAME]
+    assert data.prepare_spans(source, tmp_path / "prepared")[1].reused
+
+
+def test_a_single_csv_is_span_one(tmp_path):
+    assert data.find_spans(SMALL_CSV) == {1: SMALL_CSV}
+
+
+@pytest.mark.parametrize(
+    "layout,message",
+    [
+        ({"span-x/a.csv": "x"}, "span folders are named span-<N>"),
+        ({"span-1/a.csv": "x", "span-1/b.csv": "y"}, "must hold exactly one .csv file"),
+        ({"other/a.csv": "x"}, "folder without span-<N>/ sub-folders"),
+    ],
+)
+def test_bad_span_layouts_are_named(tmp_path, layout, message):
+    for relative, text in layout.items():
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text(text)
+    with pytest.raises(UserInputError, match=message):
+        data.find_spans(tmp_path)
