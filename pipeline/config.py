@@ -183,10 +183,15 @@ class EvaluatorConfig:
     min_slice_positives: int = 10
     max_pr_auc_drop: float = 0.02
     max_recall_drop: float = 0.05
+    # Recall at this false-positive rate is reported (not judged): how many frauds a fixed alert budget catches.
+    recall_at_fpr: float = 0.001
 
     def __post_init__(self) -> None:
         for name in ("min_auc", "min_pr_auc", "min_recall", "max_pr_auc_drop", "max_recall_drop"):
             _require_fraction(f"evaluator.{name}", getattr(self, name))
+        _require(
+            0.0 < self.recall_at_fpr < 1.0, f"evaluator.recall_at_fpr must be in (0, 1), got {self.recall_at_fpr!r}"
+        )
         _require(self.min_slice_positives >= 1, "evaluator.min_slice_positives must be >= 1")
 
 

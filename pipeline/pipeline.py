@@ -16,11 +16,13 @@ from tfx import v1 as tfx
 from tfx.dsl.components.base import base_node
 
 from components.baseline.strategy import LatestBlessedOtherModelStrategy
+from components.blessing_gate.component import BlessingGate
+from components.blessing_gate.eval_config import gate_eval_config
+from components.blessing_gate.judge import GateThresholds
 from components.class_skew.component import ClassSkew
 from components.class_skew.resolver import RESOLVER_ID as PREVIOUS_STATISTICS_RESOLVER
 from components.class_skew.resolver import previous_statistics_resolver
 from components.rebalance.component import Rebalance
-from components.trainer import model as trainer_model
 from pipeline.config import PipelineConfig
 
 TRAINER_RUN_FN = "components.trainer.model.run_fn"
@@ -39,6 +41,7 @@ TRAINER = "Trainer"
 BASELINE_RESOLVER = "latest_blessed_model_resolver"
 PREVIOUS_STATISTICS = PREVIOUS_STATISTICS_RESOLVER
 EVALUATOR = "Evaluator"
+BLESSING_GATE = "BlessingGate"
 PUSHER = "Pusher"
 
 
@@ -51,67 +54,29 @@ def trainer_custom_config(config: PipelineConfig) -> Dict[str, Any]:
     return settings
 
 
+def gate_thresholds(config: PipelineConfig) -> GateThresholds:
+    gate = config.evaluator
+    return GateThresholds(
+        min_auc=gate.min_auc,
+        min_pr_auc=gate.min_pr_auc,
+        min_recall=gate.min_recall,
+        min_slice_positives=gate.min_slice_positives,
+        max_pr_auc_drop=gate.max_pr_auc_drop,
+        max_recall_drop=gate.max_recall_drop,
+    )
+
+
 def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
     """TFMA config: ranking metrics on the probability, counts and recall on the served decision.
 
-    The serving signature returns both the probability and the decision at the tuned
-    threshold, so precision/recall here are measured where the model is really cut,
-    not at 0.5. The gate holds on the overall slice; change thresholds compare with the
-    last blessed model and are skipped on the first run, when there is none.
+    TFMA's own thresholds hold on the overall slice (change thresholds against the
+    baseline are skipped on the first run); BlessingGate judges every slice.
     """
-    gate = config.evaluator
-    higher_is_better = tfma.MetricDirection.HIGHER_IS_BETTER
-
-    def threshold(lower_bound: float, max_drop: float | None = None) -> tfma.MetricThreshold:
-        metric_threshold = tfma.MetricThreshold(
-            value_threshold=tfma.GenericValueThreshold(lower_bound={"value": lower_bound})
-        )
-        if max_drop is not None:
-            metric_threshold.change_threshold.CopyFrom(
-                tfma.GenericChangeThreshold(direction=higher_is_better, absolute={"value": -max_drop})
-            )
-        return metric_threshold
-
-    probability = trainer_model.PROBABILITY_OUTPUT
-    decision = trainer_model.DECISION_OUTPUT
-    ranking_metrics = tfma.MetricsSpec(
-        output_names=[probability],
-        metrics=[
-            tfma.MetricConfig(class_name="ExampleCount"),
-            tfma.MetricConfig(class_name="AUC", config='{"name": "auc"}', threshold=threshold(gate.min_auc)),
-            tfma.MetricConfig(
-                class_name="AUC",
-                config='{"name": "pr_auc", "curve": "PR"}',
-                threshold=threshold(gate.min_pr_auc, gate.max_pr_auc_drop),
-            ),
-        ],
-    )
-    decision_metrics = tfma.MetricsSpec(
-        output_names=[decision],
-        metrics=[
-            tfma.MetricConfig(
-                class_name="Recall",
-                config='{"name": "recall"}',
-                threshold=threshold(gate.min_recall, gate.max_recall_drop),
-            ),
-            tfma.MetricConfig(class_name="Precision", config='{"name": "precision"}'),
-            tfma.MetricConfig(class_name="TruePositives", config='{"name": "true_positives"}'),
-            tfma.MetricConfig(class_name="FalsePositives", config='{"name": "false_positives"}'),
-            tfma.MetricConfig(class_name="TrueNegatives", config='{"name": "true_negatives"}'),
-            tfma.MetricConfig(class_name="FalseNegatives", config='{"name": "false_negatives"}'),
-        ],
-    )
-    return tfma.EvalConfig(
-        model_specs=[
-            tfma.ModelSpec(
-                signature_name="serving_default",
-                label_keys={probability: config.label_key, decision: config.label_key},
-                preprocessing_function_names=[],
-            )
-        ],
-        slicing_specs=[tfma.SlicingSpec()]
-        + [tfma.SlicingSpec(feature_keys=[key]) for key in config.slice_feature_keys],
-        metrics_specs=[ranking_metrics, decision_metrics],
+    return gate_eval_config(
+        gate_thresholds(config),
+        config.label_key,
+        config.slice_feature_keys,
+        recall_at_fpr=config.evaluator.recall_at_fpr,
     )
 
 
@@ -159,7 +124,10 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
         strategy_class=LatestBlessedOtherModelStrategy,
         candidate=trainer.outputs["model"],
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+        # Only the gate's blessings: the Evaluator's judge the overall slice alone.
+        model_blessing=tfx.dsl.Channel(
+            type=tfx.types.standard_artifacts.ModelBlessing, producer_component_id=BLESSING_GATE, output_key="blessing"
+        ),
     ).with_id(BASELINE_RESOLVER)
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
@@ -168,10 +136,20 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
         eval_config=eval_config(config),
         example_splits=[EVAL_SPLIT],
     )
-    with tfx.dsl.Cond(evaluator.outputs["blessing"].future()[0].custom_property("blessed") == 1):
+    gate = BlessingGate(
+        evaluation=evaluator.outputs["evaluation"],
+        evaluator_blessing=evaluator.outputs["blessing"],
+        model=trainer.outputs["model"],
+        baseline_model=baseline_resolver.outputs["model"],
+        schema=schema_gen.outputs["schema"],
+        label_key=config.label_key,
+        slice_feature_keys=list(config.slice_feature_keys),
+        **dataclasses.asdict(gate_thresholds(config)),
+    ).with_id(BLESSING_GATE)
+    with tfx.dsl.Cond(gate.outputs["blessing"].future()[0].custom_property("blessed") == 1):
         pusher = tfx.components.Pusher(
             model=trainer.outputs["model"],
-            model_blessing=evaluator.outputs["blessing"],
+            model_blessing=gate.outputs["blessing"],
             push_destination=tfx.proto.PushDestination(
                 filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_model_dir)
             ),
@@ -188,6 +166,7 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
         trainer,
         baseline_resolver,
         evaluator,
+        gate,
         pusher,
     ]
     beam_args = list(config.beam_pipeline_args)

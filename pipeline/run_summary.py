@@ -54,6 +54,8 @@ class RunSummary:
     validation_failures: List[str]
     pushed_to: Optional[str]
     push_note: str
+    too_small: List[str] = dataclasses.field(default_factory=list)
+    gate_report_path: Optional[str] = None
 
     def render(self, total_seconds: float) -> str:
         lines = [f"=== run summary ({self.run_id or 'no run recorded'}) ==="]
@@ -72,13 +74,23 @@ class RunSummary:
                 "valid precision {valid_precision:.3f}, recall {valid_recall:.3f}; "
                 "trained on {train_rows} rows ({train_positives} positive), epochs {epochs_run}".format(**self.training)
             )
+        if self.metrics:
+            figures = ", ".join(_format_metric(name, value) for name, value in sorted(self.metrics.items()))
+            lines.append(f"evaluator (eval split, overall): {figures}")
         if self.verdict:
-            figures = ", ".join(f"{name} {value:.4f}" for name, value in sorted(self.metrics.items()))
-            lines.append(f"evaluator: {self.verdict} (eval split, overall: {figures})")
+            lines.append(f"gate: {self.verdict}")
             lines.extend(f"  failed: {failure}" for failure in self.validation_failures)
+            if self.too_small:
+                lines.append(f"  too small to judge: {', '.join(self.too_small)}")
+            if self.gate_report_path:
+                lines.append(f"  report: {self.gate_report_path}")
         lines.append(f"pusher: {self.pushed_to or self.push_note}")
         lines.append(f"total wall time: {total_seconds:.1f} s")
         return "\n".join(lines)
+
+
+def _format_metric(name: str, value: float) -> str:
+    return f"{name} {value:.0f}" if float(value).is_integer() else f"{name} {value:.4f}"
 
 
 def _latest_run_context(store: metadata_store.MetadataStore, pipeline_name: str, since: float):
@@ -123,6 +135,9 @@ def summarize_run(config: PipelineConfig, since: float) -> RunSummary:
     # Imported here: TensorFlow-heavy modules, and the runners set TF_USE_LEGACY_KERAS first.
     import tensorflow_model_analysis as tfma  # noqa: PLC0415
 
+    from components.blessing_gate.keys import GATE_REPORT_MARKDOWN  # noqa: PLC0415
+    from components.blessing_gate.report import read_report as read_gate_report  # noqa: PLC0415
+    from components.blessing_gate.report import render_verdict_line  # noqa: PLC0415
     from components.trainer import model as trainer_model  # noqa: PLC0415
 
     summary = RunSummary(None, [], [], {}, None, {}, [], None, "did not run")
@@ -151,36 +166,40 @@ def summarize_run(config: PipelineConfig, since: float) -> RunSummary:
                 summary.training = trainer_model.read_training_report(serving_dir)
             except (OSError, ValueError):
                 summary.training = {}
-        if "blessing" in outputs:
-            blessed = outputs["blessing"][0].custom_properties.get("blessed")
-            summary.verdict = "BLESSED" if blessed and blessed.int_value == 1 else "NOT BLESSED"
         if "evaluation" in outputs:
-            evaluation_uri = outputs["evaluation"][0].uri
-            for slice_metrics in tfma.load_metrics(evaluation_uri):
-                if slice_metrics.slice_key.single_slice_keys:
-                    continue
-                for key_and_value in slice_metrics.metric_keys_and_values:
-                    key = key_and_value.key
-                    if key.is_diff:
-                        continue
-                    if key.model_name not in ("", "candidate"):
-                        continue
-                    if key_and_value.value.HasField("double_value"):
-                        summary.metrics[key.name] = key_and_value.value.double_value.value
-            validation = tfma.load_validation_result(evaluation_uri)
-            for per_slice in validation.metric_validations_per_slice:
-                for failed in per_slice.failures:
-                    summary.validation_failures.append(describe_failure(per_slice.slice_key, failed))
+            summary.metrics = _overall_candidate_metrics(tfma, outputs["evaluation"][0].uri)
+        if "gate_report" in outputs:
+            report = read_gate_report(outputs["gate_report"][0].uri)
+            summary.verdict = render_verdict_line(report)
+            summary.validation_failures = [failure["message"] for failure in report["failures"]]
+            summary.validation_failures += list(report.get("evaluator_failures", []))
+            summary.too_small = [entry["slice"] for entry in report["too_small"]]
+            summary.gate_report_path = os.path.join(outputs["gate_report"][0].uri, GATE_REPORT_MARKDOWN)
         if "pushed_model" in outputs:
             pushed = outputs["pushed_model"][0].custom_properties
             if pushed.get("pushed") and pushed["pushed"].int_value == 1:
                 summary.pushed_to = pushed["pushed_destination"].string_value
     if summary.pushed_to is None:
-        if summary.verdict == "NOT BLESSED":
-            summary.push_note = "not pushed: the Evaluator did not bless the model"
-        elif summary.verdict == "BLESSED":
+        if summary.verdict and summary.verdict.startswith("NOT BLESSED"):
+            summary.push_note = "not pushed: the gate did not bless the model"
+        elif summary.verdict and summary.verdict.startswith("BLESSED"):
             summary.push_note = "not pushed (see the Pusher's log)"
     return summary
+
+
+def _overall_candidate_metrics(tfma, evaluation_uri: str) -> Dict[str, float]:
+    """The candidate's metrics on the overall slice of a TFMA evaluation."""
+    metrics: Dict[str, float] = {}
+    for slice_metrics in tfma.load_metrics(evaluation_uri):
+        if slice_metrics.slice_key.single_slice_keys:
+            continue
+        for key_and_value in slice_metrics.metric_keys_and_values:
+            key = key_and_value.key
+            if key.is_diff or key.model_name not in ("", "candidate"):
+                continue
+            if key_and_value.value.HasField("double_value"):
+                metrics[key.name] = key_and_value.value.double_value.value
+    return metrics
 
 
 def slice_name(slice_key) -> str:

@@ -111,7 +111,7 @@ def test_every_component_executed_and_published_artifacts(two_runs):
     ):
         assert expected in type_names, f"no {expected} artifact in MLMD; found {sorted(type_names)}"
     assert "=== run summary" in first.stdout
-    assert "evaluator: BLESSED" in first.stdout or "evaluator: NOT BLESSED" in first.stdout
+    assert "gate: BLESSED" in first.stdout or "gate: NOT BLESSED" in first.stdout
 
 
 @pytest.mark.e2e
@@ -127,7 +127,7 @@ def test_evaluator_decided_and_pusher_followed_the_decision(two_runs):
         assert "pusher: " + str(output / "serving_model") in first.stdout
     else:
         assert pushed == [], "an unblessed model must not be pushed"
-        assert "not pushed: the Evaluator did not bless the model" in first.stdout
+        assert "not pushed: the gate did not bless the model" in first.stdout
 
 
 @pytest.mark.e2e

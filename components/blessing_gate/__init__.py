@@ -1,0 +1,1 @@
+"""BlessingGate: blesses a model only if every slice large enough to judge holds its thresholds."""

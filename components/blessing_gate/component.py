@@ -1,0 +1,175 @@
+"""BlessingGate component: the pipeline's last word on whether a model may be pushed.
+
+Runs after the stock TFX Evaluator and reads its outputs (no pass over the data):
+- `evaluation` (ModelEvaluation): per-slice metrics of the candidate (and the baseline);
+- `evaluator_blessing` (ModelBlessing): TFMA's verdict on the overall-slice thresholds;
+- `model`, optional `baseline_model` (Model): recorded on the blessing, as the Evaluator does;
+- `schema` (Schema): the label and slice features must be in it.
+
+Outputs:
+- `blessing` (standard ModelBlessing): `BLESSED` or `NOT_BLESSED` marker file and the
+  Evaluator's custom properties (`blessed`, `current_model`, `current_model_id`,
+  `baseline_model`, `baseline_model_id`, `blessing_message`) plus `blessed_by` =
+  "BlessingGate", so a resolver can tell the gate's blessings from the Evaluator's.
+  Pusher and `tfx.dsl.Cond` read `blessed` exactly as with the Evaluator's blessing.
+- `gate_report` (GateReport): `gate_report.md` and `gate_report.json` (see `report`).
+
+A plain (not Beam) component: it reads one record per slice, never the examples.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Optional, Sequence
+
+from tfx import types
+from tfx.dsl.components.base import base_component, executor_spec
+from tfx.types import standard_artifacts
+from tfx.types.artifact import Artifact
+from tfx.types.component_spec import ChannelParameter, ExecutionParameter
+
+from components.blessing_gate import executor
+from components.blessing_gate.judge import (
+    BlessingGateError,
+    GateConfigError,
+    GateInputError,
+    GateThresholds,
+    NoPositivesError,
+)
+from components.blessing_gate.keys import (
+    BASELINE_MODEL_KEY,
+    BLESSED_BY_PROPERTY,
+    BLESSED_BY_VALUE,
+    BLESSING_KEY,
+    EVALUATION_KEY,
+    EVALUATOR_BLESSING_KEY,
+    FRACTION_PARAMS,
+    GATE_REPORT_JSON,
+    GATE_REPORT_KEY,
+    GATE_REPORT_MARKDOWN,
+    LABEL_KEY,
+    MIN_SLICE_POSITIVES,
+    MODEL_KEY,
+    SCHEMA_KEY,
+    SLICE_FEATURE_KEYS,
+)
+from components.blessing_gate.report import read_report, render_verdict_line
+
+__all__ = [
+    "BASELINE_MODEL_KEY",
+    "BLESSED_BY_PROPERTY",
+    "BLESSED_BY_VALUE",
+    "BLESSING_KEY",
+    "BlessingGate",
+    "BlessingGateError",
+    "BlessingGateSpec",
+    "EVALUATION_KEY",
+    "EVALUATOR_BLESSING_KEY",
+    "GATE_REPORT_JSON",
+    "GATE_REPORT_KEY",
+    "GATE_REPORT_MARKDOWN",
+    "GateConfigError",
+    "GateInputError",
+    "GateReport",
+    "GateThresholds",
+    "MODEL_KEY",
+    "NoPositivesError",
+    "SCHEMA_KEY",
+    "read_report",
+    "render_verdict_line",
+]
+
+
+class GateReport(Artifact):
+    """The gate's verdict and every slice's metrics, thresholds and results (gate_report.md, gate_report.json)."""
+
+    TYPE_NAME = "GateReport"
+
+
+class BlessingGateSpec(types.ComponentSpec):
+    """Inputs, outputs and parameters of BlessingGate."""
+
+    PARAMETERS = {
+        **{name: ExecutionParameter(type=float) for name in FRACTION_PARAMS},
+        MIN_SLICE_POSITIVES: ExecutionParameter(type=int),
+        # JSON list of feature names, as TFX's own components pass lists.
+        SLICE_FEATURE_KEYS: ExecutionParameter(type=str),
+        LABEL_KEY: ExecutionParameter(type=str),
+    }
+    INPUTS = {
+        EVALUATION_KEY: ChannelParameter(type=standard_artifacts.ModelEvaluation),
+        EVALUATOR_BLESSING_KEY: ChannelParameter(type=standard_artifacts.ModelBlessing),
+        MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
+        BASELINE_MODEL_KEY: ChannelParameter(type=standard_artifacts.Model, optional=True),
+        SCHEMA_KEY: ChannelParameter(type=standard_artifacts.Schema),
+    }
+    OUTPUTS = {
+        BLESSING_KEY: ChannelParameter(type=standard_artifacts.ModelBlessing),
+        GATE_REPORT_KEY: ChannelParameter(type=GateReport),
+    }
+
+
+class BlessingGate(base_component.BaseComponent):
+    """Blesses a model only if every slice large enough to judge holds recall and AUC, and nothing regresses."""
+
+    SPEC_CLASS = BlessingGateSpec
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
+
+    def __init__(
+        self,
+        evaluation: types.BaseChannel,
+        evaluator_blessing: types.BaseChannel,
+        model: types.BaseChannel,
+        schema: types.BaseChannel,
+        baseline_model: Optional[types.BaseChannel] = None,
+        label_key: str = "Class",
+        slice_feature_keys: Sequence[str] = (),
+        min_auc: float = 0.90,
+        min_pr_auc: float = 0.50,
+        min_recall: float = 0.70,
+        min_slice_positives: int = 10,
+        max_pr_auc_drop: float = 0.02,
+        max_recall_drop: float = 0.05,
+    ):
+        """Checks the settings at once (GateConfigError naming the parameter and value).
+
+        Args:
+          evaluation: the TFX Evaluator's ModelEvaluation, computed with `eval_config.gate_eval_config`.
+          evaluator_blessing: the same Evaluator's ModelBlessing.
+          model: the candidate Model the Evaluator evaluated.
+          schema: the Schema; the label and slice features must be in it.
+          baseline_model: the baseline Model the Evaluator compared with (the resolver's output; may be empty).
+          label_key: the label feature.
+          slice_feature_keys: features whose slices are judged one by one.
+          min_auc, min_recall: minimum on every slice with >= min_slice_positives positives (and overall).
+          min_pr_auc: minimum on the overall slice.
+          min_slice_positives: slices with fewer positives are reported as too small to judge.
+          max_pr_auc_drop, max_recall_drop: largest allowed drop against the baseline (overall slice).
+        """
+        thresholds = GateThresholds(
+            min_auc=min_auc,
+            min_pr_auc=min_pr_auc,
+            min_recall=min_recall,
+            min_slice_positives=min_slice_positives,
+            max_pr_auc_drop=max_pr_auc_drop,
+            max_recall_drop=max_recall_drop,
+        )
+        if not isinstance(label_key, str) or not label_key:
+            raise GateConfigError(f"BlessingGate: label_key must be a non-empty string, got {label_key!r}")
+        if isinstance(slice_feature_keys, str) or not all(isinstance(k, str) and k for k in slice_feature_keys):
+            raise GateConfigError(
+                f"BlessingGate: slice_feature_keys must be a list of feature names, got {slice_feature_keys!r}"
+            )
+        spec = BlessingGateSpec(
+            evaluation=evaluation,
+            evaluator_blessing=evaluator_blessing,
+            model=model,
+            baseline_model=baseline_model,
+            schema=schema,
+            blessing=types.Channel(type=standard_artifacts.ModelBlessing),
+            gate_report=types.Channel(type=GateReport),
+            label_key=label_key,
+            slice_feature_keys=json.dumps(list(slice_feature_keys)),
+            **thresholds.as_dict(),
+        )
+        super().__init__(spec=spec)

@@ -1,0 +1,201 @@
+"""BlessingGate executor: reads the Evaluator's outputs, judges every slice, writes the blessing and the report.
+
+Every check runs and the verdict is computed before anything is written; a bad input
+raises first, so no blessing (and so no push) ever comes out of a run that failed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Dict, List, Mapping, Optional
+
+from absl import logging
+from tfx import types
+from tfx.components.evaluator import constants as evaluator_constants
+from tfx.dsl.components.base import base_executor
+from tfx.dsl.io import fileio
+from tfx.types import artifact_utils
+from tfx.utils import io_utils
+
+from components.blessing_gate import checks, judge, keys, report, tfma_results
+
+
+def thresholds_from_exec_properties(exec_properties: Mapping[str, Any]) -> judge.GateThresholds:
+    return judge.GateThresholds(
+        **{name: float(exec_properties[name]) for name in keys.FRACTION_PARAMS},
+        min_slice_positives=int(exec_properties[keys.MIN_SLICE_POSITIVES]),
+    )
+
+
+def slice_feature_keys_from_exec_properties(exec_properties: Mapping[str, Any]) -> List[str]:
+    raw = exec_properties.get(keys.SLICE_FEATURE_KEYS) or "[]"
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise judge.GateConfigError(f"BlessingGate: slice_feature_keys is not a JSON list: {raw!r}") from error
+    if not isinstance(value, list) or not all(isinstance(key, str) and key for key in value):
+        raise judge.GateConfigError(f"BlessingGate: slice_feature_keys must be a list of names, got {value!r}")
+    return value
+
+
+def _optional_single(artifacts: Optional[List[types.Artifact]], key: str) -> Optional[types.Artifact]:
+    if not artifacts:
+        return None
+    if len(artifacts) > 1:
+        raise judge.GateInputError(f"BlessingGate: input {key!r} holds {len(artifacts)} artifacts; it takes one")
+    return artifacts[0]
+
+
+def _int_property(artifact: types.Artifact, name: str) -> Optional[int]:
+    return artifact.get_int_custom_property(name) if artifact.has_custom_property(name) else None
+
+
+def _schema_features(schema_artifact: types.Artifact) -> List[str]:
+    schema_uri = artifact_utils.get_single_uri([schema_artifact])
+    schema = io_utils.SchemaReader().read(io_utils.get_only_uri_in_dir(schema_uri))
+    return [feature.name for feature in schema.feature]
+
+
+def _write_blessing(
+    blessing: types.Artifact,
+    blessed: bool,
+    model: types.Artifact,
+    baseline: Optional[types.Artifact],
+    verdict_line: str,
+    evaluator_blessed: bool,
+    exec_properties: Mapping[str, Any],
+) -> None:
+    """The BLESSED / NOT_BLESSED marker and the custom properties the TFX Evaluator sets, plus `blessed_by`."""
+    fileio.makedirs(blessing.uri)
+    marker, stale = evaluator_constants.BLESSED_FILE_NAME, evaluator_constants.NOT_BLESSED_FILE_NAME
+    if not blessed:
+        marker, stale = stale, marker
+    stale_path = os.path.join(blessing.uri, stale)
+    if fileio.exists(stale_path):  # Left by an earlier attempt of this execution.
+        fileio.remove(stale_path)
+    io_utils.write_string_file(os.path.join(blessing.uri, marker), "")
+    blessing.set_int_custom_property(
+        evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY,
+        evaluator_constants.BLESSED_VALUE if blessed else evaluator_constants.NOT_BLESSED_VALUE,
+    )
+    blessing.set_string_custom_property(evaluator_constants.ARTIFACT_PROPERTY_CURRENT_MODEL_URI_KEY, model.uri)
+    blessing.set_int_custom_property(evaluator_constants.ARTIFACT_PROPERTY_CURRENT_MODEL_ID_KEY, model.id)
+    if baseline is not None:
+        blessing.set_string_custom_property(evaluator_constants.ARTIFACT_PROPERTY_BASELINE_MODEL_URI_KEY, baseline.uri)
+        blessing.set_int_custom_property(evaluator_constants.ARTIFACT_PROPERTY_BASELINE_MODEL_ID_KEY, baseline.id)
+    if "current_component_id" in exec_properties:
+        blessing.set_string_custom_property("component_id", exec_properties["current_component_id"])
+    blessing.set_string_custom_property(evaluator_constants.ARTIFACT_PROPERTY_BLESSING_MESSAGE_KEY, verdict_line)
+    blessing.set_string_custom_property(keys.BLESSED_BY_PROPERTY, keys.BLESSED_BY_VALUE)
+    blessing.set_int_custom_property("evaluator_blessed", int(evaluator_blessed))
+
+
+def _set_report_properties(artifact: types.Artifact, gate_report: Mapping[str, Any]) -> None:
+    """Key figures on the GateReport artifact, so MLMD queries need not open the JSON."""
+    counts = gate_report["counts"]
+    artifact.set_string_custom_property("verdict", gate_report["verdict"])
+    artifact.set_string_custom_property("verdict_line", gate_report["verdict_line"])
+    artifact.set_int_custom_property("blessed", int(gate_report["blessed"]))
+    artifact.set_int_custom_property("evaluator_blessed", int(gate_report["evaluator_blessed"]))
+    artifact.set_int_custom_property("has_baseline", int(gate_report["has_baseline"]))
+    for name in ("checks", "failed_checks", "judged_slices", "too_small_slices"):
+        artifact.set_int_custom_property(name, counts[name])
+    artifact.set_json_value_custom_property("too_small", [entry["slice"] for entry in gate_report["too_small"]])
+    artifact.set_json_value_custom_property("failures", [failure["message"] for failure in gate_report["failures"]])
+    overall = gate_report["slices"][0]
+    artifact.set_int_custom_property("overall_positives", overall["positives"])
+    for row in overall["metrics"]:
+        if row["metric"] in (keys.AUC, keys.PR_AUC, keys.RECALL, keys.PRECISION, keys.F1):
+            if judge.is_finite(row["value"]):
+                artifact.set_float_custom_property(f"overall_{row['metric']}", row["value"])
+            if judge.is_finite(row["baseline"]):
+                artifact.set_float_custom_property(f"baseline_overall_{row['metric']}", row["baseline"])
+
+
+def _log(gate_report: Mapping[str, Any]) -> None:
+    log = logging.info if gate_report["blessed"] else logging.warning
+    log("BlessingGate: %s", gate_report["verdict_line"])
+    for failure in gate_report["failures"]:
+        logging.warning("BlessingGate failed check: %s", failure["message"])
+    for message in gate_report["evaluator_failures"]:
+        logging.warning("BlessingGate: Evaluator did not bless: %s", message)
+    for entry in gate_report["too_small"]:
+        logging.info("BlessingGate: slice %s too small to judge (%d positives)", entry["slice"], entry["positives"])
+
+
+class Executor(base_executor.BaseExecutor):
+    """Reads ModelEvaluation + the Evaluator's ModelBlessing; writes ModelBlessing and GateReport."""
+
+    def Do(
+        self,
+        input_dict: Dict[str, List[types.Artifact]],
+        output_dict: Dict[str, List[types.Artifact]],
+        exec_properties: Dict[str, Any],
+    ) -> None:
+        self._log_startup(input_dict, output_dict, exec_properties)
+        thresholds = thresholds_from_exec_properties(exec_properties)
+        slice_feature_keys = slice_feature_keys_from_exec_properties(exec_properties)
+        label_key = str(exec_properties[keys.LABEL_KEY])
+
+        schema = artifact_utils.get_single_instance(input_dict[keys.SCHEMA_KEY])
+        checks.check_schema_features(_schema_features(schema), label_key, slice_feature_keys)
+
+        model = artifact_utils.get_single_instance(input_dict[keys.MODEL_KEY])
+        baseline = _optional_single(input_dict.get(keys.BASELINE_MODEL_KEY), keys.BASELINE_MODEL_KEY)
+        evaluator_blessing = artifact_utils.get_single_instance(input_dict[keys.EVALUATOR_BLESSING_KEY])
+        evaluation_artifact = artifact_utils.get_single_instance(input_dict[keys.EVALUATION_KEY])
+        evaluation = tfma_results.load_evaluation(evaluation_artifact.uri)
+
+        evaluator_blessed = _int_property(evaluator_blessing, evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY)
+        checks.check_models(
+            evaluator_blessed=evaluator_blessed,
+            evaluator_model_id=_int_property(
+                evaluator_blessing, evaluator_constants.ARTIFACT_PROPERTY_CURRENT_MODEL_ID_KEY
+            ),
+            evaluator_baseline_id=_int_property(
+                evaluator_blessing, evaluator_constants.ARTIFACT_PROPERTY_BASELINE_MODEL_ID_KEY
+            ),
+            model_id=model.id,
+            baseline_model_id=None if baseline is None else baseline.id,
+            evaluation_has_baseline=evaluation.baseline is not None,
+        )
+        checks.check_evaluation(
+            evaluation.uri, evaluation.slice_features, evaluation.label_keys, label_key, slice_feature_keys
+        )
+
+        gate_report = judge.judge(
+            evaluation.candidate,
+            thresholds,
+            baseline=evaluation.baseline,
+            evaluator_blessed=evaluator_blessed == evaluator_constants.BLESSED_VALUE,
+            evaluator_failures=evaluation.validation_failures,
+        )
+        gate_report["models"] = {
+            "candidate": f"id {model.id}, {model.uri}",
+            "baseline": None if baseline is None else f"id {baseline.id}, {baseline.uri}",
+        }
+        gate_report["evaluation"] = evaluation.uri
+        _log(gate_report)
+
+        report_artifact = artifact_utils.get_single_instance(output_dict[keys.GATE_REPORT_KEY])
+        report.write_atomically(report_artifact.uri, keys.GATE_REPORT_JSON, report.to_json(gate_report))
+        report.write_atomically(report_artifact.uri, keys.GATE_REPORT_MARKDOWN, report.to_markdown(gate_report))
+        _set_report_properties(report_artifact, gate_report)
+
+        blessing = artifact_utils.get_single_instance(output_dict[keys.BLESSING_KEY])
+        _write_blessing(
+            blessing,
+            gate_report["blessed"],
+            model,
+            baseline,
+            gate_report["verdict_line"],
+            gate_report["evaluator_blessed"],
+            exec_properties,
+        )
+        logging.info(
+            "BlessingGate wrote %s to %s and the report to %s",
+            gate_report["verdict"],
+            blessing.uri,
+            os.path.join(report_artifact.uri, keys.GATE_REPORT_MARKDOWN),
+        )

@@ -1,0 +1,153 @@
+"""The gate report as files: `gate_report.json` (machine-readable) and `gate_report.md` (a table for people).
+
+Both come from the dict `judge.judge` returns (plus the `models` entry the executor
+adds); `render_verdict_line` turns either the dict or the JSON text back into the
+one line the console summary prints.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import uuid
+from typing import Any, Dict, List, Mapping, Union
+
+from tfx.dsl.io import fileio
+
+from components.blessing_gate import judge, keys
+
+_STATUS_CELL = {judge.PASS: "pass", judge.FAIL: "**FAIL**", judge.TOO_SMALL: "too small", judge.REPORTED: "-"}
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and infinities become null: JSON has no such numbers and readers choke on them."""
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if isinstance(value, Mapping):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    return value
+
+
+def to_json(report: Mapping[str, Any]) -> str:
+    return json.dumps(_json_safe(report), indent=2, sort_keys=True, allow_nan=False) + "\n"
+
+
+def render_verdict_line(report_json: Union[str, Mapping[str, Any]]) -> str:
+    """The one-line verdict, e.g. `NOT BLESSED: recall 0.61 < 0.80 on slice hour_band=night (n_pos=41)`.
+
+    Takes the parsed report or the text of `gate_report.json`.
+    """
+    report = json.loads(report_json) if isinstance(report_json, str) else report_json
+    try:
+        return str(report["verdict_line"])
+    except (KeyError, TypeError) as error:
+        raise judge.GateInputError(f"not a gate report (no 'verdict_line'): {str(report_json)[:200]!r}") from error
+
+
+def read_report(gate_report_uri: str) -> Dict[str, Any]:
+    """The parsed `gate_report.json` of a GateReport artifact directory."""
+    path = os.path.join(gate_report_uri, keys.GATE_REPORT_JSON)
+    if not fileio.exists(path):
+        raise judge.GateInputError(f"no {keys.GATE_REPORT_JSON} in {gate_report_uri}; is it a GateReport artifact?")
+    with fileio.open(path, "r") as handle:
+        return json.loads(handle.read())
+
+
+# Metrics that are counts: shown as integers.
+_COUNT_METRICS = {
+    keys.EXAMPLE_COUNT,
+    keys.TRUE_POSITIVES,
+    keys.FALSE_POSITIVES,
+    keys.TRUE_NEGATIVES,
+    keys.FALSE_NEGATIVES,
+}
+
+
+def _number(value: Any, metric: str, signed: bool = False) -> str:
+    if value is None:
+        return "-"
+    if math.isnan(value):
+        return "NaN"
+    sign = "+" if signed else ""
+    if metric in _COUNT_METRICS and float(value).is_integer():
+        return f"{int(value):{sign}d}"
+    return f"{value:{sign}.4f}"
+
+
+def _threshold_cell(row: Mapping[str, Any]) -> str:
+    parts = []
+    if row["min"] is not None:
+        parts.append(f">= {row['min']:.2f}")
+    if row["max_drop"] is not None:
+        parts.append(f"drop <= {row['max_drop']:.2f}")
+    return "; ".join(parts) or "-"
+
+
+def _escape(text: str) -> str:
+    return str(text).replace("|", "\\|")
+
+
+def to_markdown(report: Mapping[str, Any]) -> str:
+    """Verdict on top, then the settings, the failures and one table row per slice and metric."""
+    counts = report["counts"]
+    thresholds = report["thresholds"]
+    lines: List[str] = ["# Blessing gate report", "", f"**{_escape(report['verdict_line'])}**", ""]
+    models = report.get("models") or {}
+    if models.get("candidate"):
+        lines.append(f"- Candidate model: {_escape(models['candidate'])}")
+    if report["has_baseline"]:
+        lines.append(f"- Baseline model: {_escape(models.get('baseline') or 'given')}")
+    else:
+        lines.append("- Baseline model: none (first run: absolute thresholds only)")
+    evaluator = "blessed" if report["evaluator_blessed"] else "NOT blessed"
+    lines.append(f"- TFX Evaluator (TFMA thresholds on the overall slice): {evaluator}")
+    lines.extend(f"  - {_escape(message)}" for message in report["evaluator_failures"])
+    lines.append(
+        f"- Thresholds on every slice with >= {thresholds['min_slice_positives']} positives: "
+        f"auc >= {thresholds['min_auc']:.2f}, recall >= {thresholds['min_recall']:.2f}; overall also "
+        f"pr_auc >= {thresholds['min_pr_auc']:.2f} and, against a baseline, a drop of at most "
+        f"{thresholds['max_pr_auc_drop']:.2f} in pr_auc and {thresholds['max_recall_drop']:.2f} in recall"
+    )
+    lines.append(
+        f"- Slices: {counts['slices']} ({counts['judged_slices']} judged, {counts['too_small_slices']} too small to "
+        f"judge); checks: {counts['checks']}, failed: {counts['failed_checks']}"
+    )
+    if report["failures"]:
+        lines += ["", "## Failed checks", ""]
+        lines.extend(f"- {_escape(failure['message'])}" for failure in report["failures"])
+    if report["too_small"]:
+        lines += ["", "## Too small to judge", ""]
+        lines.extend(
+            f"- {_escape(entry['slice'])}: {entry['positives']} positives < {thresholds['min_slice_positives']}"
+            for entry in report["too_small"]
+        )
+    lines += [
+        "",
+        "## Every slice and metric",
+        "",
+        "| Slice | Positives | Metric | Value | Threshold | Baseline | Change | Result |",
+        "|---|---:|---|---:|---|---:|---:|---|",
+    ]
+    for entry in report["slices"]:
+        for row in entry["metrics"]:
+            lines.append(
+                f"| {_escape(entry['slice'])} | {entry['positives']} | {row['metric']} | "
+                f"{_number(row['value'], row['metric'])} | {_threshold_cell(row)} | "
+                f"{_number(row['baseline'], row['metric'])} | {_number(row['change'], row['metric'], signed=True)} | "
+                f"{_STATUS_CELL[row['status']]} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def write_atomically(directory: str, file_name: str, text: str) -> str:
+    """Writes to a temporary file beside the target, then renames: readers never see half a file."""
+    fileio.makedirs(directory)
+    final_path = os.path.join(directory, file_name)
+    temp_path = os.path.join(directory, f".{file_name}.{uuid.uuid4().hex}.tmp")
+    with fileio.open(temp_path, "w") as handle:
+        handle.write(text)
+    fileio.rename(temp_path, final_path, overwrite=True)
+    return final_path

@@ -1,0 +1,75 @@
+"""The component: parameters named as EvaluatorConfig's fields, checked at construction; channel types."""
+
+import dataclasses
+import json
+
+import pytest
+from tfx import types
+from tfx.types import standard_artifacts
+
+from components.blessing_gate.component import (
+    BASELINE_MODEL_KEY,
+    BLESSING_KEY,
+    EVALUATION_KEY,
+    EVALUATOR_BLESSING_KEY,
+    GATE_REPORT_KEY,
+    MODEL_KEY,
+    SCHEMA_KEY,
+    BlessingGate,
+    GateConfigError,
+    GateReport,
+)
+from pipeline.config import EvaluatorConfig
+
+
+def _channels(with_baseline=True):
+    channels = {
+        EVALUATION_KEY: types.Channel(type=standard_artifacts.ModelEvaluation),
+        EVALUATOR_BLESSING_KEY: types.Channel(type=standard_artifacts.ModelBlessing),
+        MODEL_KEY: types.Channel(type=standard_artifacts.Model),
+        SCHEMA_KEY: types.Channel(type=standard_artifacts.Schema),
+    }
+    if with_baseline:
+        channels[BASELINE_MODEL_KEY] = types.Channel(type=standard_artifacts.Model)
+    return channels
+
+
+def test_takes_the_pipeline_evaluator_config_as_is():
+    settings = EvaluatorConfig(min_auc=0.8, min_slice_positives=25)
+    gate = BlessingGate(
+        **_channels(),
+        label_key="Class",
+        slice_feature_keys=("hour_band", "amount_bucket"),
+        **dataclasses.asdict(settings),
+    )
+    properties = gate.exec_properties
+    assert properties["min_auc"] == 0.8 and properties["min_slice_positives"] == 25
+    assert properties["max_recall_drop"] == settings.max_recall_drop
+    assert json.loads(properties["slice_feature_keys"]) == ["hour_band", "amount_bucket"]
+    assert properties["label_key"] == "Class"
+    assert gate.outputs[BLESSING_KEY].type is standard_artifacts.ModelBlessing
+    assert gate.outputs[GATE_REPORT_KEY].type is GateReport
+    assert set(gate.inputs) == {EVALUATION_KEY, EVALUATOR_BLESSING_KEY, MODEL_KEY, SCHEMA_KEY, BASELINE_MODEL_KEY}
+
+
+def test_baseline_model_is_optional():
+    gate = BlessingGate(**_channels(with_baseline=False))
+    assert BASELINE_MODEL_KEY not in gate.inputs
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("min_auc", 1.2), ("min_pr_auc", -0.5), ("min_recall", 100), ("max_pr_auc_drop", 1.5), ("max_recall_drop", -1)],
+)
+def test_threshold_outside_0_1_fails_at_construction_naming_it(field, value):
+    with pytest.raises(GateConfigError, match=f"{field} must be a number in \\[0, 1\\], got {value!r}"):
+        BlessingGate(**_channels(), **{field: value})
+
+
+def test_bad_names_fail_at_construction():
+    with pytest.raises(GateConfigError, match="min_slice_positives must be an integer >= 1, got 0"):
+        BlessingGate(**_channels(), min_slice_positives=0)
+    with pytest.raises(GateConfigError, match="slice_feature_keys must be a list of feature names, got 'hour_band'"):
+        BlessingGate(**_channels(), slice_feature_keys="hour_band")
+    with pytest.raises(GateConfigError, match="label_key must be a non-empty string"):
+        BlessingGate(**_channels(), label_key="")

@@ -1,0 +1,224 @@
+"""The executor on REAL TFMA evaluations: the stock TFX Evaluator executor runs over tiny served models.
+
+Four Evaluator runs (about 10 s each), shared by the tests through module-scoped fixtures:
+good model alone, majority-class model alone, stricter model against the good one as
+baseline, and the good model on an eval split without positives.
+"""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from tfx.dsl.io import fileio
+from tfx.types import standard_artifacts
+
+from components.blessing_gate import executor, keys
+from components.blessing_gate.component import GateReport
+from components.blessing_gate.judge import GateConfigError, GateInputError, NoPositivesError
+from components.blessing_gate.report import read_report, render_verdict_line
+from components.blessing_gate.tests import fixtures
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("gate")
+    rows = fixtures.eval_rows()
+    return {
+        "root": root,
+        "rows": rows,
+        "examples": fixtures.write_examples(str(root / "examples"), rows),
+        "good": fixtures.write_model(str(root / "good"), "good", model_id=1),
+        "stricter": fixtures.write_model(str(root / "stricter"), "stricter", model_id=2),
+        "majority": fixtures.write_model(str(root / "majority"), "majority", model_id=3),
+        "schema": fixtures.write_schema(str(root / "schema")),
+    }
+
+
+@pytest.fixture(scope="module")
+def good_alone(world):
+    return fixtures.run_evaluator(str(world["root"] / "good_alone"), world["examples"], world["good"])
+
+
+@pytest.fixture(scope="module")
+def majority_alone(world):
+    return fixtures.run_evaluator(str(world["root"] / "majority_alone"), world["examples"], world["majority"])
+
+
+@pytest.fixture(scope="module")
+def stricter_vs_good(world):
+    return fixtures.run_evaluator(
+        str(world["root"] / "stricter_vs_good"), world["examples"], world["stricter"], baseline=world["good"]
+    )
+
+
+def expected(rows, kind):
+    """Positives per slice and overall recall at the model's served threshold, computed without TFMA."""
+    labels = np.array([row[fixtures.LABEL_KEY] for row in rows])
+    bands = np.array([row[fixtures.SLICE_KEY] for row in rows])
+    decisions = fixtures.good_model_probability(rows) >= fixtures.THRESHOLDS_BY_KIND[kind]
+    positives = {"overall": int(labels.sum())}
+    positives.update({f"band={band}": int(labels[bands == band].sum()) for band in ("day", "night", "rare")})
+    recall = float((decisions & (labels == 1)).sum() / labels.sum())
+    return positives, recall
+
+
+def run_gate(directory, evaluator_outputs, model, schema, baseline=None, **overrides):
+    blessing = standard_artifacts.ModelBlessing()
+    blessing.uri = os.path.join(directory, "blessing")
+    gate_report = GateReport()
+    gate_report.uri = os.path.join(directory, "gate_report")
+    input_dict = {
+        keys.EVALUATION_KEY: [evaluator_outputs["evaluation"]],
+        keys.EVALUATOR_BLESSING_KEY: [evaluator_outputs["evaluator_blessing"]],
+        keys.MODEL_KEY: [model],
+        keys.SCHEMA_KEY: [schema],
+        keys.BASELINE_MODEL_KEY: [] if baseline is None else [baseline],
+    }
+    exec_properties = {
+        **fixtures.TEST_THRESHOLDS.as_dict(),
+        keys.SLICE_FEATURE_KEYS: json.dumps([fixtures.SLICE_KEY]),
+        keys.LABEL_KEY: fixtures.LABEL_KEY,
+    }
+    exec_properties.update(overrides)
+    executor.Executor().Do(
+        input_dict, {keys.BLESSING_KEY: [blessing], keys.GATE_REPORT_KEY: [gate_report]}, exec_properties
+    )
+    return blessing, gate_report
+
+
+def _row(report, slice_name, metric):
+    entry = next(entry for entry in report["slices"] if entry["slice"] == slice_name)
+    return next(row for row in entry["metrics"] if row["metric"] == metric)
+
+
+def _nothing_written(directory):
+    return not fileio.exists(directory) or not fileio.listdir(directory)
+
+
+def test_good_model_is_blessed_and_the_small_slice_reported(world, good_alone, tmp_path):
+    blessing, gate_report = run_gate(str(tmp_path), good_alone, world["good"], world["schema"])
+    report = read_report(gate_report.uri)
+    positives, recall = expected(world["rows"], "good")
+
+    assert report["verdict"] == "BLESSED", report["verdict_line"]
+    assert render_verdict_line(report).startswith("BLESSED: all 7 checks passed on 3 slices")
+    assert {entry["slice"]: entry["positives"] for entry in report["slices"]} == positives
+    assert report["too_small"] == [{"slice": "band=rare", "positives": 3}]
+    # The good model misses all three rare positives: judged, that slice would fail.
+    rare_recall = _row(report, "band=rare", keys.RECALL)
+    assert (rare_recall["value"], rare_recall["status"], rare_recall["checks"]) == (0.0, "too_small", [])
+    # Recall is measured at the served threshold (0.3), not at 0.5.
+    _, recall_at_half = expected(world["rows"], "stricter")
+    assert _row(report, "overall", keys.RECALL)["value"] == pytest.approx(recall)
+    assert recall != pytest.approx(recall_at_half)
+
+    assert fileio.exists(os.path.join(blessing.uri, "BLESSED"))
+    assert not fileio.exists(os.path.join(blessing.uri, "NOT_BLESSED"))
+    assert blessing.get_int_custom_property("blessed") == 1
+    assert blessing.get_int_custom_property("current_model_id") == 1
+    assert blessing.get_string_custom_property("current_model") == world["good"].uri
+    assert blessing.get_string_custom_property(keys.BLESSED_BY_PROPERTY) == keys.BLESSED_BY_VALUE
+    assert not blessing.has_custom_property("baseline_model_id")
+    assert gate_report.get_string_custom_property("verdict") == "BLESSED"
+    assert gate_report.get_float_custom_property("overall_recall") == pytest.approx(recall)
+    with fileio.open(os.path.join(gate_report.uri, keys.GATE_REPORT_MARKDOWN)) as handle:
+        markdown = handle.read()
+    assert markdown.splitlines()[2] == f"**{report['verdict_line']}**"
+    assert "| band=rare | 3 | recall | 0.0000 | >= 0.70 | - | - | too small |" in markdown
+
+
+def test_majority_class_model_is_not_blessed_and_the_report_names_metric_and_slice(world, majority_alone, tmp_path):
+    blessing, gate_report = run_gate(str(tmp_path), majority_alone, world["majority"], world["schema"])
+    report = read_report(gate_report.uri)
+    positives, _ = expected(world["rows"], "good")
+
+    assert report["verdict"] == "NOT BLESSED"
+    assert report["verdict_line"] == (
+        f"NOT BLESSED: recall 0.00 < 0.70 on slice overall (n_pos={positives['overall']}) (+6 more failed checks)"
+    )
+    failed = {(failure["slice"], failure["metric"]) for failure in report["failures"]}
+    assert failed == {
+        ("overall", keys.RECALL),
+        ("overall", keys.AUC),
+        ("overall", keys.PR_AUC),
+        ("band=day", keys.RECALL),
+        ("band=day", keys.AUC),
+        ("band=night", keys.RECALL),
+        ("band=night", keys.AUC),
+    }
+    assert f"recall 0.00 < 0.70 on slice band=night (n_pos={positives['band=night']})" in [
+        failure["message"] for failure in report["failures"]
+    ]
+    assert report["too_small"] == [{"slice": "band=rare", "positives": 3}]
+    assert report["evaluator_blessed"] is False
+    assert any(message.startswith("TFMA: recall = 0.0000 fails >= 0.7") for message in report["evaluator_failures"])
+    assert fileio.exists(os.path.join(blessing.uri, "NOT_BLESSED"))
+    assert blessing.get_int_custom_property("blessed") == 0
+    assert blessing.get_string_custom_property(keys.BLESSED_BY_PROPERTY) == keys.BLESSED_BY_VALUE
+
+
+def test_model_worse_than_the_baseline_is_not_blessed(world, stricter_vs_good, tmp_path):
+    blessing, gate_report = run_gate(
+        str(tmp_path), stricter_vs_good, world["stricter"], world["schema"], baseline=world["good"]
+    )
+    report = read_report(gate_report.uri)
+    positives, recall = expected(world["rows"], "stricter")
+    _, baseline_recall = expected(world["rows"], "good")
+
+    # Above every absolute minimum; only the recall drop against the baseline fails.
+    assert [(f["slice"], f["metric"], f["kind"]) for f in report["failures"]] == [("overall", keys.RECALL, "max_drop")]
+    assert report["verdict_line"] == (
+        f"NOT BLESSED: recall dropped {baseline_recall - recall:.2f} from baseline {baseline_recall:.4f} to "
+        f"{recall:.4f} (beyond max drop 0.05) on slice overall (n_pos={positives['overall']})"
+    )
+    overall_pr_auc = _row(report, "overall", keys.PR_AUC)
+    assert overall_pr_auc["status"] == "pass" and overall_pr_auc["change"] == pytest.approx(0.0, abs=1e-9)
+    assert _row(report, "overall", keys.RECALL)["baseline"] == pytest.approx(baseline_recall)
+    assert blessing.get_int_custom_property("blessed") == 0
+    assert blessing.get_int_custom_property("baseline_model_id") == 1
+    assert blessing.get_string_custom_property("baseline_model") == world["good"].uri
+    assert blessing.get_int_custom_property("current_model_id") == 2
+
+
+def test_eval_split_without_positives_fails_and_writes_nothing(world, tmp_path):
+    rows = fixtures.eval_rows(positives=False)
+    examples = fixtures.write_examples(str(tmp_path / "negatives"), rows)
+    outputs = fixtures.run_evaluator(str(tmp_path / "evaluator"), examples, world["good"])
+    with pytest.raises(NoPositivesError, match="no positive examples .* the gate cannot judge recall"):
+        run_gate(str(tmp_path / "gate"), outputs, world["good"], world["schema"])
+    assert _nothing_written(str(tmp_path / "gate" / "blessing"))
+    assert _nothing_written(str(tmp_path / "gate" / "gate_report"))
+
+
+def test_slice_feature_not_in_schema_is_named(world, good_alone, tmp_path):
+    with pytest.raises(GateInputError) as error:
+        run_gate(
+            str(tmp_path), good_alone, world["good"], world["schema"], slice_feature_keys=json.dumps(["hour_band"])
+        )
+    assert str(error.value) == (
+        "BlessingGate: slice feature 'hour_band' is not in the schema; the schema's features are: "
+        "Class, band, x1, x2. Fix slice_feature_keys or add the feature to the schema"
+    )
+    assert _nothing_written(str(tmp_path / "blessing"))
+
+
+def test_slice_feature_the_evaluation_was_not_sliced_by_is_an_error(world, good_alone, tmp_path):
+    with pytest.raises(GateInputError, match=r"has no slices for slice feature\(s\) \['x2'\]"):
+        run_gate(
+            str(tmp_path), good_alone, world["good"], world["schema"], slice_feature_keys=json.dumps(["band", "x2"])
+        )
+
+
+def test_miswired_models_are_errors(world, good_alone, stricter_vs_good, tmp_path):
+    with pytest.raises(GateInputError, match="blessing is for model id 1, but the gate was given model id 3"):
+        run_gate(str(tmp_path / "a"), good_alone, world["majority"], world["schema"])
+    with pytest.raises(GateInputError, match="given baseline model id 3, but the evaluation holds no baseline"):
+        run_gate(str(tmp_path / "b"), good_alone, world["good"], world["schema"], baseline=world["majority"])
+    with pytest.raises(GateInputError, match="compares with a baseline model, but the gate was given none"):
+        run_gate(str(tmp_path / "c"), stricter_vs_good, world["stricter"], world["schema"])
+
+
+def test_bad_threshold_in_exec_properties_is_rejected(world, good_alone, tmp_path):
+    with pytest.raises(GateConfigError, match=r"min_recall must be a number in \[0, 1\], got 1.5"):
+        run_gate(str(tmp_path), good_alone, world["good"], world["schema"], min_recall=1.5)

@@ -1,0 +1,70 @@
+"""The report files: Markdown table and JSON from a judged report, the console verdict line, atomic writes."""
+
+import json
+import os
+
+import pytest
+
+from components.blessing_gate import keys
+from components.blessing_gate.judge import OVERALL_SLICE, GateInputError, judge
+from components.blessing_gate.report import read_report, render_verdict_line, to_json, to_markdown, write_atomically
+from components.blessing_gate.tests.test_judge import THRESHOLDS, good_candidate, metrics
+
+
+def failing_report():
+    candidate = good_candidate()
+    candidate["hour_band=night"] = metrics(25, 16, recall=0.61)
+    candidate["amount_bucket=ge_1000"] = metrics(1, 2, precision=float("nan"))
+    baseline = good_candidate()
+    return judge(candidate, THRESHOLDS, baseline=baseline)
+
+
+def test_markdown_has_the_verdict_on_top_and_a_row_per_slice_and_metric():
+    report = failing_report()
+    text = to_markdown(report)
+    lines = text.splitlines()
+    assert lines[2] == "**NOT BLESSED: recall 0.61 < 0.80 on slice hour_band=night (n_pos=41)**"
+    rows = [line for line in lines if line.startswith("| ") and not line.startswith("| Slice")]
+    expected = sum(len(entry["metrics"]) for entry in report["slices"])
+    assert len(rows) == expected == 4 * 6
+    assert "| hour_band=night | 41 | recall | 0.6100 | >= 0.80 | 0.9024 | -0.2924 | **FAIL** |" in rows
+    assert "| overall | 100 | pr_auc | 0.7000 | >= 0.50; drop <= 0.02 | 0.7000 | +0.0000 | pass |" in rows
+    assert "| amount_bucket=ge_1000 | 3 | recall | 0.3333 | >= 0.80 | - | - | too small |" in rows
+    assert "| amount_bucket=ge_1000 | 3 | precision | NaN | - | - | - | - |" in rows
+    assert "| overall | 100 | true_positives | 90 | - | 90 | +0 | - |" in rows
+    assert "- amount_bucket=ge_1000: 3 positives < 10" in lines
+    assert "- recall 0.61 < 0.80 on slice hour_band=night (n_pos=41)" in lines
+
+
+def test_json_is_strict_and_keeps_everything():
+    report = failing_report()
+    text = to_json(report)
+    parsed = json.loads(text)  # Would fail on NaN with a strict parser: NaN must be null.
+    assert "NaN" not in text
+    assert parsed["verdict"] == "NOT BLESSED" and parsed["blessed"] is False
+    night = next(entry for entry in parsed["slices"] if entry["slice"] == "amount_bucket=ge_1000")
+    assert next(row for row in night["metrics"] if row["metric"] == keys.PRECISION)["value"] is None
+    assert parsed["thresholds"] == THRESHOLDS.as_dict()
+    assert to_json(report) == text  # deterministic
+
+
+def test_render_verdict_line_from_text_or_dict():
+    report = failing_report()
+    line = "NOT BLESSED: recall 0.61 < 0.80 on slice hour_band=night (n_pos=41)"
+    assert render_verdict_line(to_json(report)) == line
+    assert render_verdict_line(report) == line
+    blessed = judge({OVERALL_SLICE: metrics(9, 1)}, THRESHOLDS)
+    assert render_verdict_line(to_json(blessed)).startswith("BLESSED: all 3 checks passed on 1 slices")
+    with pytest.raises(GateInputError, match="not a gate report"):
+        render_verdict_line('{"verdict": "BLESSED"}')
+
+
+def test_atomic_write_and_read_back(tmp_path):
+    report = failing_report()
+    directory = str(tmp_path / "gate_report")
+    write_atomically(directory, keys.GATE_REPORT_JSON, to_json(report))
+    write_atomically(directory, keys.GATE_REPORT_JSON, to_json(report))  # overwrites in place
+    assert sorted(os.listdir(directory)) == [keys.GATE_REPORT_JSON]
+    assert read_report(directory)["verdict_line"] == report["verdict_line"]
+    with pytest.raises(GateInputError, match="no gate_report.json in"):
+        read_report(str(tmp_path))
