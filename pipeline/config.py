@@ -195,6 +195,12 @@ class EvaluatorConfig:
         _require(self.min_slice_positives >= 1, "evaluator.min_slice_positives must be >= 1")
 
 
+# The Evaluator's baseline: the last model the gate blessed other than the candidate (needs a
+# Python resolver: LocalDagRunner, Vertex AI), TFX's LatestBlessedModelStrategy (compiles for
+# KFP v2; may pick the candidate itself on a cached re-run), or none (absolute thresholds only).
+BASELINES = ("last_blessed_other", "last_blessed", "none")
+
+
 @dataclasses.dataclass(frozen=True)
 class PipelineConfig:
     """Every setting of one pipeline. The runners fill in paths and Beam arguments."""
@@ -212,6 +218,9 @@ class PipelineConfig:
     metadata_path: Optional[str] = None
     beam_pipeline_args: Tuple[str, ...] = ()
     enable_cache: bool = True
+    baseline: str = "last_blessed_other"
+    # ClassSkew compares the label distribution with the previous span's (a Python resolver).
+    span_drift: bool = True
     label_key: str = features.LABEL_KEY
     numeric_feature_keys: Tuple[str, ...] = features.NUMERIC_FEATURE_KEYS
     slice_feature_keys: Tuple[str, ...] = features.SLICE_FEATURE_KEYS
@@ -226,6 +235,7 @@ class PipelineConfig:
     def __post_init__(self) -> None:
         for name in ("pipeline_name", "pipeline_root", "data_root", "serving_model_dir", "schema_path", "label_key"):
             _require(bool(getattr(self, name)), f"{name} must not be empty")
+        _require_choice("baseline", self.baseline, BASELINES)
         split_names = [name for name, _ in self.split_buckets]
         _require(
             {"train", "valid", "eval"} <= set(split_names),

@@ -9,7 +9,7 @@ Pure: builds component objects from the config, reads no files and no environmen
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
@@ -80,6 +80,30 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
     )
 
 
+def baseline_model_resolver(config: PipelineConfig, trainer: base_node.BaseNode) -> Optional[tfx.dsl.Resolver]:
+    """The node that hands the Evaluator its baseline model, as `config.baseline` says (None: no baseline)."""
+    model = tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model)
+    if config.baseline == "last_blessed_other":
+        return tfx.dsl.Resolver(
+            strategy_class=LatestBlessedOtherModelStrategy,
+            candidate=trainer.outputs["model"],
+            model=model,
+            # Only the gate's blessings: the Evaluator's judge the overall slice alone.
+            model_blessing=tfx.dsl.Channel(
+                type=tfx.types.standard_artifacts.ModelBlessing,
+                producer_component_id=BLESSING_GATE,
+                output_key="blessing",
+            ),
+        ).with_id(BASELINE_RESOLVER)
+    if config.baseline == "last_blessed":
+        return tfx.dsl.Resolver(
+            strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+            model=model,
+            model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+        ).with_id(BASELINE_RESOLVER)
+    return None
+
+
 def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
     """The whole pipeline as TFX node objects; each stage is one line to reorder or replace."""
     split_config = tfx.proto.SplitConfig(
@@ -97,11 +121,11 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     )
-    previous_statistics = previous_statistics_resolver(statistics_gen)
+    previous_statistics = previous_statistics_resolver(statistics_gen) if config.span_drift else None
     class_skew = ClassSkew(
         statistics=statistics_gen.outputs["statistics"],
         schema=schema_gen.outputs["schema"],
-        previous_statistics=previous_statistics.outputs["statistics"],
+        previous_statistics=previous_statistics.outputs["statistics"] if previous_statistics else None,
         label_key=config.label_key,
         **dataclasses.asdict(config.class_skew),
     )
@@ -120,19 +144,11 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
         eval_args=tfx.proto.EvalArgs(splits=[VALID_SPLIT]),
         custom_config=trainer_custom_config(config),
     )
-    baseline_resolver = tfx.dsl.Resolver(
-        strategy_class=LatestBlessedOtherModelStrategy,
-        candidate=trainer.outputs["model"],
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        # Only the gate's blessings: the Evaluator's judge the overall slice alone.
-        model_blessing=tfx.dsl.Channel(
-            type=tfx.types.standard_artifacts.ModelBlessing, producer_component_id=BLESSING_GATE, output_key="blessing"
-        ),
-    ).with_id(BASELINE_RESOLVER)
+    baseline_resolver = baseline_model_resolver(config, trainer)
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
-        baseline_model=baseline_resolver.outputs["model"],
+        baseline_model=baseline_resolver.outputs["model"] if baseline_resolver else None,
         eval_config=eval_config(config),
         example_splits=[EVAL_SPLIT],
     )
@@ -140,7 +156,7 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
         evaluation=evaluator.outputs["evaluation"],
         evaluator_blessing=evaluator.outputs["blessing"],
         model=trainer.outputs["model"],
-        baseline_model=baseline_resolver.outputs["model"],
+        baseline_model=baseline_resolver.outputs["model"] if baseline_resolver else None,
         schema=schema_gen.outputs["schema"],
         label_key=config.label_key,
         slice_feature_keys=list(config.slice_feature_keys),
@@ -156,18 +172,22 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
         )
 
     components: List[base_node.BaseNode] = [
-        example_gen,
-        schema_gen,
-        statistics_gen,
-        example_validator,
-        previous_statistics,
-        class_skew,
-        rebalance,
-        trainer,
-        baseline_resolver,
-        evaluator,
-        gate,
-        pusher,
+        node
+        for node in (
+            example_gen,
+            schema_gen,
+            statistics_gen,
+            example_validator,
+            previous_statistics,
+            class_skew,
+            rebalance,
+            trainer,
+            baseline_resolver,
+            evaluator,
+            gate,
+            pusher,
+        )
+        if node is not None
     ]
     beam_args = list(config.beam_pipeline_args)
     metadata_config = (

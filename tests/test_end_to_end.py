@@ -102,7 +102,8 @@ def test_every_component_executed_and_published_artifacts(two_runs):
         "ExampleStatistics",
         "Schema",
         "ExampleAnomalies",
-        "ClassSkewReport",
+        "imbalanced.ClassSkewReport",
+        "imbalanced.GateReport",
         "HyperParameters",
         "Model",
         "ModelRun",
@@ -134,7 +135,7 @@ def test_evaluator_decided_and_pusher_followed_the_decision(two_runs):
 def test_class_skew_counts_equal_the_true_split_counts(two_runs):
     _, store, _, _, _, _ = two_runs
     examples = [a for a in store.get_artifacts_by_type("Examples") if "CsvExampleGen" in a.uri]
-    report_artifact = store.get_artifacts_by_type("ClassSkewReport")[0]
+    report_artifact = store.get_artifacts_by_type("imbalanced.ClassSkewReport")[0]
     with open(os.path.join(report_artifact.uri, "class_skew.json")) as handle:
         report = json.load(handle)
     total = {}

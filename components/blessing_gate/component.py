@@ -83,7 +83,7 @@ __all__ = [
 class GateReport(Artifact):
     """The gate's verdict and every slice's metrics, thresholds and results (gate_report.md, gate_report.json)."""
 
-    TYPE_NAME = "GateReport"
+    TYPE_NAME = "imbalanced.GateReport"
 
 
 class BlessingGateSpec(types.ComponentSpec):

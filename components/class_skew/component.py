@@ -56,7 +56,7 @@ __all__ = [
 class ClassSkewReport(Artifact):
     """The label's class distribution per split, skew, drift and findings (class_skew.json, summary.txt)."""
 
-    TYPE_NAME = "ClassSkewReport"
+    TYPE_NAME = "imbalanced.ClassSkewReport"
 
 
 class ClassSkewSpec(types.ComponentSpec):

@@ -26,7 +26,7 @@ def test_builds_from_the_pipeline_config():
     assert node.outputs[component.HYPERPARAMETERS_KEY].type is standard_artifacts.HyperParameters
     assert node.exec_properties["severe_ratio"] == 100.0
     assert node.exec_properties["on_single_class"] == "fail"
-    assert component.ClassSkewReport.TYPE_NAME == "ClassSkewReport"
+    assert component.ClassSkewReport.TYPE_NAME == "imbalanced.ClassSkewReport"
 
 
 def test_previous_statistics_is_an_optional_input():

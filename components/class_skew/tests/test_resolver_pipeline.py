@@ -60,7 +60,7 @@ def _pipeline(root: str, source_dir: str, span: int, schema_path: str) -> tfx.ds
 def _latest_report(root: str) -> dict:
     config = metadata.sqlite_metadata_connection_config(os.path.join(root, "mlmd.sqlite"))
     with metadata.Metadata(config) as store:
-        artifacts = store.store.get_artifacts_by_type("ClassSkewReport")
+        artifacts = store.store.get_artifacts_by_type("imbalanced.ClassSkewReport")
     return report_module.load_report(max(artifacts, key=lambda a: a.id).uri)
 
 
