@@ -22,14 +22,14 @@ def check_output_folder(output: pathlib.Path, pipeline_name: str) -> None:
     try:
         with sqlite3.connect(f"file:{metadata_path}?mode=ro", uri=True) as connection:
             tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if "Context" not in tables or "ContextType" not in tables:
+            if not {"Context", "Type", "MLMDEnv"} <= tables:
                 raise UserInputError(
                     f"{metadata_path} is not an ML Metadata store; choose another --output folder or move that file"
                 )
             names = [
                 row[0]
                 for row in connection.execute(
-                    "SELECT c.name FROM Context c JOIN ContextType t ON c.type_id = t.id WHERE t.name = 'pipeline'"
+                    "SELECT c.name FROM Context c JOIN Type t ON c.type_id = t.id WHERE t.name = 'pipeline'"
                 )
             ]
     except sqlite3.DatabaseError as error:

@@ -1,7 +1,6 @@
 """`local_runner.py` refuses bad input with one readable line and writes nothing."""
 
 import pathlib
-import sqlite3
 import subprocess
 import sys
 
@@ -53,15 +52,17 @@ def test_csv_without_label_column(tmp_path):
 
 
 def test_output_folder_of_another_pipeline(tmp_path):
+    from ml_metadata.metadata_store import metadata_store
+    from ml_metadata.proto import metadata_store_pb2
+
     output = tmp_path / "out"
     output.mkdir()
-    with sqlite3.connect(output / "metadata.sqlite") as connection:
-        connection.executescript(
-            "CREATE TABLE ContextType (id INTEGER PRIMARY KEY, name TEXT);"
-            "CREATE TABLE Context (id INTEGER PRIMARY KEY, type_id INTEGER, name TEXT);"
-            "INSERT INTO ContextType VALUES (1, 'pipeline');"
-            "INSERT INTO Context VALUES (1, 1, 'someone-elses-pipeline');"
-        )
+    connection = metadata_store_pb2.ConnectionConfig()
+    connection.sqlite.filename_uri = str(output / "metadata.sqlite")
+    store = metadata_store.MetadataStore(connection)
+    pipeline_type = store.put_context_type(metadata_store_pb2.ContextType(name="pipeline"))
+    store.put_contexts([metadata_store_pb2.Context(type_id=pipeline_type, name="someone-elses-pipeline")])
+    del store
     before = (output / "metadata.sqlite").read_bytes()
     result = _run("--data", str(REPO / "tests" / "data" / "creditcard_small.csv"), "--output", str(output))
     _assert_one_line_error(result, "another pipeline (someone-elses-pipeline)", "choose another --output")

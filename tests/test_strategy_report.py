@@ -1,0 +1,193 @@
+"""The strategy report end to end on the small credit-card fixture, checked against scikit-learn.
+
+One real run of the command (CsvExampleGen, the Rebalance executor in Beam, the stock Trainer,
+the SavedModel's serving signature), 1 epoch per strategy; then the figures in report.json are
+recomputed with scikit-learn from the saved eval predictions.
+"""
+
+import base64
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+from benchmarks import strategy_report
+from tests import fixtures
+
+STRATEGIES = ("class_weights", "undersample", "ensemble")
+FAST_ARGS = (
+    "--data",
+    str(fixtures.SMALL_CSV),
+    "--max-epochs",
+    "1",
+    "--batch-size",
+    "256",
+    "--hidden-units",
+    "16",
+    "--ensemble-members",
+    "2",
+    "--beam-arg=--direct_running_mode=in_memory",
+)
+
+
+def _run_command(output, strategies):
+    command = [sys.executable, "-m", "benchmarks.strategy_report", "--output", str(output), "--strategies"]
+    completed = subprocess.run(
+        [*command, ",".join(strategies), *FAST_ARGS],
+        cwd=str(fixtures.REPO),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    return completed
+
+
+@pytest.fixture(scope="module")
+def report_dir(tmp_path_factory):
+    output = tmp_path_factory.mktemp("report")
+    _run_command(output, STRATEGIES)
+    return output
+
+
+@pytest.fixture(scope="module")
+def report(report_dir):
+    return json.loads((report_dir / strategy_report.REPORT_JSON).read_text())
+
+
+def _predictions(report_dir, result):
+    with np.load(report_dir / result["predictions_file"]) as saved:
+        return {name: saved[name] for name in saved.files}
+
+
+def test_report_has_every_requested_strategy_with_finite_metrics(report_dir, report):
+    assert (report_dir / strategy_report.REPORT_HTML).is_file()
+    assert list(report["strategies"]) == list(STRATEGIES)
+    for name, result in report["strategies"].items():
+        overall = result["overall"]
+        for key in ("pr_auc", "roc_auc", "precision", "recall", "f1", "max_recall_at_precision_0.5"):
+            value = overall[key]
+            assert value is not None and math.isfinite(value) and 0.0 <= value <= 1.0, (name, key, value)
+        assert 0.0 < result["threshold"] < 1.0
+        assert result["seconds"]["training"] > 0
+        assert set(result["slices"]) == {"hour_band", "amount_bucket"}
+        assert result["curves"]["pr"]["recall"][0] == 0.0 and result["curves"]["roc"]["tpr"][-1] == 1.0
+    assert report["best_by_pr_auc"] == max(STRATEGIES, key=lambda n: report["strategies"][n]["overall"]["pr_auc"])
+    assert report["strategies"]["undersample"]["seconds"]["rebalance"] > 0
+
+
+def test_html_is_self_contained_with_embedded_images(report_dir):
+    text = (report_dir / strategy_report.REPORT_HTML).read_text()
+    sources = re.findall(r'<img[^>]*\bsrc="([^"]*)"', text)
+    assert len(sources) == 2, "one PR plot and one ROC plot"
+    for source in sources:
+        prefix = "data:image/png;base64,"
+        assert source.startswith(prefix)
+        assert base64.b64decode(source[len(prefix) :]).startswith(b"\x89PNG\r\n\x1a\n")
+    assert not re.search(r'\b(?:src|href)="(?!data:)', text), "no external references"
+    assert "<script" not in text and "<link" not in text
+    for name in STRATEGIES:
+        assert f"<td>{name}</td>" in text
+
+
+def test_metrics_match_scikit_learn_on_the_saved_predictions(report_dir, report):
+    for name, result in report["strategies"].items():
+        saved = _predictions(report_dir, result)
+        labels, probabilities = saved["labels"], saved["probabilities"]
+        assert labels.size == report["eval_split"]["rows"] == result["overall"]["rows"]
+        assert float(saved["threshold"]) == pytest.approx(result["threshold"], abs=1e-7)
+        # The served decision is the tuned threshold applied to the served probability.
+        decisions = (probabilities >= np.float32(result["threshold"])).astype(np.int8)
+        assert np.array_equal(saved["decisions"], decisions), name
+        overall = result["overall"]
+        assert overall["pr_auc"] == pytest.approx(skm.average_precision_score(labels, probabilities), abs=1e-9)
+        assert overall["roc_auc"] == pytest.approx(skm.roc_auc_score(labels, probabilities), abs=1e-9)
+        assert overall["precision"] == pytest.approx(skm.precision_score(labels, decisions, zero_division=0))
+        assert overall["recall"] == pytest.approx(skm.recall_score(labels, decisions, zero_division=0))
+        assert overall["f1"] == pytest.approx(skm.f1_score(labels, decisions, zero_division=0))
+        for key, values in result["slices"].items():
+            slice_values = saved[f"slice_{key}"]
+            assert sum(figures["rows"] for figures in values.values()) == labels.size
+            for value, figures in values.items():
+                mask = slice_values == value
+                assert figures["rows"] == int(mask.sum()) and figures["positives"] == int(labels[mask].sum())
+                assert figures["recall"] == pytest.approx(
+                    skm.recall_score(labels[mask], decisions[mask], zero_division=0)
+                )
+                if 0 < figures["positives"] < figures["rows"]:
+                    expected = skm.average_precision_score(labels[mask], probabilities[mask])
+                    assert figures["pr_auc"] == pytest.approx(expected, abs=1e-9), (name, key, value)
+                    expected = skm.roc_auc_score(labels[mask], probabilities[mask])
+                    assert figures["roc_auc"] == pytest.approx(expected, abs=1e-9), (name, key, value)
+
+
+def test_class_counts_before_and_after_resampling(report):
+    results = report["strategies"]
+    before = results["class_weights"]["class_counts"]["before"]
+    assert results["class_weights"]["class_counts"]["after"] == before
+    undersample = results["undersample"]["class_counts"]
+    assert undersample["before"] == before
+    assert undersample["after"]["1"] == before["1"]
+    target_ratio = report["rebalance_config"]["target_ratio"]
+    assert undersample["after"]["1"] / undersample["after"]["0"] == pytest.approx(target_ratio, rel=0.02)
+    # The Trainer saw what Rebalance wrote.
+    assert results["undersample"]["training_report"]["train_rows"] == sum(undersample["after"].values())
+    assert results["ensemble"]["training_report"]["ensemble_members"] == 2
+
+
+def test_same_settings_give_the_same_predictions_in_a_fresh_run(report_dir, report, tmp_path):
+    """Seeds come from the config: a fresh output, another strategy order, the same model outputs."""
+    _run_command(tmp_path, ("class_weights",))
+    again = json.loads((tmp_path / strategy_report.REPORT_JSON).read_text())["strategies"]["class_weights"]
+    first = report["strategies"]["class_weights"]
+    np.testing.assert_array_equal(
+        _predictions(tmp_path, again)["probabilities"], _predictions(report_dir, first)["probabilities"]
+    )
+    assert again["overall"] == first["overall"]
+
+
+def test_rerun_reuses_finished_strategies(report_dir, report):
+    completed = _run_command(report_dir, ("ensemble",))
+    assert "[ensemble] reusing the finished run" in completed.stdout
+    assert "examples: reusing" in completed.stdout
+    again = json.loads((report_dir / strategy_report.REPORT_JSON).read_text())
+    assert again["strategies"]["ensemble"] == report["strategies"]["ensemble"]
+
+
+def test_metric_functions_match_scikit_learn_with_ties():
+    rng = np.random.default_rng(3)
+    labels = (rng.random(500) < 0.1).astype(np.int8)
+    scores = np.round(rng.random(500) * 0.5 + labels * 0.3, 2)  # rounded: many tied scores
+    assert strategy_report.average_precision(labels, scores) == pytest.approx(
+        skm.average_precision_score(labels, scores), abs=1e-12
+    )
+    assert strategy_report.roc_auc(labels, scores) == pytest.approx(skm.roc_auc_score(labels, scores), abs=1e-12)
+    precision, recall, _ = skm.precision_recall_curve(labels, scores)
+    expected = recall[precision >= 0.5].max()
+    assert strategy_report.max_recall_at_precision(labels, scores, 0.5) == pytest.approx(expected)
+    assert strategy_report.roc_auc(np.zeros(5), np.arange(5)) is None
+    assert strategy_report.average_precision(np.zeros(5), np.arange(5)) is None
+    no_alerts = strategy_report.metrics_at_threshold(np.array([1, 0, 1]), np.zeros(3))
+    assert no_alerts["precision"] == 0.0 and no_alerts["recall"] == 0.0 and no_alerts["fn"] == 2
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        strategy_report.average_precision(np.array([0, 1]), np.array([0.1, np.nan]))
+
+
+def test_bad_arguments_fail_before_anything_is_written(tmp_path, capsys):
+    output = tmp_path / "never"
+    assert strategy_report.main(["--output", str(output), "--strategies", "none,bogus"]) == 2
+    assert "unknown ['bogus']" in capsys.readouterr().err
+    assert strategy_report.main(["--output", str(output), "--set", "trainer.focal_gamma=-1"]) == 2
+    assert "focal_gamma must be >= 0" in capsys.readouterr().err
+    assert strategy_report.main(["--output", str(output), "--ensemble-members", "1"]) == 2
+    missing = tmp_path / "missing.csv"
+    assert strategy_report.main(["--output", str(output), "--data", str(missing)]) == 2
+    assert str(missing) in capsys.readouterr().err
+    assert not output.exists()
