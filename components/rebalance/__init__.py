@@ -1,0 +1,1 @@
+"""Rebalance: seeded, exact, scalable under-, over-, hybrid sampling and SMOTE of TFX Examples."""

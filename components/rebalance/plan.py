@@ -1,0 +1,407 @@
+"""What Rebalance does to each class of a split: parameters, their validation, and the per-class plan.
+
+Pure Python (no Beam, no TFX): the executor computes a `SplitPlan` from class counts before it
+starts the Beam job that writes anything, so every bad-input case fails before a byte is written.
+
+Every class gets a target count `n` from its count `N`. Each record of the class is written
+`n // N` times, plus once more if it is among the `n % N` records with the smallest per-record
+hash (see `sampling.record_hash`). That one rule covers all strategies:
+- undersample (n < N): `n // N == 0`, so exactly the `n` smallest-hash records are kept;
+- oversample (n > N): every record is kept `n // N` times, `n % N` of them once more;
+- keep (n == N): every record once.
+SMOTE keeps every original record once and adds `n - N` synthetic records, spread over the base
+records by the same rule.
+
+The hybrid meeting point: for a minority count m, majority count M and target ratio t, hybrid
+oversamples the minority and undersamples the majority by the same factor g = sqrt(t * M / m),
+so m' = sqrt(t * m * M) and M' = m' / t = sqrt(m * M / t): the geometric mean of the two pure strategies'
+results, halving (in log scale) both the duplication and the data thrown away.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from typing import Dict, Iterable, Mapping, Optional, Sequence, Tuple, Union
+
+STRATEGIES = ("none", "undersample", "oversample", "hybrid", "smote")
+SINGLE_CLASS_ACTIONS = ("fail", "skip")
+
+# How the k records of a class with the smallest hashes are found (k = `ClassRule.extra`):
+# - k <= SINGLE_PASS_MAX_ROWS: in the same pass that writes the data. Records whose hash is below
+#   an inflated threshold (expected k + 8 sqrt(k) + 8 of them) are gathered per class in one
+#   worker and the k smallest kept: memory <= ~1.1 k records (at most ~110 MB of 1 KB records).
+#   Fewer than k candidates (an 8-sigma event) makes the executor redo the split in two passes,
+#   which selects the very same records.
+# - k <= EXACT_CUT_MAX_ROWS: two passes; the first keeps only the k smallest hashes (Python ints in
+#   one combiner accumulator, ~50 bytes each), the second writes records below that cut.
+# - larger k: a Bernoulli threshold on the hash, one pass, O(1) memory. At k >= 1e6 the relative
+#   standard deviation of the count is <= 0.1%, so the 1% tolerance is 10 standard deviations away.
+# Every other count is exact.
+SINGLE_PASS_MAX_ROWS = 100_000
+EXACT_CUT_MAX_ROWS = 1_000_000
+CUT_NONE, CUT_SINGLE_PASS, CUT_TWO_PASS, CUT_BERNOULLI = "none", "single_pass", "two_pass", "bernoulli"
+
+
+@dataclasses.dataclass(frozen=True)
+class CutLimits:
+    """Which cut (see above) a class gets; tests lower the limits to run every path on tiny data."""
+
+    single_pass_max_rows: int = SINGLE_PASS_MAX_ROWS
+    exact_cut_max_rows: int = EXACT_CUT_MAX_ROWS
+
+
+DEFAULT_CUT_LIMITS = CutLimits()
+
+
+TargetCountsLike = Union[None, Mapping[str, int], Iterable[Tuple[str, int]]]
+
+
+class RebalanceError(ValueError):
+    """Base class of every error Rebalance raises on purpose."""
+
+
+class RebalanceParameterError(RebalanceError):
+    """A Rebalance parameter is out of range or inconsistent (raised when the component is built)."""
+
+
+class RebalanceInputError(RebalanceError):
+    """The input examples (or class counts) cannot be rebalanced as configured."""
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise RebalanceParameterError(message)
+
+
+def normalize_target_counts(target_counts: TargetCountsLike) -> Optional[Tuple[Tuple[str, int], ...]]:
+    """((class, count), ...) with class names as str; accepts a mapping or pairs; None stays None."""
+    if target_counts is None:
+        return None
+    pairs = list(target_counts.items()) if isinstance(target_counts, Mapping) else list(target_counts)
+    normalized = []
+    for pair in pairs:
+        _require(
+            isinstance(pair, (tuple, list)) and len(pair) == 2,
+            f"target_counts entries must be (class, count) pairs, got {pair!r}",
+        )
+        name, count = pair
+        _require(
+            isinstance(count, int) and not isinstance(count, bool),
+            f"target_counts[{name!r}] must be an int, got {count!r}",
+        )
+        _require(count >= 0, f"target_counts[{name!r}] must be >= 0, got {count!r}")
+        normalized.append((str(name), int(count)))
+    names = [name for name, _ in normalized]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    _require(not duplicates, f"target_counts names classes more than once: {duplicates}")
+    _require(bool(normalized), "target_counts must name at least one class (or be None to use target_ratio)")
+    return tuple(normalized)
+
+
+@dataclasses.dataclass(frozen=True)
+class RebalanceParameters:
+    """The component's parameters, validated; field names match `pipeline.config.RebalanceConfig`."""
+
+    label_key: str = "Class"
+    strategy: str = "undersample"
+    target_ratio: float = 0.1
+    target_counts: Optional[Tuple[Tuple[str, int], ...]] = None
+    splits: Tuple[str, ...] = ("train",)
+    seed: int = 42
+    k_neighbors: int = 5
+    smote_feature_keys: Tuple[str, ...] = ()
+    max_oversampling_factor: float = 100.0
+    smote_max_minority_rows: int = 200_000
+    on_single_class: str = "fail"
+
+    def __post_init__(self) -> None:
+        _require(isinstance(self.label_key, str) and bool(self.label_key), "label_key must be a non-empty string")
+        _require(self.strategy in STRATEGIES, f"strategy must be one of {', '.join(STRATEGIES)}; got {self.strategy!r}")
+        _require(
+            isinstance(self.target_ratio, (int, float)) and not isinstance(self.target_ratio, bool),
+            f"target_ratio must be a number, got {self.target_ratio!r}",
+        )
+        _require(
+            0.0 < self.target_ratio <= 1.0,
+            f"target_ratio is minority/majority after rebalancing and must be in (0, 1] (1.0 = balanced, "
+            f"0.1 = one minority per ten majority); got {self.target_ratio!r}",
+        )
+        object.__setattr__(self, "target_counts", normalize_target_counts(self.target_counts))
+        splits = (self.splits,) if isinstance(self.splits, str) else tuple(self.splits)
+        _require(bool(splits), "splits must name at least one split to rebalance")
+        _require(all(isinstance(s, str) and s for s in splits), f"splits must be non-empty strings, got {splits!r}")
+        _require(len(set(splits)) == len(splits), f"splits names a split more than once: {list(splits)}")
+        object.__setattr__(self, "splits", splits)
+        _require(
+            isinstance(self.seed, int) and not isinstance(self.seed, bool), f"seed must be an int, got {self.seed!r}"
+        )
+        _require(
+            isinstance(self.k_neighbors, int) and self.k_neighbors >= 1,
+            f"k_neighbors must be an int >= 1, got {self.k_neighbors!r}",
+        )
+        keys = (
+            (self.smote_feature_keys,) if isinstance(self.smote_feature_keys, str) else tuple(self.smote_feature_keys)
+        )
+        object.__setattr__(self, "smote_feature_keys", keys)
+        _require(len(set(keys)) == len(keys), f"smote_feature_keys names a feature more than once: {list(keys)}")
+        _require(
+            self.label_key not in keys,
+            f"smote_feature_keys must not include the label {self.label_key!r}: {list(keys)}",
+        )
+        if self.strategy == "smote":
+            _require(bool(keys), "strategy 'smote' needs smote_feature_keys (the numeric features to interpolate)")
+        _require(
+            self.max_oversampling_factor >= 1.0,
+            f"max_oversampling_factor must be >= 1, got {self.max_oversampling_factor!r}",
+        )
+        _require(
+            isinstance(self.smote_max_minority_rows, int) and self.smote_max_minority_rows >= 1,
+            f"smote_max_minority_rows must be an int >= 1, got {self.smote_max_minority_rows!r}",
+        )
+        _require(
+            self.on_single_class in SINGLE_CLASS_ACTIONS,
+            f"on_single_class must be one of {', '.join(SINGLE_CLASS_ACTIONS)}; got {self.on_single_class!r}",
+        )
+
+    def to_exec_properties(self) -> Dict[str, object]:
+        """Scalars as they are; tuples as JSON strings (the IR stores only primitive parameters)."""
+        return {
+            "label_key": self.label_key,
+            "strategy": self.strategy,
+            "target_ratio": float(self.target_ratio),
+            "target_counts": None if self.target_counts is None else json.dumps([list(p) for p in self.target_counts]),
+            "splits": json.dumps(list(self.splits)),
+            "seed": self.seed,
+            "k_neighbors": self.k_neighbors,
+            "smote_feature_keys": json.dumps(list(self.smote_feature_keys)),
+            "max_oversampling_factor": float(self.max_oversampling_factor),
+            "smote_max_minority_rows": self.smote_max_minority_rows,
+            "on_single_class": self.on_single_class,
+        }
+
+    @classmethod
+    def from_exec_properties(cls, properties: Mapping[str, object]) -> RebalanceParameters:
+        target_counts = properties.get("target_counts")
+        return cls(
+            label_key=str(properties["label_key"]),
+            strategy=str(properties["strategy"]),
+            target_ratio=float(properties["target_ratio"]),
+            target_counts=None if not target_counts else [tuple(p) for p in json.loads(str(target_counts))],
+            splits=tuple(json.loads(str(properties["splits"]))),
+            seed=int(properties["seed"]),
+            k_neighbors=int(properties["k_neighbors"]),
+            smote_feature_keys=tuple(json.loads(str(properties["smote_feature_keys"]))),
+            max_oversampling_factor=float(properties["max_oversampling_factor"]),
+            smote_max_minority_rows=int(properties["smote_max_minority_rows"]),
+            on_single_class=str(properties["on_single_class"]),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassRule:
+    """How the records of one class are written: `copies` each, +1 for the `extra` smallest hashes.
+
+    `synthetic` records are added by SMOTE on top (then `copies` is 1 and `extra` 0).
+    """
+
+    count_before: int
+    count_after: int
+
+    @property
+    def synthetic(self) -> int:
+        return 0
+
+    @property
+    def copies(self) -> int:
+        return self.count_after // self.count_before if self.count_before else 0
+
+    @property
+    def extra(self) -> int:
+        return self.count_after % self.count_before if self.count_before else 0
+
+    @property
+    def action(self) -> str:
+        if self.count_after == self.count_before:
+            return "keep"
+        return "undersample" if self.count_after < self.count_before else "oversample"
+
+    def cut_mode(self, limits: CutLimits = DEFAULT_CUT_LIMITS) -> str:
+        """How the `extra` smallest-hash records are found (see SINGLE_PASS_MAX_ROWS)."""
+        if not self.extra:
+            return CUT_NONE
+        if self.extra <= limits.single_pass_max_rows:
+            return CUT_SINGLE_PASS
+        if self.extra <= limits.exact_cut_max_rows:
+            return CUT_TWO_PASS
+        return CUT_BERNOULLI
+
+
+@dataclasses.dataclass(frozen=True)
+class SmoteRule(ClassRule):
+    """Every original record once, plus `count_after - count_before` synthetic records."""
+
+    @property
+    def synthetic(self) -> int:
+        return self.count_after - self.count_before
+
+    @property
+    def copies(self) -> int:
+        return 1
+
+    @property
+    def extra(self) -> int:
+        return 0
+
+    @property
+    def action(self) -> str:
+        return "synthesize" if self.synthetic else "keep"
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitPlan:
+    """The rules of every class of one split, and why (`note`)."""
+
+    split: str
+    rules: Mapping[str, ClassRule]
+    note: str
+
+    @property
+    def counts_before(self) -> Dict[str, int]:
+        return {name: rule.count_before for name, rule in sorted(self.rules.items())}
+
+    @property
+    def counts_after(self) -> Dict[str, int]:
+        return {name: rule.count_after for name, rule in sorted(self.rules.items())}
+
+    @property
+    def changes_data(self) -> bool:
+        return any(rule.action != "keep" for rule in self.rules.values())
+
+    def needs_second_read(self, limits: CutLimits = DEFAULT_CUT_LIMITS) -> bool:
+        return any(rule.cut_mode(limits) == CUT_TWO_PASS for rule in self.rules.values())
+
+    @property
+    def smote_classes(self) -> Dict[str, SmoteRule]:
+        return {n: r for n, r in sorted(self.rules.items()) if isinstance(r, SmoteRule) and r.synthetic}
+
+
+def unchanged_plan(split: str, counts: Mapping[str, int], note: str) -> SplitPlan:
+    return SplitPlan(split, {name: ClassRule(n, n) for name, n in counts.items() if n > 0}, note)
+
+
+def _check_factor(split: str, name: str, before: int, after: int, limit: float) -> None:
+    if after > before and after / before > limit:
+        raise RebalanceInputError(
+            f"split {split!r}: class {name!r} would grow from {before} to {after} rows, a factor of "
+            f"{after / before:.1f} > max_oversampling_factor={limit:g}. Lower the target (target_ratio / "
+            f"target_counts), use strategy 'hybrid' or 'undersample', or raise max_oversampling_factor."
+        )
+
+
+def _binary_targets(m: int, big_m: int, strategy: str, ratio: float) -> Tuple[int, int]:
+    """(minority_after, majority_after) for minority count m, majority count big_m and target ratio."""
+    if strategy == "undersample":
+        return m, max(m, min(big_m, round(m / ratio)))
+    if strategy in ("oversample", "smote"):
+        return max(m, min(big_m, round(ratio * big_m))), big_m
+    # hybrid: the geometric-mean meeting point (module docstring).
+    # The majority count follows from the minority's so the ratio is as exact as integers allow.
+    minority_after = max(m, min(big_m, round(math.sqrt(ratio * m * big_m))))
+    majority_after = max(minority_after, min(big_m, round(minority_after / ratio)))
+    return minority_after, majority_after
+
+
+def plan_split(split: str, counts: Mapping[str, int], params: RebalanceParameters) -> SplitPlan:
+    """The per-class plan of one split to rebalance; raises RebalanceInputError on every bad case."""
+    present = {name: int(n) for name, n in counts.items() if int(n) > 0}
+    total = sum(present.values())
+    if total == 0:
+        raise RebalanceInputError(
+            f"split {split!r} has no examples: nothing to rebalance. Check ExampleGen's output and the "
+            f"split configuration, or remove {split!r} from rebalance splits."
+        )
+    if params.strategy == "none":
+        return unchanged_plan(split, present, "strategy 'none': copied unchanged")
+    rule_type = SmoteRule if params.strategy == "smote" else ClassRule
+
+    if params.target_counts is not None:
+        targets = dict(params.target_counts)
+        missing = sorted(name for name in targets if name not in present)
+        if missing:
+            raise RebalanceInputError(
+                f"split {split!r}: target_counts names class(es) {missing} with no rows in this split; classes "
+                f"found (label {params.label_key!r}): {dict(sorted(present.items()))}. Fix target_counts."
+            )
+        rules = {}
+        for name, before in sorted(present.items()):
+            after = targets.get(name, before)
+            if after < before and params.strategy in ("oversample", "smote"):
+                raise RebalanceInputError(
+                    f"split {split!r}: target_counts[{name!r}]={after} < {before} rows, but strategy "
+                    f"{params.strategy!r} never removes rows; use 'undersample' or 'hybrid'."
+                )
+            if after > before and params.strategy == "undersample":
+                raise RebalanceInputError(
+                    f"split {split!r}: target_counts[{name!r}]={after} > {before} rows, but strategy "
+                    f"'undersample' never adds rows; use 'oversample', 'hybrid' or 'smote'."
+                )
+            if after == 0:
+                raise RebalanceInputError(
+                    f"split {split!r}: target_counts[{name!r}]=0 would drop the class entirely; give it at least 1 row."
+                )
+            _check_factor(split, name, before, after, params.max_oversampling_factor)
+            rules[name] = rule_type(before, after)
+        plan = SplitPlan(split, rules, f"target_counts {dict(params.target_counts)}")
+    else:
+        if len(present) == 1:
+            (only,) = present
+            message = (
+                f"split {split!r} has only one class ({only!r}: {present[only]} rows) in label "
+                f"{params.label_key!r}; {params.strategy} needs a minority and a majority class."
+            )
+            if params.on_single_class == "fail":
+                raise RebalanceInputError(message + " Set on_single_class='skip' to copy such a split unchanged.")
+            return unchanged_plan(split, present, message + " Skipped (on_single_class='skip'): copied unchanged.")
+        if len(present) > 2:
+            raise RebalanceInputError(
+                f"split {split!r} has {len(present)} classes {dict(sorted(present.items()))} in label "
+                f"{params.label_key!r}; target_ratio is for binary labels. Set target_counts per class."
+            )
+        # Minority = fewer rows; on a tie the data are balanced already and the order does not matter.
+        minority, majority = sorted(present, key=lambda name: (present[name], name))
+        m, big_m = present[minority], present[majority]
+        if m / big_m >= params.target_ratio:
+            return unchanged_plan(
+                split,
+                present,
+                f"minority/majority = {m}/{big_m} = {m / big_m:.4g} >= target_ratio {params.target_ratio:g} "
+                "already: copied unchanged",
+            )
+        minority_after, majority_after = _binary_targets(m, big_m, params.strategy, params.target_ratio)
+        _check_factor(split, minority, m, minority_after, params.max_oversampling_factor)
+        plan = SplitPlan(
+            split,
+            {minority: rule_type(m, minority_after), majority: rule_type(big_m, majority_after)},
+            f"{params.strategy} to minority/majority = {minority_after}/{majority_after} "
+            f"(target_ratio {params.target_ratio:g}); minority {minority!r}, majority {majority!r}",
+        )
+
+    for name, rule in plan.smote_classes.items():
+        if rule.count_before > params.smote_max_minority_rows:
+            raise RebalanceInputError(
+                f"split {split!r}: SMOTE would hold class {name!r} ({rule.count_before} rows) in memory, more "
+                f"than smote_max_minority_rows={params.smote_max_minority_rows}. Raise the limit if the workers "
+                "have the memory, or use 'oversample' / 'hybrid'."
+            )
+        if params.k_neighbors >= rule.count_before:
+            raise RebalanceInputError(
+                f"split {split!r}: SMOTE k_neighbors={params.k_neighbors} needs more than {params.k_neighbors} rows "
+                f"of class {name!r}, which has {rule.count_before}. Lower k_neighbors below {rule.count_before}."
+            )
+    return plan
+
+
+def describe(plans: Sequence[SplitPlan]) -> str:
+    return "; ".join(f"{p.split}: {p.counts_before} -> {p.counts_after} ({p.note})" for p in plans)
