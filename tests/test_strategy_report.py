@@ -10,6 +10,7 @@ import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -69,7 +70,7 @@ def _predictions(report_dir, result):
 
 def test_report_has_every_requested_strategy_with_finite_metrics(report_dir, report):
     assert (report_dir / strategy_report.REPORT_HTML).is_file()
-    assert list(report["strategies"]) == list(STRATEGIES)
+    assert report["strategy_order"] == list(STRATEGIES) and set(report["strategies"]) == set(STRATEGIES)
     for name, result in report["strategies"].items():
         overall = result["overall"]
         for key in ("pr_auc", "roc_auc", "precision", "recall", "f1", "max_recall_at_precision_0.5"):
@@ -142,23 +143,21 @@ def test_class_counts_before_and_after_resampling(report):
     assert results["ensemble"]["training_report"]["ensemble_members"] == 2
 
 
-def test_same_settings_give_the_same_predictions_in_a_fresh_run(report_dir, report, tmp_path):
-    """Seeds come from the config: a fresh output, another strategy order, the same model outputs."""
-    _run_command(tmp_path, ("class_weights",))
-    again = json.loads((tmp_path / strategy_report.REPORT_JSON).read_text())["strategies"]["class_weights"]
+def test_rerun_reuses_finished_strategies_and_retrains_identically(report_dir, report):
+    """Seeds come from the config: a retrained strategy, in another order, gives the same model outputs."""
     first = report["strategies"]["class_weights"]
-    np.testing.assert_array_equal(
-        _predictions(tmp_path, again)["probabilities"], _predictions(report_dir, first)["probabilities"]
-    )
-    assert again["overall"] == first["overall"]
-
-
-def test_rerun_reuses_finished_strategies(report_dir, report):
-    completed = _run_command(report_dir, ("ensemble",))
-    assert "[ensemble] reusing the finished run" in completed.stdout
+    first_probabilities = _predictions(report_dir, first)["probabilities"]
+    shutil.rmtree(report_dir / "strategies" / "class_weights")
+    completed = _run_command(report_dir, ("ensemble", "class_weights"))
     assert "examples: reusing" in completed.stdout
+    assert "[ensemble] reusing the finished run" in completed.stdout
+    assert "[class_weights] reusing" not in completed.stdout
     again = json.loads((report_dir / strategy_report.REPORT_JSON).read_text())
+    assert again["strategy_order"] == ["ensemble", "class_weights"]
     assert again["strategies"]["ensemble"] == report["strategies"]["ensemble"]
+    retrained = again["strategies"]["class_weights"]
+    np.testing.assert_array_equal(_predictions(report_dir, retrained)["probabilities"], first_probabilities)
+    assert retrained["overall"] == first["overall"] and retrained["threshold"] == first["threshold"]
 
 
 def test_metric_functions_match_scikit_learn_with_ties():
