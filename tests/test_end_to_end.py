@@ -21,7 +21,14 @@ from pipeline.features import LABEL_KEY
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 SMALL_CSV = REPO / "tests" / "data" / "creditcard_small.csv"
-FAST_SETTINGS = ["--set", "trainer.max_epochs=8", "--set", "trainer.batch_size=256"]
+TARGET_RATIO = 0.2
+FAST_SETTINGS = [
+    "--set", "trainer.max_epochs=8",
+    "--set", "trainer.batch_size=256",
+    # The default strategy is "none" (see RebalanceConfig); resample here so the run covers Rebalance.
+    "--set", "rebalance.strategy=undersample",
+    "--set", f"rebalance.target_ratio={TARGET_RATIO}",
+]  # fmt: skip
 PIPELINE_NAME = "e2e-test"
 
 ALL_COMPONENTS = (
@@ -156,3 +163,18 @@ def test_second_run_is_served_from_cache(two_runs):
     for node in CACHEABLE:
         assert states.get(node) == metadata_store_pb2.Execution.CACHED, f"{node} was not cached: {states.get(node)}"
     assert "cached" in second.stdout
+
+
+@pytest.mark.e2e
+def test_rebalance_undersampled_train_only_to_the_target_ratio(two_runs):
+    _, store, _, _, _, _ = two_runs
+    rebalanced = [a for a in store.get_artifacts_by_type("Examples") if "Rebalance" in a.uri]
+    assert len(rebalanced) == 1
+    with open(os.path.join(rebalanced[0].uri, "rebalance_summary.json")) as handle:
+        splits = json.load(handle)["splits"]
+    train = splits["train"]
+    assert train["after"]["1"] == train["before"]["1"], "undersampling keeps every positive"
+    assert train["after"]["0"] == round(train["before"]["1"] / TARGET_RATIO)
+    for name in ("valid", "eval"):
+        assert splits[name]["rebalanced"] is False
+        assert splits[name]["after"] == splits[name]["before"]
