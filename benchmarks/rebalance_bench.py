@@ -36,7 +36,6 @@ import time  # noqa: E402
 from typing import Dict, List, Optional, Sequence  # noqa: E402
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
-FALLBACK_CSV = pathlib.Path("/tmp/whl/fraud_analysis/datasets/raw/creditcard.csv")
 TWO_DAYS_SECONDS = 172_800
 STRATEGIES = ("undersample", "oversample", "hybrid", "smote")
 COPY_JOB = "copy"
@@ -44,13 +43,10 @@ UNDERSAMPLE_COUNTING_JOB = "undersample (counting pass)"
 
 
 def default_csv() -> pathlib.Path:
-    """The lead's verified download when present (or possible), else the local copy of the same file."""
-    repo_csv = REPO_ROOT / "data" / "raw" / "creditcard.csv"
-    if repo_csv.exists() or not FALLBACK_CSV.exists():
-        from pipeline import data  # noqa: PLC0415
+    """The verified credit-card CSV under data/ (downloaded and checked on first use)."""
+    from pipeline import data  # noqa: PLC0415
 
-        return data.ensure_raw_dataset(REPO_ROOT / "data")
-    return FALLBACK_CSV
+    return data.ensure_raw_dataset(REPO_ROOT / "data")
 
 
 def _csv_line_to_example(line: str, header: Sequence[str], replica: int) -> bytes:
