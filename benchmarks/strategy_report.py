@@ -211,15 +211,24 @@ def _thin(xs: np.ndarray, ys: np.ndarray, points: int = CURVE_POINTS) -> Tuple[L
 
 
 def curves(labels: np.ndarray, scores: np.ndarray) -> Dict[str, Dict[str, List[float]]]:
+    """PR and ROC curves through their corners (where a positive is added), thinned to CURVE_POINTS."""
     curve = ranking_curve(labels, scores)
     if curve.positives == 0 or curve.negatives == 0:
         return {}
     precision = curve.true_positives / (curve.true_positives + curve.false_positives)
     recall = curve.true_positives / curve.positives
-    tpr = np.concatenate([[0.0], recall])
-    fpr = np.concatenate([[0.0], curve.false_positives / curve.negatives])
-    pr_recall, pr_precision = _thin(np.concatenate([[0.0], recall]), np.concatenate([[1.0], precision]))
-    roc_fpr, roc_tpr = _thin(fpr, tpr)
+    fpr = curve.false_positives / curve.negatives
+    last = recall.size - 1
+    # The first threshold that reaches each true-positive count: the PR curve's corners.
+    rises = np.flatnonzero(np.diff(np.concatenate([[0], curve.true_positives])) > 0)
+    pr_index = np.unique(np.concatenate([rises, [last]]))
+    # ROC's staircase also needs the point just before each rise.
+    roc_index = np.unique(np.concatenate([rises, rises - 1, [last]]))
+    roc_index = roc_index[roc_index >= 0]
+    pr_recall, pr_precision = _thin(
+        np.concatenate([[0.0], recall[pr_index]]), np.concatenate([[1.0], precision[pr_index]])
+    )
+    roc_fpr, roc_tpr = _thin(np.concatenate([[0.0], fpr[roc_index]]), np.concatenate([[0.0], recall[roc_index]]))
     return {"pr": {"recall": pr_recall, "precision": pr_precision}, "roc": {"fpr": roc_fpr, "tpr": roc_tpr}}
 
 
@@ -502,6 +511,10 @@ def run_strategy(
         previous = json.loads(result_path.read_text())
         if previous.get("fingerprint") == fingerprint:
             print(f"[{strategy.name}] reusing the finished run in {workdir}", flush=True)
+            # The figures are recomputed from the saved predictions, so they follow this module's metric code.
+            with np.load(workdir / PREDICTIONS_FILE) as saved:
+                previous.update(evaluate_predictions(dict(saved), config.slice_feature_keys))
+            previous["quality_target"] = quality_target(previous["overall"])
             return previous
     if workdir.exists():
         shutil.rmtree(workdir)
@@ -604,7 +617,7 @@ def plot_curves(results: Mapping[str, Mapping[str, Any]]) -> Dict[str, str]:
                 label=label,
                 color=cmap(index % 10),
                 linewidth=1.4,
-                drawstyle="steps-post" if kind == "pr" else "default",
+                drawstyle="steps-pre" if kind == "pr" else "default",
             )
         if kind == "roc":
             axes.set_xscale("log")
@@ -626,7 +639,8 @@ def _fmt(value: Any, digits: int = 4) -> str:
     if value is None:
         return "n/a"
     if isinstance(value, float):
-        return f"{value:.{digits}f}"
+        # Ratios with `digits` decimals; seconds (and other large figures) with one.
+        return f"{value:.1f}" if abs(value) >= 10 else f"{value:.{digits}f}"
     return html.escape(str(value))
 
 
