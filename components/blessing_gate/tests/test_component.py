@@ -34,13 +34,17 @@ def _channels(with_baseline=True):
     return channels
 
 
-def test_takes_the_pipeline_evaluator_config_as_is():
+def test_takes_the_thresholds_the_pipeline_derives_from_its_evaluator_config():
+    from pipeline.config import PipelineConfig
+    from pipeline.pipeline import gate_thresholds
+
     settings = EvaluatorConfig(min_auc=0.8, min_slice_positives=25)
+    config = PipelineConfig("p", "/r", "/d", "/s", "/x", evaluator=settings)
     gate = BlessingGate(
         **_channels(),
         label_key="Class",
         slice_feature_keys=("hour_band", "amount_bucket"),
-        **dataclasses.asdict(settings),
+        **dataclasses.asdict(gate_thresholds(config)),
     )
     properties = gate.exec_properties
     assert properties["min_auc"] == 0.8 and properties["min_slice_positives"] == 25
