@@ -29,7 +29,10 @@ from pipeline.overrides import apply_overrides  # noqa: E402
 REPO_ROOT = pathlib.Path(__file__).resolve().parent
 DEFAULT_PIPELINE_NAME = "imbalanced-fraud"
 PREPARED_DATA_DIR = "prepared_data"
-DEFAULT_BEAM_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=2")
+# In-process DirectRunner: ExampleGen then writes its records in the same order on every run, so
+# the same CSV gives the same model. The multi-process mode (two workers) writes them in a
+# different order each run; pass it with --beam-arg to use both cores for the Beam steps.
+DEFAULT_BEAM_ARGS = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

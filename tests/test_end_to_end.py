@@ -28,6 +28,9 @@ FAST_SETTINGS = [
     # The default strategy is "none" (see RebalanceConfig); resample here so the run covers Rebalance.
     "--set", "rebalance.strategy=undersample",
     "--set", f"rebalance.target_ratio={TARGET_RATIO}",
+    # Every Beam step in two worker processes: the distributed path, not the in-process default.
+    "--beam-arg=--direct_running_mode=multi_processing",
+    "--beam-arg=--direct_num_workers=2",
 ]  # fmt: skip
 PIPELINE_NAME = "e2e-test"
 
