@@ -39,6 +39,8 @@ THRESHOLD_OUTPUT = "threshold"
 SERVING_INPUT = "examples"
 # Written next to the SavedModel's assets so the run summary and the Evaluator gate can read it.
 TRAINING_REPORT_FILE = "training_report.json"
+# Rows an ensemble member shuffles in memory between epochs (its rows are cached on disk).
+_MEMBER_SHUFFLE_BUFFER = 50_000
 
 
 class TrainingDataError(ValueError):
@@ -333,10 +335,16 @@ def train_model(
             ensemble.member_filters(settings.seed, settings.ensemble_members, settings.ensemble_majority_fraction)
         ):
             logging.info("Ensemble member %d/%d: %s", member + 1, settings.ensemble_members, member_balance)
-            member_train = examples.filter(keep).batch(settings.batch_size)
             member_seed = settings.seed + 7919 * (member + 1)
-            model = _compile(build_model(settings, stats, member_balance, member_seed), settings, member_balance)
             member_log_dir = os.path.join(log_dir, f"member_{member}")
+            fileio.makedirs(member_log_dir)
+            # The member's rows (every positive, its share of negatives) are selected in one pass over
+            # the split and cached on disk; later epochs read the cache, not the whole split again.
+            member_rows = examples.filter(keep).cache(os.path.join(member_log_dir, "rows_cache"))
+            member_train = member_rows.shuffle(
+                _MEMBER_SHUFFLE_BUFFER, seed=member_seed, reshuffle_each_iteration=True
+            ).batch(settings.batch_size)
+            model = _compile(build_model(settings, stats, member_balance, member_seed), settings, member_balance)
             histories.append(_fit(model, settings, member_train, valid, None, member_log_dir))
             members.append(model)
         averaged = ensemble.average_members(members, output="logit")
