@@ -21,7 +21,7 @@ import apache_beam as beam
 import numpy as np
 from apache_beam import pvalue
 
-from components.rebalance.sampling import PROBLEMS_TAG, _CountedOutput, parse_example, record_hash
+from components.rebalance.sampling import PROBLEMS_TAG, _CountingDoFn, parse_example, record_hash
 
 SMOTE_SALT = b"\x00smote\x00"
 
@@ -113,17 +113,13 @@ def synthesize(
             yield synthetic.SerializeToString(deterministic=True)  # map order fixed: same bytes everywhere
 
 
-class _SynthesizeClass(beam.DoFn):
+class _SynthesizeClass(_CountingDoFn):
     def __init__(self, split: str, synthetic_counts, feature_keys: Sequence[str], k: int, key: bytes):
-        self._split = split
+        super().__init__(split)
         self._synthetic_counts = dict(synthetic_counts)
         self._feature_keys = tuple(feature_keys)
         self._k = k
         self._key = key
-        self._counts = None
-
-    def setup(self):
-        self._counts = _CountedOutput(self._split)
 
     def process(self, element):
         class_name, records = element

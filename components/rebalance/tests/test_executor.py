@@ -127,10 +127,15 @@ def test_class_skew_counts_replace_the_counting_pass(tmp_path, binary_examples):
     assert summary["counts_source"] == "class_skew"
 
 
-def test_class_skew_counts_that_do_not_match_the_examples_fail_and_write_nothing(tmp_path, binary_examples):
+@pytest.mark.parametrize("beam_args", [(), MULTI_PROCESS_ARGS], ids=["in_process", "two_workers"])
+@pytest.mark.parametrize("strategy", ["undersample", "oversample"])
+def test_class_skew_counts_that_do_not_match_the_examples_fail_and_write_nothing(
+    tmp_path, binary_examples, beam_args, strategy
+):
+    # The check rests on the per-bundle counters; "oversample" counts the majority on its fast path.
     counts = {"train": {"0": 200, "1": 15}, "eval": {"0": 60, "1": 6}}
     with pytest.raises(RebalanceInputError, match=r"split 'train': the examples hold class counts \{'0': 240"):
-        run(tmp_path, binary_examples, class_skew_counts=counts)
+        run(tmp_path, binary_examples, beam_args, class_skew_counts=counts, strategy=strategy, target_ratio=0.25)
     assert_nothing_written(tmp_path / "out")
 
 
