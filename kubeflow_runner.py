@@ -32,7 +32,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple  # noqa: 
 
 from pipeline.config import ConfigError, PipelineConfig  # noqa: E402
 from pipeline.errors import UserInputError  # noqa: E402
-from pipeline.overrides import apply_overrides  # noqa: E402
+from pipeline.overrides import add_config_flags, apply_overrides  # noqa: E402
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent
 DEFAULT_PIPELINE_NAME = "imbalanced-fraud"
@@ -109,22 +109,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         "or give a gs:// / s3:// URI",
     )
     parser.add_argument("--pipeline-name", default=DEFAULT_PIPELINE_NAME, help="KFP pipeline name (a-z, 0-9, -)")
-    parser.add_argument(
-        "--beam-arg",
-        action="append",
-        dest="beam_args",
-        metavar="ARG",
-        help="a Beam pipeline argument for every Beam component, repeatable, e.g. --beam-arg=--runner=DataflowRunner "
-        f"--beam-arg=--project=P --beam-arg=--region=R --beam-arg=--temp_location=gs://B/tmp "
-        f"(env {ENV_BEAM_ARGS}, space-separated; default: " + " ".join(DEFAULT_BEAM_ARGS) + ")",
-    )
-    parser.add_argument(
-        "--set",
-        action="append",
-        dest="overrides",
-        default=[],
-        metavar="SECTION.NAME=VALUE",
-        help="override a setting of pipeline/config.py, repeatable, e.g. --set trainer.max_epochs=5",
+    add_config_flags(
+        parser,
+        beam_arg_help="a Beam pipeline argument for every Beam component, repeatable, e.g. "
+        "--beam-arg=--runner=DataflowRunner --beam-arg=--project=P --beam-arg=--region=R "
+        f"--beam-arg=--temp_location=gs://B/tmp (env {ENV_BEAM_ARGS}, space-separated; default: "
+        f"{' '.join(DEFAULT_BEAM_ARGS)})",
+        set_examples="--set trainer.max_epochs=5",
     )
     parser.add_argument(
         "--baseline",

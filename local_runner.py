@@ -24,7 +24,7 @@ from typing import List, Optional, Sequence  # noqa: E402
 from pipeline.config import ConfigError, PipelineConfig  # noqa: E402
 from pipeline.errors import UserInputError  # noqa: E402
 from pipeline.output_folder import METADATA_FILENAME  # noqa: E402
-from pipeline.overrides import apply_overrides  # noqa: E402
+from pipeline.overrides import add_config_flags, apply_overrides  # noqa: E402
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent
 DEFAULT_PIPELINE_NAME = "imbalanced-fraud"
@@ -54,22 +54,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         "reusing it lets later runs hit the cache and compare with the last blessed model",
     )
     parser.add_argument("--pipeline-name", default=DEFAULT_PIPELINE_NAME, help="name recorded in ML Metadata")
-    parser.add_argument(
-        "--beam-arg",
-        action="append",
-        dest="beam_args",
-        metavar="ARG",
-        help="a Beam pipeline argument, repeatable, e.g. --beam-arg=--direct_num_workers=2 or "
-        "--beam-arg=--runner=FlinkRunner (default: " + " ".join(DEFAULT_BEAM_ARGS) + ")",
-    )
-    parser.add_argument(
-        "--set",
-        action="append",
-        dest="overrides",
-        default=[],
-        metavar="SECTION.NAME=VALUE",
-        help="override a setting of pipeline/config.py, repeatable, e.g. --set trainer.max_epochs=5 "
-        "--set rebalance.strategy=smote --set evaluator.min_recall=0.8",
+    add_config_flags(
+        parser,
+        beam_arg_help="a Beam pipeline argument, repeatable, e.g. --beam-arg=--direct_num_workers=2 or "
+        f"--beam-arg=--runner=FlinkRunner (default: {' '.join(DEFAULT_BEAM_ARGS)})",
+        set_examples="--set trainer.max_epochs=5 --set rebalance.strategy=smote --set evaluator.min_recall=0.8",
     )
     parser.add_argument("--no-cache", action="store_true", help="re-run every component even if inputs are unchanged")
     parser.add_argument(

@@ -1,7 +1,8 @@
-"""`section.field=value` overrides of `PipelineConfig`, for the runners' `--set` flag."""
+"""`section.field=value` overrides of `PipelineConfig`, and the `--set` and `--beam-arg` flags of both runners."""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import typing
 from typing import Any, Sequence
@@ -62,3 +63,20 @@ def apply_overrides(config: PipelineConfig, assignments: Sequence[str]) -> Pipel
         updated = dataclasses.replace(target, **{name: value})
         config = dataclasses.replace(config, **{section: updated}) if section else updated
     return config
+
+
+def add_config_flags(parser: argparse.ArgumentParser, *, beam_arg_help: str, set_examples: str) -> None:
+    """Adds the repeatable `--beam-arg` (into `args.beam_args`) and `--set` (into `args.overrides`) flags.
+
+    Declared once so that both runners accept the same command line; each runner words the
+    examples and Beam defaults that fit where it runs.
+    """
+    parser.add_argument("--beam-arg", action="append", dest="beam_args", metavar="ARG", help=beam_arg_help)
+    parser.add_argument(
+        "--set",
+        action="append",
+        dest="overrides",
+        default=[],
+        metavar="SECTION.NAME=VALUE",
+        help=f"override a setting of pipeline/config.py, repeatable, e.g. {set_examples}",
+    )

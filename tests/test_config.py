@@ -1,11 +1,12 @@
 """Config validation and `--set` overrides fail early with the field's name."""
 
+import argparse
 import dataclasses
 
 import pytest
 
 from pipeline.config import ConfigError, EvaluatorConfig, PipelineConfig, RebalanceConfig, TrainerConfig
-from pipeline.overrides import apply_overrides
+from pipeline.overrides import add_config_flags, apply_overrides
 
 
 def _config(**changes) -> PipelineConfig:
@@ -61,3 +62,39 @@ def test_overrides_parse_types_and_revalidate():
         apply_overrides(config, ["train.max_epochs=3"])
     with pytest.raises(ConfigError, match="expects name=value"):
         apply_overrides(config, ["trainer.max_epochs"])
+
+
+@pytest.mark.parametrize(
+    "evaluator",
+    [
+        EvaluatorConfig(),
+        EvaluatorConfig(
+            min_auc=0.81,
+            min_pr_auc=0.42,
+            min_recall=0.63,
+            min_slice_positives=17,
+            max_pr_auc_drop=0.03,
+            max_recall_drop=0.07,
+        ),
+    ],
+    ids=["defaults", "overridden"],
+)
+def test_gate_thresholds_are_the_evaluator_config_values(evaluator):
+    # Imported here: pipeline.pipeline pulls in TFX and TFMA, which the other tests do not need.
+    from pipeline.pipeline import gate_thresholds
+
+    thresholds = gate_thresholds(_config(evaluator=evaluator))
+    field_names = [field.name for field in dataclasses.fields(thresholds)]
+    assert field_names, "GateThresholds has no fields"
+    for name in field_names:
+        assert getattr(thresholds, name) == getattr(evaluator, name), name
+
+
+def test_config_flags_collect_repeated_values_in_order():
+    parser = argparse.ArgumentParser()
+    add_config_flags(parser, beam_arg_help="Beam", set_examples="--set trainer.max_epochs=5")
+    args = parser.parse_args(["--set", "a=1", "--beam-arg=--x=1", "--set", "b.c=2", "--beam-arg=--y"])
+    assert args.overrides == ["a=1", "b.c=2"]
+    assert args.beam_args == ["--x=1", "--y"]
+    absent = parser.parse_args([])
+    assert absent.overrides == [] and absent.beam_args is None

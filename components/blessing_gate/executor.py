@@ -19,6 +19,7 @@ from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
 from components.blessing_gate import checks, judge, keys, report, tfma_results
+from components.common.artifact_io import write_text_atomically
 
 
 def thresholds_from_exec_properties(exec_properties: Mapping[str, Any]) -> judge.GateThresholds:
@@ -179,8 +180,11 @@ class Executor(base_executor.BaseExecutor):
         _log(gate_report)
 
         report_artifact = artifact_utils.get_single_instance(output_dict[keys.GATE_REPORT_KEY])
-        report.write_atomically(report_artifact.uri, keys.GATE_REPORT_JSON, report.to_json(gate_report))
-        report.write_atomically(report_artifact.uri, keys.GATE_REPORT_MARKDOWN, report.to_markdown(gate_report))
+        fileio.makedirs(report_artifact.uri)
+        write_text_atomically(os.path.join(report_artifact.uri, keys.GATE_REPORT_JSON), report.to_json(gate_report))
+        write_text_atomically(
+            os.path.join(report_artifact.uri, keys.GATE_REPORT_MARKDOWN), report.to_markdown(gate_report)
+        )
         _set_report_properties(report_artifact, gate_report)
 
         blessing = artifact_utils.get_single_instance(output_dict[keys.BLESSING_KEY])

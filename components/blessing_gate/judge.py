@@ -60,14 +60,18 @@ class NoPositivesError(BlessingGateError):
 
 @dataclasses.dataclass(frozen=True)
 class GateThresholds:
-    """What a model must reach; field names are those of `pipeline.config.EvaluatorConfig`."""
+    """What a model must reach; field names are those of `pipeline.config.EvaluatorConfig`.
 
-    min_auc: float = 0.90
-    min_pr_auc: float = 0.50
-    min_recall: float = 0.70
-    min_slice_positives: int = 10
-    max_pr_auc_drop: float = 0.02
-    max_recall_drop: float = 0.05
+    No defaults: the values come from the caller (the pipeline passes its EvaluatorConfig's),
+    so the gate cannot silently judge with numbers that drifted from the config.
+    """
+
+    min_auc: float
+    min_pr_auc: float
+    min_recall: float
+    min_slice_positives: int
+    max_pr_auc_drop: float
+    max_recall_drop: float
 
     def __post_init__(self) -> None:
         for name in keys.FRACTION_PARAMS:

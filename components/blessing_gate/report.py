@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import uuid
 from typing import Any, Dict, List, Mapping, Union
 
 from tfx.dsl.io import fileio
@@ -140,14 +139,3 @@ def to_markdown(report: Mapping[str, Any]) -> str:
                 f"{_STATUS_CELL[row['status']]} |"
             )
     return "\n".join(lines) + "\n"
-
-
-def write_atomically(directory: str, file_name: str, text: str) -> str:
-    """Writes to a temporary file beside the target, then renames: readers never see half a file."""
-    fileio.makedirs(directory)
-    final_path = os.path.join(directory, file_name)
-    temp_path = os.path.join(directory, f".{file_name}.{uuid.uuid4().hex}.tmp")
-    with fileio.open(temp_path, "w") as handle:
-        handle.write(text)
-    fileio.rename(temp_path, final_path, overwrite=True)
-    return final_path

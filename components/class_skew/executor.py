@@ -19,11 +19,13 @@ from tfx import types
 from tfx.components.statistics_gen import executor as statistics_gen_executor
 from tfx.components.statistics_gen import stats_artifact_utils
 from tfx.dsl.components.base import base_executor
+from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
 from components.class_skew import keys, report
 from components.class_skew import label_distribution as ld
+from components.common.artifact_io import write_text_atomically
 
 
 def settings_from_exec_properties(exec_properties: Mapping[str, Any]) -> ld.Settings:
@@ -172,18 +174,16 @@ class Executor(base_executor.BaseExecutor):
         ld.raise_for_failures(analysis)
 
         report_artifact = artifact_utils.get_single_instance(output_dict[keys.REPORT_KEY])
-        report.write_atomically(report_artifact.uri, report.REPORT_FILE_NAME, report.to_json(analysis))
-        report.write_atomically(report_artifact.uri, report.SUMMARY_FILE_NAME, "\n".join(analysis["summary"]) + "\n")
+        report_path = os.path.join(report_artifact.uri, report.REPORT_FILE_NAME)
+        fileio.makedirs(report_artifact.uri)
+        write_text_atomically(report_path, report.to_json(analysis))
+        write_text_atomically(
+            os.path.join(report_artifact.uri, report.SUMMARY_FILE_NAME), "\n".join(analysis["summary"]) + "\n"
+        )
         _set_custom_properties(report_artifact, analysis)
 
         hyperparameters_artifact = artifact_utils.get_single_instance(output_dict[keys.HYPERPARAMETERS_KEY])
-        report.write_atomically(
-            hyperparameters_artifact.uri,
-            report.HYPERPARAMETERS_FILE_NAME,
-            report.to_json(ld.hyperparameters(analysis)),
-        )
-        logging.info(
-            "ClassSkew wrote %s and %s",
-            os.path.join(report_artifact.uri, report.REPORT_FILE_NAME),
-            os.path.join(hyperparameters_artifact.uri, report.HYPERPARAMETERS_FILE_NAME),
-        )
+        hyperparameters_path = os.path.join(hyperparameters_artifact.uri, report.HYPERPARAMETERS_FILE_NAME)
+        fileio.makedirs(hyperparameters_artifact.uri)
+        write_text_atomically(hyperparameters_path, report.to_json(ld.hyperparameters(analysis)))
+        logging.info("ClassSkew wrote %s and %s", report_path, hyperparameters_path)

@@ -1,4 +1,4 @@
-"""Files of ClassSkew's outputs: writing them atomically and reading the report back.
+"""Files of ClassSkew's outputs: their names, their JSON and reading the report back.
 
 `load_report` is the entry point for other components (Rebalance) and the run summary.
 """
@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import uuid
 from typing import Any, Dict, Mapping
 
 from tfx.dsl.io import fileio
@@ -18,21 +17,6 @@ from components.class_skew.label_distribution import ClassSkewInputError
 REPORT_FILE_NAME = "class_skew.json"
 SUMMARY_FILE_NAME = "summary.txt"
 HYPERPARAMETERS_FILE_NAME = "hyperparameters.json"
-
-
-def write_atomically(directory: str, file_name: str, text: str) -> str:
-    """Writes `text` to a temporary file in `directory`, then renames it into place."""
-    fileio.makedirs(directory)
-    final_path = os.path.join(directory, file_name)
-    temp_path = os.path.join(directory, f".{file_name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with fileio.open(temp_path, "w") as handle:
-            handle.write(text)
-        fileio.rename(temp_path, final_path, overwrite=True)
-    finally:
-        if fileio.exists(temp_path):
-            fileio.remove(temp_path)
-    return final_path
 
 
 def to_json(data: Mapping[str, Any]) -> str:

@@ -27,6 +27,7 @@ from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 
+from components.common.artifact_io import write_text_atomically
 from components.rebalance import sampling, smote
 from components.rebalance.plan import (
     DEFAULT_CUT_LIMITS,
@@ -121,17 +122,6 @@ def _copy_tree(source: str, destination: str) -> None:
             fileio.copy(source_path, destination_path, overwrite=False)
 
 
-def _write_atomically(path: str, text: str) -> None:
-    temp_path = f"{path}.{uuid.uuid4().hex}.tmp"
-    try:
-        with fileio.open(temp_path, "w") as handle:
-            handle.write(text)
-        fileio.rename(temp_path, path, overwrite=True)
-    finally:
-        if fileio.exists(temp_path):
-            fileio.remove(temp_path)
-
-
 class Executor(base_beam_executor.BaseBeamExecutor):
     """Runs Rebalance; see the module docstring for the order of work."""
 
@@ -181,7 +171,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                     _copy_tree(source, os.path.join(temp_root, split_dir_name(split)))
             self._move_into_place(temp_root, output.uri, split_names)
             summary = self._summary(params, plans, counts_source, to_rebalance)
-            _write_atomically(os.path.join(output.uri, SUMMARY_FILE_NAME), json.dumps(summary, indent=2) + "\n")
+            write_text_atomically(os.path.join(output.uri, SUMMARY_FILE_NAME), json.dumps(summary, indent=2) + "\n")
         finally:
             if fileio.exists(temp_root):
                 fileio.rmtree(temp_root)

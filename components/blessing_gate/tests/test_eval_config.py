@@ -9,7 +9,9 @@ from components.blessing_gate import keys
 from components.blessing_gate.eval_config import gate_eval_config
 from components.blessing_gate.judge import REQUIRED_METRICS, GateConfigError, GateThresholds
 
-THRESHOLDS = GateThresholds(min_auc=0.9, min_pr_auc=0.5, min_recall=0.7, max_pr_auc_drop=0.02, max_recall_drop=0.05)
+THRESHOLDS = GateThresholds(
+    min_auc=0.9, min_pr_auc=0.5, min_recall=0.7, min_slice_positives=10, max_pr_auc_drop=0.02, max_recall_drop=0.05
+)
 
 
 def _metrics(config):

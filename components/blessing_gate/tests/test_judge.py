@@ -1,5 +1,6 @@
 """The judge on hand-built per-slice metrics: pass, fail on a slice, too small, regression, first run, no positives."""
 
+import dataclasses
 import math
 
 import pytest
@@ -224,13 +225,13 @@ def test_report_does_not_depend_on_slice_order():
 )
 def test_thresholds_outside_0_1_are_rejected_with_the_value(field, value):
     with pytest.raises(GateConfigError, match=f"{field} must be a number in \\[0, 1\\], got {value!r}"):
-        GateThresholds(**{field: value})
+        dataclasses.replace(THRESHOLDS, **{field: value})
 
 
 @pytest.mark.parametrize("value", [0, -3, 2.5, True])
 def test_min_slice_positives_must_be_a_positive_integer(value):
     with pytest.raises(GateConfigError, match=f"min_slice_positives must be an integer >= 1, got {value!r}"):
-        GateThresholds(min_slice_positives=value)
+        dataclasses.replace(THRESHOLDS, min_slice_positives=value)
 
 
 def test_numbers_are_shown_with_enough_decimals_to_differ():

@@ -7,8 +7,9 @@ import pytest
 
 from components.blessing_gate import keys
 from components.blessing_gate.judge import OVERALL_SLICE, GateInputError, judge
-from components.blessing_gate.report import read_report, render_verdict_line, to_json, to_markdown, write_atomically
+from components.blessing_gate.report import read_report, render_verdict_line, to_json, to_markdown
 from components.blessing_gate.tests.test_judge import THRESHOLDS, good_candidate, metrics
+from components.common.artifact_io import write_text_atomically
 
 
 def failing_report():
@@ -62,8 +63,9 @@ def test_render_verdict_line_from_text_or_dict():
 def test_atomic_write_and_read_back(tmp_path):
     report = failing_report()
     directory = str(tmp_path / "gate_report")
-    write_atomically(directory, keys.GATE_REPORT_JSON, to_json(report))
-    write_atomically(directory, keys.GATE_REPORT_JSON, to_json(report))  # overwrites in place
+    os.makedirs(directory)
+    write_text_atomically(os.path.join(directory, keys.GATE_REPORT_JSON), to_json(report))
+    write_text_atomically(os.path.join(directory, keys.GATE_REPORT_JSON), to_json(report))  # overwrites in place
     assert sorted(os.listdir(directory)) == [keys.GATE_REPORT_JSON]
     assert read_report(directory)["verdict_line"] == report["verdict_line"]
     with pytest.raises(GateInputError, match="no gate_report.json in"):

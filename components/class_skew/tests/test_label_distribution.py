@@ -102,9 +102,3 @@ def test_load_report_errors(tmp_path):
         handle.write("{not json")
     with pytest.raises(ld.ClassSkewInputError, match=r"is not valid JSON"):
         report_module.load_report(str(tmp_path))
-
-
-def test_atomic_write_leaves_one_file(tmp_path):
-    report_module.write_atomically(str(tmp_path), "h.json", "{}")
-    report_module.write_atomically(str(tmp_path), "h.json", '{"a": 1}')
-    assert fileio.listdir(str(tmp_path)) == ["h.json"]
