@@ -89,6 +89,8 @@ class Strategy:
     description: str
     rebalance: Optional[str] = None
     trainer: Tuple[Tuple[str, Any], ...] = ()
+    # Trains --ensemble-members members (else one model).
+    ensemble: bool = False
 
 
 STRATEGIES: Tuple[Strategy, ...] = (
@@ -109,7 +111,14 @@ STRATEGIES: Tuple[Strategy, ...] = (
     Strategy(
         "ensemble",
         "balanced bagging: members on all positives + a seeded share of negatives, bce",
-        trainer=(("loss", "bce"),),
+        trainer=(("loss", "bce"), ("ensemble_majority_fraction", 0.1)),
+        ensemble=True,
+    ),
+    Strategy(
+        "seed_bagging",
+        "members on every row, each with its own initial weights and batch order; bce, probabilities averaged",
+        trainer=(("loss", "bce"), ("ensemble_majority_fraction", 1.0)),
+        ensemble=True,
     ),
 )
 STRATEGY_NAMES = tuple(strategy.name for strategy in STRATEGIES)
@@ -454,7 +463,7 @@ def score_split(serving_dir: str, split_dir: pathlib.Path, config: PipelineConfi
 def strategy_config(base: PipelineConfig, strategy: Strategy, ensemble_members: int) -> PipelineConfig:
     trainer = dict(strategy.trainer)
     trainer.setdefault("balanced_batches", False)
-    trainer["ensemble_members"] = ensemble_members if strategy.name == "ensemble" else 1
+    trainer["ensemble_members"] = ensemble_members if strategy.ensemble else 1
     rebalance = dataclasses.replace(base.rebalance, strategy=strategy.rebalance or "none")
     return dataclasses.replace(base, trainer=dataclasses.replace(base.trainer, **trainer), rebalance=rebalance)
 
@@ -483,7 +492,12 @@ def class_counts(
             after = {"0": round(rows * (1 - share)), "1": round(rows * share)}
         elif config.trainer.ensemble_members > 1:
             fraction = config.trainer.ensemble_majority_fraction
-            note = f"{config.trainer.ensemble_members} members, each on every positive and ~{fraction:.0%} of negatives"
+            members = config.trainer.ensemble_members
+            note = (
+                f"{members} members, each on every row"
+                if fraction >= 1.0
+                else f"{members} members, each on every positive and ~{fraction:.0%} of negatives"
+            )
             after = {"0": round(before["0"] * fraction), "1": before["1"]}
     return {"before": before, "after": after, "note": note}
 

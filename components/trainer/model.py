@@ -164,6 +164,13 @@ def disk_cached_rows(batches: tf.data.Dataset, feature_keys: Sequence[str], cach
     return _stack_features(batches, feature_keys).unbatch().cache(cache_path)
 
 
+def _unstack_row(feature_keys: Sequence[str]):
+    def unstack(vector, label):
+        return {key: vector[index : index + 1] for index, key in enumerate(feature_keys)}, label
+
+    return unstack
+
+
 def shuffled_batches(rows: tf.data.Dataset, feature_keys: Sequence[str], batch_size: int, seed: int) -> tf.data.Dataset:
     """Batches of cached rows, reshuffled every epoch from a seed (same seed, same batches)."""
     shuffled = rows.shuffle(_SHUFFLE_BUFFER_ROWS, seed=seed, reshuffle_each_iteration=True)
@@ -348,19 +355,22 @@ def _epoch_steps(settings: TrainerSettings, rows: float) -> int:
 def train_model(
     settings: TrainerSettings,
     stats: TrainingStatistics,
-    train_batches: tf.data.Dataset,
+    train_rows: tf.data.Dataset,
     valid: tf.data.Dataset,
     log_dir: str,
     cache_dir: Optional[str] = None,
 ) -> Tuple[tf.keras.Model, Dict[str, Any]]:
-    """Trains one model, balanced-batch model or balanced-bagging ensemble, as the settings say.
+    """Trains one model, balanced-batch model or ensemble, as the settings say.
 
-    Returns a Keras model that outputs a logit, and figures for the training report. Ensemble
-    members cache their rows under `cache_dir` (default: `log_dir`).
+    `train_rows` are unbatched (feature vector, label) rows in `settings.feature_keys` order (see
+    `disk_cached_rows`). Returns a Keras model that outputs a logit, and figures for the training
+    report. Ensemble members that see a share of the negatives cache their rows under `cache_dir`
+    (default: `log_dir`).
     """
+    keys = settings.feature_keys
     data_balance = ClassBalance(stats.positives, stats.negatives)
     if settings.ensemble_members > 1:
-        examples = train_batches.unbatch()
+        examples = train_rows.map(_unstack_row(keys))
         members, histories = [], []
         member_balance = ClassBalance(stats.positives, stats.negatives * settings.ensemble_majority_fraction)
         for member, keep in enumerate(
@@ -370,12 +380,16 @@ def train_model(
             member_seed = settings.seed + 7919 * (member + 1)
             member_log_dir = os.path.join(log_dir, f"member_{member}")
             fileio.makedirs(member_log_dir)
-            # The member's rows (every positive, its share of negatives) are selected in one pass over
-            # the split and cached on disk; later epochs read the cache, not the whole split again.
-            member_rows = examples.filter(keep).cache(os.path.join(cache_dir or member_log_dir, f"member_{member}"))
-            member_train = member_rows.shuffle(
-                _SHUFFLE_BUFFER_ROWS, seed=member_seed, reshuffle_each_iteration=True
-            ).batch(settings.batch_size)
+            if settings.ensemble_majority_fraction >= 1.0:
+                # Every member sees every row (seed bagging): members differ by initial weights and order.
+                member_train = shuffled_batches(train_rows, keys, settings.batch_size, member_seed)
+            else:
+                # The member's rows (every positive, its share of negatives) are selected in one pass
+                # over the split and cached on disk; later epochs read the cache, not the whole split.
+                member_rows = examples.filter(keep).cache(os.path.join(cache_dir or member_log_dir, f"member_{member}"))
+                member_train = member_rows.shuffle(
+                    _SHUFFLE_BUFFER_ROWS, seed=member_seed, reshuffle_each_iteration=True
+                ).batch(settings.batch_size)
             model = _compile(build_model(settings, stats, member_balance, member_seed), settings, member_balance)
             histories.append(_fit(model, settings, member_train, valid, None, member_log_dir))
             members.append(model)
@@ -388,7 +402,7 @@ def train_model(
         }
     if settings.balanced_batches:
         share = settings.batch_positive_share
-        per_class = balanced_batches.split_by_class(train_batches.unbatch(), None, [0.0, 1.0])
+        per_class = balanced_batches.split_by_class(train_rows.map(_unstack_row(keys)), None, [0.0, 1.0])
         batches = balanced_batches.balanced_dataset(
             per_class,
             {1.0: share, 0.0: 1.0 - share},
@@ -400,7 +414,8 @@ def train_model(
         balance = ClassBalance(stats.rows * share, stats.rows * (1.0 - share))
         steps = _epoch_steps(settings, stats.rows)
     else:
-        batches, balance, steps = train_batches, data_balance, None
+        batches = shuffled_batches(train_rows, keys, settings.batch_size, settings.seed)
+        balance, steps = data_balance, None
     model = _compile(build_model(settings, stats, balance, settings.seed), settings, balance)
     history = _fit(model, settings, batches, valid, steps, log_dir)
     return model, {
@@ -438,7 +453,6 @@ def _train_and_export(
     )
     # The statistics pass reads the whole split once and so writes the cache that every epoch reads.
     stats = compute_training_statistics(_unstack_features(train_rows.batch(_STATISTICS_BATCH_ROWS), keys), keys)
-    train = shuffled_batches(train_rows, keys, settings.batch_size, settings.seed)
     valid = _dataset(fn_args.eval_files, fn_args.data_accessor, schema, settings, shuffle=False).cache(
         os.path.join(cache_dir, "valid")
     )
@@ -455,7 +469,7 @@ def _train_and_export(
         class_skew_hints.get("class_counts"),
     )
 
-    model, figures = train_model(settings, stats, train, valid, fn_args.model_run_dir, cache_dir)
+    model, figures = train_model(settings, stats, train_rows, valid, fn_args.model_run_dir, cache_dir)
 
     labels, scores = _predict_probabilities(model, valid)
     choice = threshold.choose_threshold(

@@ -106,7 +106,8 @@ def _synthetic(rows: int, seed: int, batch_size: int) -> tf.data.Dataset:
     return tf.data.Dataset.from_tensor_slices((columns, labels.reshape(-1, 1))).batch(batch_size)
 
 
-def test_ensemble_output_is_the_mean_of_its_members(tmp_path):
+@pytest.mark.parametrize("majority_fraction", [0.5, 1.0], ids=["balanced_bagging", "seed_bagging"])
+def test_ensemble_output_is_the_mean_of_its_members(tmp_path, majority_fraction):
     settings = trainer_model.TrainerSettings.from_custom_config(
         trainer_custom_config(
             PipelineConfig(
@@ -115,13 +116,16 @@ def test_ensemble_output_is_the_mean_of_its_members(tmp_path):
                 "/d",
                 "/s",
                 "/x",
-                trainer=TrainerConfig(ensemble_members=3, ensemble_majority_fraction=0.5, max_epochs=1, batch_size=64),
+                trainer=TrainerConfig(
+                    ensemble_members=3, ensemble_majority_fraction=majority_fraction, max_epochs=1, batch_size=64
+                ),
             )
         )
     )
     train, valid = _synthetic(600, 1, 64), _synthetic(200, 2, 64)
     stats = trainer_model.compute_training_statistics(train, settings.feature_keys)
-    averaged, figures = trainer_model.train_model(settings, stats, train, valid, str(tmp_path))
+    rows = trainer_model.disk_cached_rows(train, settings.feature_keys, str(tmp_path / "train_cache"))
+    averaged, figures = trainer_model.train_model(settings, stats, rows, valid, str(tmp_path))
     assert figures["ensemble_members"] == 3
     members = [layer for layer in averaged.layers if hasattr(layer, "members")][0].members
     batch, _ = next(iter(valid))
