@@ -54,6 +54,7 @@ from components.blessing_gate.keys import (
     SLICE_FEATURE_KEYS,
 )
 from components.blessing_gate.report import read_report, render_verdict_line
+from pipeline.config import EvaluatorConfig
 
 __all__ = [
     "BASELINE_MODEL_KEY",
@@ -109,6 +110,10 @@ class BlessingGateSpec(types.ComponentSpec):
     }
 
 
+# The gate's defaults are the pipeline config's, so the two cannot drift apart.
+_DEFAULTS = EvaluatorConfig()
+
+
 class BlessingGate(base_component.BaseComponent):
     """Blesses a model only if every slice large enough to judge holds recall and AUC, and nothing regresses."""
 
@@ -124,12 +129,12 @@ class BlessingGate(base_component.BaseComponent):
         baseline_model: Optional[types.BaseChannel] = None,
         label_key: str = "Class",
         slice_feature_keys: Sequence[str] = (),
-        min_auc: float = 0.90,
-        min_pr_auc: float = 0.50,
-        min_recall: float = 0.70,
-        min_slice_positives: int = 10,
-        max_pr_auc_drop: float = 0.02,
-        max_recall_drop: float = 0.05,
+        min_auc: float = _DEFAULTS.min_auc,
+        min_pr_auc: float = _DEFAULTS.min_pr_auc,
+        min_recall: float = _DEFAULTS.min_recall,
+        min_slice_positives: int = _DEFAULTS.min_slice_positives,
+        max_pr_auc_drop: float = _DEFAULTS.max_pr_auc_drop,
+        max_recall_drop: float = _DEFAULTS.max_recall_drop,
     ):
         """Checks the settings at once (GateConfigError naming the parameter and value).
 

@@ -61,6 +61,13 @@ def test_baseline_model_is_optional():
     assert BASELINE_MODEL_KEY not in gate.inputs
 
 
+def test_default_thresholds_are_the_pipeline_configs():
+    properties = BlessingGate(**_channels()).exec_properties
+    defaults = EvaluatorConfig()
+    for name in ("min_auc", "min_pr_auc", "min_recall", "min_slice_positives", "max_pr_auc_drop", "max_recall_drop"):
+        assert properties[name] == getattr(defaults, name), name
+
+
 @pytest.mark.parametrize(
     "field, value",
     [("min_auc", 1.2), ("min_pr_auc", -0.5), ("min_recall", 100), ("max_pr_auc_drop", 1.5), ("max_recall_drop", -1)],
