@@ -89,7 +89,7 @@ class Strategy:
     description: str
     rebalance: Optional[str] = None
     trainer: Tuple[Tuple[str, Any], ...] = ()
-    # Trains --ensemble-members members (else one model).
+    # Trains trainer.ensemble_members members (--ensemble-members), else one model.
     ensemble: bool = False
 
 
@@ -460,10 +460,10 @@ def score_split(serving_dir: str, split_dir: pathlib.Path, config: PipelineConfi
     return predictions
 
 
-def strategy_config(base: PipelineConfig, strategy: Strategy, ensemble_members: int) -> PipelineConfig:
+def strategy_config(base: PipelineConfig, strategy: Strategy) -> PipelineConfig:
     trainer = dict(strategy.trainer)
     trainer.setdefault("balanced_batches", False)
-    trainer["ensemble_members"] = ensemble_members if strategy.ensemble else 1
+    trainer["ensemble_members"] = base.trainer.ensemble_members if strategy.ensemble else 1
     rebalance = dataclasses.replace(base.rebalance, strategy=strategy.rebalance or "none")
     return dataclasses.replace(base, trainer=dataclasses.replace(base.trainer, **trainer), rebalance=rebalance)
 
@@ -510,7 +510,7 @@ def run_strategy(
 
     from pipeline.pipeline import EVAL_SPLIT, trainer_custom_config  # noqa: PLC0415
 
-    config = strategy_config(base, strategy, args.ensemble_members)
+    config = strategy_config(base, strategy)
     workdir = output / "strategies" / strategy.name
     settings = {
         "version": RESULT_VERSION,
@@ -810,7 +810,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         "--threshold-rule", help="trainer.threshold_rule (max_f1, max_precision_at_recall, max_recall_at_precision)"
     )
     parser.add_argument("--target-ratio", type=float, help="rebalance.target_ratio of the resampling strategies")
-    parser.add_argument("--ensemble-members", type=int, default=5, help="members of the `ensemble` strategy")
+    parser.add_argument(
+        "--ensemble-members",
+        type=int,
+        help="trainer.ensemble_members of the two ensemble strategies (default: the config's)",
+    )
     parser.add_argument(
         "--set",
         action="append",
@@ -856,6 +860,7 @@ def build_config(args: argparse.Namespace, output: pathlib.Path, data_root: path
         "trainer.early_stopping_patience": args.patience,
         "trainer.threshold_rule": args.threshold_rule,
         "rebalance.target_ratio": args.target_ratio,
+        "trainer.ensemble_members": args.ensemble_members,
     }
     overrides += [f"{name}={value}" for name, value in flag_settings.items() if value is not None]
     config = PipelineConfig(
@@ -867,8 +872,9 @@ def build_config(args: argparse.Namespace, output: pathlib.Path, data_root: path
         beam_pipeline_args=tuple(args.beam_args),
     )
     config = apply_overrides(config, overrides)
-    if args.ensemble_members < 2:
-        raise StrategyReportError(f"--ensemble-members must be >= 2 for an ensemble, got {args.ensemble_members}")
+    members = config.trainer.ensemble_members
+    if members < 2:
+        raise StrategyReportError(f"--ensemble-members must be >= 2 for an ensemble, got {members}")
     return config
 
 
@@ -905,7 +911,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> Dict[str, Any]:
         "slice_keys": list(config.slice_feature_keys),
         "trainer_config": dataclasses.asdict(config.trainer),
         "rebalance_config": dataclasses.asdict(config.rebalance),
-        "ensemble_members": args.ensemble_members,
+        "ensemble_members": config.trainer.ensemble_members,
         "beam_pipeline_args": list(args.beam_args),
         "example_gen_seconds": round(examples_seconds, 2),
         "strategies": results,

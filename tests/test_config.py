@@ -32,6 +32,11 @@ def test_defaults_are_valid_and_frozen():
         (lambda: TrainerConfig(focal_gamma=-1.0), "trainer.focal_gamma must be >= 0"),
         (lambda: TrainerConfig(focal_alpha=1.0), r"trainer.focal_alpha must be in \(0, 1\)"),
         (lambda: TrainerConfig(pos_weight=0.0), "trainer.pos_weight must be > 0"),
+        (
+            lambda: TrainerConfig(balanced_batches=True, ensemble_members=3),
+            "trainer.balanced_batches trains one model, but trainer.ensemble_members is 3; set "
+            "trainer.ensemble_members=1",
+        ),
         (lambda: _config(pipeline_root=""), "pipeline_root must not be empty"),
         (lambda: _config(split_buckets=(("train", 1), ("eval", 1))), "must define train, valid and eval"),
         (

@@ -35,7 +35,8 @@ def schema(tmp_path_factory):
 
 
 def _train(examples, schema, workdir: pathlib.Path, **trainer_settings):
-    trainer = TrainerConfig(**{"max_epochs": 2, "batch_size": 256, "hidden_units": (16,), **trainer_settings})
+    settings = {"max_epochs": 2, "batch_size": 256, "hidden_units": (16,), "ensemble_members": 1, **trainer_settings}
+    trainer = TrainerConfig(**settings)
     config = PipelineConfig("t", "/r", "/d", "/s", str(fixtures.SCHEMA_FILE), trainer=trainer)
     model = standard_artifacts.Model()
     model.uri = str(workdir / "model")
@@ -73,7 +74,7 @@ def test_serving_signature_applies_the_tuned_threshold(examples, schema, tmp_pat
     assert np.array_equal(decision, (probability >= np.float32(report["decision_threshold"])).astype(np.float32))
     assert 0.0 < report["decision_threshold"] < 1.0
     assert report["train_positives"] > 0 and report["train_rows"] > report["train_positives"]
-    assert report["threshold_rule"] == "max_f1"
+    assert report["threshold_rule_requested"] == TrainerConfig().threshold_rule
 
 
 def test_initial_bias_is_the_log_odds_of_the_training_split(examples, schema, tmp_path):
