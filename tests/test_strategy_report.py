@@ -21,7 +21,7 @@ from sklearn import metrics as skm
 from benchmarks import strategy_report
 from tests import fixtures
 
-STRATEGIES = ("class_weights", "undersample", "ensemble")
+STRATEGIES = ("class_weights", "undersample", "ensemble", "seed_bagging")
 FAST_ARGS = (
     "--data",
     str(fixtures.SMALL_CSV),
@@ -141,6 +141,10 @@ def test_class_counts_before_and_after_resampling(report):
     # The Trainer saw what Rebalance wrote.
     assert results["undersample"]["training_report"]["train_rows"] == sum(undersample["after"].values())
     assert results["ensemble"]["training_report"]["ensemble_members"] == 2
+    # Balanced bagging keeps ~10% of the negatives per member; seed bagging keeps every row.
+    assert results["ensemble"]["class_counts"]["after"]["0"] == round(before["0"] * 0.1)
+    assert results["seed_bagging"]["class_counts"]["after"] == before
+    assert results["seed_bagging"]["training_report"]["ensemble_members"] == 2
 
 
 def test_rerun_reuses_finished_strategies_and_retrains_identically(report_dir, report):
