@@ -41,8 +41,15 @@ THRESHOLD_OUTPUT = "threshold"
 SERVING_INPUT = "examples"
 # Written next to the SavedModel's assets so the run summary and the Evaluator gate can read it.
 TRAINING_REPORT_FILE = "training_report.json"
-# Rows shuffled in memory between epochs; the decoded rows themselves are cached on local disk.
-_SHUFFLE_BUFFER_ROWS = 50_000
+# Memory the per-epoch shuffle buffer may hold. The decoded rows are cached on local disk; the buffer
+# holds min(rows, budget / bytes per row) of them: a split of up to ~350k rows of 30 features is
+# shuffled completely every epoch, a larger one within a window that size. ExampleGen's in-process
+# runner writes rows in input order (here: time order), so a small window makes batches from one
+# stretch of time; on the credit-card data a 50k-row window scored eval ROC-AUC 0.962 against 0.967
+# for the whole split (one seed, plain BCE).
+SHUFFLE_BUFFER_BYTES = 128 * 1024 * 1024
+# A row in the buffer: float32 features and label, plus tf.data's per-tensor overhead (measured order).
+_ROW_OVERHEAD_BYTES = 256
 _STATISTICS_BATCH_ROWS = 8192
 
 
@@ -171,9 +178,17 @@ def _unstack_row(feature_keys: Sequence[str]):
     return unstack
 
 
-def shuffled_batches(rows: tf.data.Dataset, feature_keys: Sequence[str], batch_size: int, seed: int) -> tf.data.Dataset:
+def shuffle_buffer_rows(rows: float, feature_count: int) -> int:
+    """Rows the shuffle buffer holds: all of them, or as many as SHUFFLE_BUFFER_BYTES allows."""
+    per_row = 4 * (feature_count + 1) + _ROW_OVERHEAD_BYTES
+    return int(max(1, min(math.ceil(rows), SHUFFLE_BUFFER_BYTES // per_row)))
+
+
+def shuffled_batches(
+    rows: tf.data.Dataset, feature_keys: Sequence[str], batch_size: int, seed: int, buffer_rows: int
+) -> tf.data.Dataset:
     """Batches of cached rows, reshuffled every epoch from a seed (same seed, same batches)."""
-    shuffled = rows.shuffle(_SHUFFLE_BUFFER_ROWS, seed=seed, reshuffle_each_iteration=True)
+    shuffled = rows.shuffle(buffer_rows, seed=seed, reshuffle_each_iteration=True)
     return _unstack_features(shuffled.batch(batch_size), feature_keys)
 
 
@@ -369,6 +384,7 @@ def train_model(
     """
     keys = settings.feature_keys
     data_balance = ClassBalance(stats.positives, stats.negatives)
+    buffer_rows = shuffle_buffer_rows(stats.rows, len(keys))
     if settings.ensemble_members > 1:
         examples = train_rows.map(_unstack_row(keys))
         members, histories = [], []
@@ -382,14 +398,14 @@ def train_model(
             fileio.makedirs(member_log_dir)
             if settings.ensemble_majority_fraction >= 1.0:
                 # Every member sees every row (seed bagging): members differ by initial weights and order.
-                member_train = shuffled_batches(train_rows, keys, settings.batch_size, member_seed)
+                member_train = shuffled_batches(train_rows, keys, settings.batch_size, member_seed, buffer_rows)
             else:
                 # The member's rows (every positive, its share of negatives) are selected in one pass
                 # over the split and cached on disk; later epochs read the cache, not the whole split.
                 member_rows = examples.filter(keep).cache(os.path.join(cache_dir or member_log_dir, f"member_{member}"))
-                member_train = member_rows.shuffle(
-                    _SHUFFLE_BUFFER_ROWS, seed=member_seed, reshuffle_each_iteration=True
-                ).batch(settings.batch_size)
+                member_train = member_rows.shuffle(buffer_rows, seed=member_seed, reshuffle_each_iteration=True).batch(
+                    settings.batch_size
+                )
             model = _compile(build_model(settings, stats, member_balance, member_seed), settings, member_balance)
             histories.append(_fit(model, settings, member_train, valid, None, member_log_dir))
             members.append(model)
@@ -414,7 +430,7 @@ def train_model(
         balance = ClassBalance(stats.rows * share, stats.rows * (1.0 - share))
         steps = _epoch_steps(settings, stats.rows)
     else:
-        batches = shuffled_batches(train_rows, keys, settings.batch_size, settings.seed)
+        batches = shuffled_batches(train_rows, keys, settings.batch_size, settings.seed, buffer_rows)
         balance, steps = data_balance, None
     model = _compile(build_model(settings, stats, balance, settings.seed), settings, balance)
     history = _fit(model, settings, batches, valid, steps, log_dir)

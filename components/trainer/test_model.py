@@ -150,3 +150,12 @@ def test_training_split_without_positives_fails_before_training(schema, tmp_path
     # The Trainer imports run_fn by its path, so the class object may differ: match on ValueError.
     with pytest.raises(ValueError, match="training split has 0 positive and .* negative rows"):
         _train(no_positive_examples, schema, tmp_path / "train")
+
+
+def test_shuffle_buffer_holds_the_whole_split_up_to_its_memory_budget():
+    features_count = len(features.NUMERIC_FEATURE_KEYS)
+    assert trainer_model.shuffle_buffer_rows(170_939, features_count) == 170_939
+    per_row = 4 * (features_count + 1) + trainer_model._ROW_OVERHEAD_BYTES
+    capped = trainer_model.shuffle_buffer_rows(50_000_000, features_count)
+    assert capped == trainer_model.SHUFFLE_BUFFER_BYTES // per_row
+    assert capped * per_row <= trainer_model.SHUFFLE_BUFFER_BYTES
