@@ -29,9 +29,10 @@ from pipeline.overrides import add_config_flags, apply_overrides  # noqa: E402
 REPO_ROOT = pathlib.Path(__file__).resolve().parent
 DEFAULT_PIPELINE_NAME = "imbalanced-fraud"
 PREPARED_DATA_DIR = "prepared_data"
-# In-process DirectRunner: ExampleGen then writes its records in the same order on every run, so
-# the same CSV gives the same model. The multi-process mode (two workers) writes them in a
-# different order each run; pass it with --beam-arg to use both cores for the Beam steps.
+# In-process DirectRunner: one process, the least memory. Record order is not reproducible in any
+# mode: TFX's ExampleGen passes every split through an unseeded beam.Reshuffle before writing it, so
+# each ingestion of the same CSV orders the rows differently and the Trainer's seeded shuffle then
+# forms other batches. Pass --beam-arg=--direct_running_mode=multi_processing to use both cores.
 DEFAULT_BEAM_ARGS = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
 
 

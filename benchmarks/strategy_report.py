@@ -56,9 +56,9 @@ from pipeline.overrides import apply_overrides  # noqa: E402
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCHEMA_FILE = REPO_ROOT / "schema" / "schema.pbtxt"
-# In-process DirectRunner: the multi-processing runner writes ExampleGen's and Rebalance's records in a
-# different order on every run, and the order changes which rows share a shuffled batch, so the models
-# differ from run to run. Pass --beam-arg=--direct_running_mode=multi_processing for speed instead.
+# In-process DirectRunner (one process). ExampleGen writes the rows in another order on every fresh
+# --output (TFX's unseeded beam.Reshuffle), so models are reproducible given the same Examples, which
+# a reused --output keeps. Pass --beam-arg=--direct_running_mode=multi_processing for speed instead.
 DEFAULT_BEAM_ARGS = ("--direct_running_mode=in_memory",)
 REPORT_JSON = "report.json"
 REPORT_HTML = "report.html"
