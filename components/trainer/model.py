@@ -43,10 +43,10 @@ SERVING_INPUT = "examples"
 TRAINING_REPORT_FILE = "training_report.json"
 # Memory the per-epoch shuffle buffer may hold. The decoded rows are cached on local disk; the buffer
 # holds min(rows, budget / bytes per row) of them: a split of up to ~350k rows of 30 features is
-# shuffled completely every epoch, a larger one within a window that size. ExampleGen's in-process
-# runner writes rows in input order (here: time order), so a small window makes batches from one
-# stretch of time; on the credit-card data a 50k-row window scored eval ROC-AUC 0.962 against 0.967
-# for the whole split (one seed, plain BCE).
+# shuffled completely every epoch, a larger one within a window that size, so that batches mix the
+# whole split as far as memory allows. (On the credit-card data a 50k-row window and the whole
+# split scored alike, eval ROC-AUC 0.962 and 0.962; the difference between two ExampleGen runs was
+# larger, see benchmarks/RESULTS.md, Reproducibility.)
 SHUFFLE_BUFFER_BYTES = 128 * 1024 * 1024
 # A row in the buffer: float32 features and label, plus tf.data's per-tensor overhead (measured order).
 _ROW_OVERHEAD_BYTES = 256
