@@ -52,7 +52,7 @@ import numpy as np  # noqa: E402
 
 from pipeline.config import ConfigError, PipelineConfig  # noqa: E402
 from pipeline.errors import UserInputError  # noqa: E402
-from pipeline.overrides import apply_overrides  # noqa: E402
+from pipeline.overrides import add_config_flags, apply_overrides  # noqa: E402
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCHEMA_FILE = REPO_ROOT / "schema" / "schema.pbtxt"
@@ -815,22 +815,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         type=int,
         help="trainer.ensemble_members of the two ensemble strategies (default: the config's)",
     )
-    parser.add_argument(
-        "--set",
-        action="append",
-        dest="overrides",
-        default=[],
-        metavar="SECTION.NAME=VALUE",
-        help="any other setting of pipeline/config.py, as local_runner.py --set",
-    )
-    parser.add_argument(
-        "--beam-arg",
-        action="append",
-        dest="beam_args",
-        metavar="ARG",
-        help="Beam pipeline argument for ExampleGen and Rebalance, repeatable (default: "
+    add_config_flags(
+        parser,
+        beam_arg_help="Beam pipeline argument for ExampleGen and Rebalance, repeatable (default: "
         + " ".join(DEFAULT_BEAM_ARGS)
         + ")",
+        set_examples="--set trainer.dropout=0.2 (any setting the flags above do not cover)",
     )
     args = parser.parse_args(argv)
     args.beam_args = tuple(args.beam_args) if args.beam_args else DEFAULT_BEAM_ARGS
