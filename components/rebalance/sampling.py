@@ -329,9 +329,6 @@ class _CountingDoFn(beam.DoFn):
         self._split = split
         self._counts: Optional[_CountedOutput] = None
 
-    def setup(self):
-        self._counts = _CountedOutput(self._split)
-
     def start_bundle(self):
         self._counts = _CountedOutput(self._split)
 

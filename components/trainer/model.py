@@ -45,8 +45,8 @@ TRAINING_REPORT_FILE = "training_report.json"
 # holds min(rows, budget / bytes per row) of them: a split of up to ~350k rows of 30 features is
 # shuffled completely every epoch, a larger one within a window that size, so that batches mix the
 # whole split as far as memory allows. (On the credit-card data a 50k-row window and the whole
-# split scored alike, eval ROC-AUC 0.962 and 0.962; the difference between two ExampleGen runs was
-# larger, see benchmarks/RESULTS.md, Reproducibility.)
+# split, each after its own ExampleGen run, both scored eval ROC-AUC 0.962 with plain BCE: no
+# measured gain; two ExampleGen runs alone moved it by 0.005, see benchmarks/RESULTS.md.)
 SHUFFLE_BUFFER_BYTES = 128 * 1024 * 1024
 # A row in the buffer: float32 features and label, plus tf.data's per-tensor overhead (measured order).
 _ROW_OVERHEAD_BYTES = 256
@@ -155,9 +155,10 @@ def _stack_features(batches: tf.data.Dataset, feature_keys: Sequence[str]) -> tf
     return batches.map(lambda features, label: (tf.concat([features[key] for key in feature_keys], axis=1), label))
 
 
-def _unstack_features(batches: tf.data.Dataset, feature_keys: Sequence[str]) -> tf.data.Dataset:
-    return batches.map(
-        lambda matrix, label: ({key: matrix[:, index : index + 1] for index, key in enumerate(feature_keys)}, label)
+def _unstack_features(dataset: tf.data.Dataset, feature_keys: Sequence[str]) -> tf.data.Dataset:
+    """Stacked features -> a dict of one column per feature; for batches ([batch, features]) and rows alike."""
+    return dataset.map(
+        lambda stacked, label: ({key: stacked[..., index : index + 1] for index, key in enumerate(feature_keys)}, label)
     )
 
 
@@ -169,13 +170,6 @@ def disk_cached_rows(batches: tf.data.Dataset, feature_keys: Sequence[str], cach
     the split's size. The first full pass (the statistics pass) writes it.
     """
     return _stack_features(batches, feature_keys).unbatch().cache(cache_path)
-
-
-def _unstack_row(feature_keys: Sequence[str]):
-    def unstack(vector, label):
-        return {key: vector[index : index + 1] for index, key in enumerate(feature_keys)}, label
-
-    return unstack
 
 
 def shuffle_buffer_rows(rows: float, feature_count: int) -> int:
@@ -386,7 +380,6 @@ def train_model(
     data_balance = ClassBalance(stats.positives, stats.negatives)
     buffer_rows = shuffle_buffer_rows(stats.rows, len(keys))
     if settings.ensemble_members > 1:
-        examples = train_rows.map(_unstack_row(keys))
         members, histories = [], []
         member_balance = ClassBalance(stats.positives, stats.negatives * settings.ensemble_majority_fraction)
         for member, keep in enumerate(
@@ -402,7 +395,11 @@ def train_model(
             else:
                 # The member's rows (every positive, its share of negatives) are selected in one pass
                 # over the split and cached on disk; later epochs read the cache, not the whole split.
-                member_rows = examples.filter(keep).cache(os.path.join(cache_dir or member_log_dir, f"member_{member}"))
+                member_rows = (
+                    _unstack_features(train_rows, keys)
+                    .filter(keep)
+                    .cache(os.path.join(cache_dir or member_log_dir, f"member_{member}"))
+                )
                 member_train = member_rows.shuffle(buffer_rows, seed=member_seed, reshuffle_each_iteration=True).batch(
                     settings.batch_size
                 )
@@ -418,7 +415,7 @@ def train_model(
         }
     if settings.balanced_batches:
         share = settings.batch_positive_share
-        per_class = balanced_batches.split_by_class(train_rows.map(_unstack_row(keys)), None, [0.0, 1.0])
+        per_class = balanced_batches.split_by_class(_unstack_features(train_rows, keys), None, [0.0, 1.0])
         batches = balanced_batches.balanced_dataset(
             per_class,
             {1.0: share, 0.0: 1.0 - share},

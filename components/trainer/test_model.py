@@ -5,22 +5,18 @@ effect (the threshold served equals the tuned one and is applied, the ensemble a
 members, the first-epoch loss of an initial-bias model starts at the base rate), not quality.
 """
 
-import json
 import os
 import pathlib
 
 import numpy as np
 import pytest
 import tensorflow as tf
-from tfx.components.trainer import executor as trainer_executor
-from tfx.proto import trainer_pb2
-from tfx.types import standard_artifacts, standard_component_specs
-from tfx.utils import proto_utils
 
+from benchmarks import strategy_report
 from components.trainer import model as trainer_model
 from pipeline import features
 from pipeline.config import PipelineConfig, TrainerConfig
-from pipeline.pipeline import TRAINER_RUN_FN, trainer_custom_config
+from pipeline.pipeline import trainer_custom_config
 from tests import fixtures
 
 
@@ -35,26 +31,11 @@ def schema(tmp_path_factory):
 
 
 def _train(examples, schema, workdir: pathlib.Path, **trainer_settings):
+    """The stock Trainer executor as the pipeline runs it (the strategy report's own call)."""
     settings = {"max_epochs": 2, "batch_size": 256, "hidden_units": (16,), "ensemble_members": 1, **trainer_settings}
     trainer = TrainerConfig(**settings)
     config = PipelineConfig("t", "/r", "/d", "/s", str(fixtures.SCHEMA_FILE), trainer=trainer)
-    model = standard_artifacts.Model()
-    model.uri = str(workdir / "model")
-    model_run = standard_artifacts.ModelRun()
-    model_run.uri = str(workdir / "model_run")
-    exec_properties = {
-        standard_component_specs.RUN_FN_KEY: TRAINER_RUN_FN,
-        standard_component_specs.TRAIN_ARGS_KEY: proto_utils.proto_to_json(trainer_pb2.TrainArgs(splits=["train"])),
-        standard_component_specs.EVAL_ARGS_KEY: proto_utils.proto_to_json(trainer_pb2.EvalArgs(splits=["valid"])),
-        standard_component_specs.CUSTOM_CONFIG_KEY: json.dumps(trainer_custom_config(config)),
-    }
-    trainer_executor.GenericExecutor().Do(
-        {standard_component_specs.EXAMPLES_KEY: [examples], standard_component_specs.SCHEMA_KEY: [schema]},
-        {standard_component_specs.MODEL_KEY: [model], standard_component_specs.MODEL_RUN_KEY: [model_run]},
-        exec_properties,
-    )
-    serving_dir = os.path.join(model.uri, "Format-Serving")
-    return serving_dir, trainer_model.read_training_report(serving_dir)
+    return strategy_report.run_trainer(examples, schema, config, workdir)
 
 
 def _eval_records(examples, limit=400):
