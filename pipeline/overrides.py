@@ -5,33 +5,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import typing
-from typing import Any, Sequence
+from typing import Sequence
 
+from components.common.parameters import ComponentParameters, parse_setting
 from pipeline.config import ConfigError, PipelineConfig
-
-
-def _coerce(raw: str, annotation: Any, where: str) -> Any:
-    """Parses `raw` as the field's declared type: numbers, booleans, strings and tuples of them."""
-    text = str(annotation)
-    try:
-        if raw.lower() == "none" and "Optional" in text:
-            return None
-        if "Tuple" in text or "tuple" in text:
-            items = [item.strip() for item in raw.split(",") if item.strip()]
-            if "int" in text and "str" not in text:
-                return tuple(int(item) for item in items)
-            return tuple(items)
-        if "bool" in text:
-            if raw.lower() not in ("true", "false"):
-                raise ValueError("expected true or false")
-            return raw.lower() == "true"
-        if "float" in text:
-            return float(raw)
-        if "int" in text:
-            return int(raw)
-        return raw
-    except ValueError as error:
-        raise ConfigError(f"--set {where}={raw!r}: {error}") from None
 
 
 def apply_overrides(config: PipelineConfig, assignments: Sequence[str]) -> PipelineConfig:
@@ -56,10 +33,14 @@ def apply_overrides(config: PipelineConfig, assignments: Sequence[str]) -> Pipel
         else:
             raise ConfigError(f"--set {path}: use name or section.name")
         name = parts[-1]
-        hints = typing.get_type_hints(type(target))
-        if name not in hints:
-            raise ConfigError(f"--set {path}: unknown setting {name!r}; settings: {', '.join(sorted(hints))}")
-        value = _coerce(raw.strip(), hints[name], path)
+        if isinstance(target, ComponentParameters):
+            value = type(target).parse_field(name, raw)
+        else:
+            hints = typing.get_type_hints(type(target))
+            if name not in hints or dataclasses.is_dataclass(getattr(target, name)):
+                settings = [key for key in sorted(hints) if not dataclasses.is_dataclass(getattr(target, key))]
+                raise ConfigError(f"--set {path}: unknown setting {name!r}; settings: {', '.join(settings)}")
+            value = parse_setting(hints[name], raw, path)
         updated = dataclasses.replace(target, **{name: value})
         config = dataclasses.replace(config, **{section: updated}) if section else updated
     return config
@@ -78,5 +59,7 @@ def add_config_flags(parser: argparse.ArgumentParser, *, beam_arg_help: str, set
         dest="overrides",
         default=[],
         metavar="SECTION.NAME=VALUE",
-        help=f"override a setting of pipeline/config.py, repeatable, e.g. {set_examples}",
+        help="override a setting of pipeline/config.py or of a component's spec.py, repeatable, e.g. "
+        f"{set_examples}. Tuples are comma-separated (trainer.hidden_units=64,32); pairs are NAME:VALUE "
+        "(rebalance.target_counts=0:5000,1:500); none clears an optional setting",
     )

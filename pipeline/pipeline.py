@@ -133,7 +133,10 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
         examples=example_gen.outputs["examples"],
         class_skew=class_skew.outputs["class_skew"],
         label_key=config.label_key,
-        **dataclasses.asdict(config.rebalance),
+        **{
+            **dataclasses.asdict(config.rebalance),
+            "smote_feature_keys": config.rebalance.smote_feature_keys or config.numeric_feature_keys,
+        },
     )
     trainer = tfx.components.Trainer(
         run_fn=TRAINER_RUN_FN,

@@ -5,7 +5,11 @@ import dataclasses
 
 import pytest
 
-from pipeline.config import ConfigError, EvaluatorConfig, PipelineConfig, RebalanceConfig, TrainerConfig
+from components.blessing_gate.spec import BlessingGateParameters
+from components.class_skew.spec import ClassSkewParameters
+from components.rebalance.spec import RebalanceParameters
+from components.trainer.spec import TrainerParameters
+from pipeline.config import ConfigError, PipelineConfig
 from pipeline.overrides import add_config_flags, apply_overrides
 
 
@@ -25,22 +29,22 @@ def test_defaults_are_valid_and_frozen():
 @pytest.mark.parametrize(
     "build,message",
     [
-        (lambda: EvaluatorConfig(min_recall=1.5), r"evaluator.min_recall must be in \[0, 1\], got 1.5"),
-        (lambda: EvaluatorConfig(min_auc=-0.1), r"evaluator.min_auc must be in \[0, 1\]"),
-        (lambda: RebalanceConfig(target_ratio=0.0), r"rebalance.target_ratio must be in \(0, 1\], got 0.0"),
-        (lambda: RebalanceConfig(strategy="magic"), "rebalance.strategy must be one of none, undersample"),
-        (lambda: TrainerConfig(focal_gamma=-1.0), "trainer.focal_gamma must be >= 0"),
-        (lambda: TrainerConfig(focal_alpha=1.0), r"trainer.focal_alpha must be in \(0, 1\)"),
-        (lambda: TrainerConfig(pos_weight=0.0), "trainer.pos_weight must be > 0"),
+        (lambda: BlessingGateParameters(min_recall=1.5), r"evaluator.min_recall must be in \[0, 1\], got 1.5"),
+        (lambda: BlessingGateParameters(min_auc=-0.1), r"evaluator.min_auc must be in \[0, 1\]"),
+        (lambda: RebalanceParameters(target_ratio=0.0), r"rebalance.target_ratio must be in \(0, 1\], got 0.0"),
+        (lambda: RebalanceParameters(strategy="magic"), "rebalance.strategy must be one of none, undersample"),
+        (lambda: TrainerParameters(focal_gamma=-1.0), "trainer.focal_gamma must be >= 0"),
+        (lambda: TrainerParameters(focal_alpha=1.0), r"trainer.focal_alpha must be in \(0, 1\)"),
+        (lambda: TrainerParameters(pos_weight=0.0), "trainer.pos_weight must be > 0"),
         (
-            lambda: TrainerConfig(balanced_batches=True, ensemble_members=3),
+            lambda: TrainerParameters(balanced_batches=True, ensemble_members=3),
             "trainer.balanced_batches trains one model, but trainer.ensemble_members is 3; set "
             "trainer.ensemble_members=1",
         ),
         (lambda: _config(pipeline_root=""), "pipeline_root must not be empty"),
         (lambda: _config(split_buckets=(("train", 1), ("eval", 1))), "must define train, valid and eval"),
         (
-            lambda: _config(rebalance=RebalanceConfig(splits=("train", "eval"))),
+            lambda: _config(rebalance=RebalanceParameters(splits=("train", "eval"))),
             "rebalance.splits must not include valid or eval",
         ),
     ],
@@ -61,7 +65,7 @@ def test_overrides_parse_types_and_revalidate():
     assert config.rebalance.strategy == "smote"
     with pytest.raises(ConfigError, match="evaluator.min_recall must be in"):
         apply_overrides(config, ["evaluator.min_recall=2"])
-    with pytest.raises(ConfigError, match="unknown setting 'epochs'; settings: .*max_epochs"):
+    with pytest.raises(ConfigError, match="unknown setting 'trainer.epochs'; settings of trainer: .*max_epochs"):
         apply_overrides(config, ["trainer.epochs=3"])
     with pytest.raises(ConfigError, match="unknown section 'train'"):
         apply_overrides(config, ["train.max_epochs=3"])
@@ -72,8 +76,8 @@ def test_overrides_parse_types_and_revalidate():
 @pytest.mark.parametrize(
     "evaluator",
     [
-        EvaluatorConfig(),
-        EvaluatorConfig(
+        BlessingGateParameters(),
+        BlessingGateParameters(
             min_auc=0.81,
             min_pr_auc=0.42,
             min_recall=0.63,
@@ -103,3 +107,46 @@ def test_config_flags_collect_repeated_values_in_order():
     assert args.beam_args == ["--x=1", "--y"]
     absent = parser.parse_args([])
     assert absent.overrides == [] and absent.beam_args is None
+
+
+def test_the_config_composes_each_components_own_parameters():
+    """One declaration per default: the pipeline's sections are the components' own dataclasses."""
+    fields = {field.name: field for field in dataclasses.fields(PipelineConfig)}
+    assert fields["class_skew"].default_factory is ClassSkewParameters
+    assert fields["rebalance"].default_factory is RebalanceParameters
+    assert fields["trainer"].default_factory is TrainerParameters
+    assert fields["evaluator"].default_factory is BlessingGateParameters
+    config = _config()
+    assert config.rebalance == RebalanceParameters() and config.trainer == TrainerParameters()
+
+
+@pytest.mark.parametrize(
+    "assignment, read, expected",
+    [
+        ("rebalance.target_counts=0:5000,1:500", lambda c: c.rebalance.target_counts, (("0", 5000), ("1", 500))),
+        ("rebalance.target_counts=none", lambda c: c.rebalance.target_counts, None),
+        ("split_buckets=train:8,valid:1,eval:1", lambda c: c.split_buckets, (("train", 8), ("valid", 1), ("eval", 1))),
+        ("rebalance.splits=train", lambda c: c.rebalance.splits, ("train",)),
+        ("trainer.pos_weight=none", lambda c: c.trainer.pos_weight, None),
+        ("trainer.pos_weight=3.5", lambda c: c.trainer.pos_weight, 3.5),
+        ("class_skew.positive_class=1", lambda c: c.class_skew.positive_class, "1"),
+    ],
+)
+def test_every_setting_can_be_set_including_tuples_and_pairs(assignment, read, expected):
+    assert read(apply_overrides(_config(), [assignment])) == expected
+
+
+@pytest.mark.parametrize(
+    "assignment, message",
+    [
+        ("rebalance.target_counts=05,19", r"rebalance.target_counts='05,19': '05' is not a NAME:VALUE pair"),
+        ("rebalance.target_counts=0:many", r"rebalance.target_counts='0:many'.*expected NAME:INT pairs"),
+        ("split_buckets=train", r"split_buckets='train'.*NAME:INT pairs"),
+        ("trainer.max_epochs=ten", r"trainer.max_epochs='ten'.*expected an int"),
+        ("trainer.nope=1", r"unknown setting 'trainer.nope'"),
+        ("trainer=1", r"unknown setting 'trainer'"),
+    ],
+)
+def test_bad_override_values_are_one_line_naming_the_setting(assignment, message):
+    with pytest.raises(ConfigError, match=message):
+        apply_overrides(_config(), [assignment])

@@ -54,7 +54,7 @@ from components.blessing_gate.keys import (
     SLICE_FEATURE_KEYS,
 )
 from components.blessing_gate.report import read_report, render_verdict_line
-from pipeline.config import EvaluatorConfig
+from components.blessing_gate.spec import BlessingGateParameters
 
 __all__ = [
     "BASELINE_MODEL_KEY",
@@ -110,8 +110,7 @@ class BlessingGateSpec(types.ComponentSpec):
     }
 
 
-# The gate's defaults are the pipeline config's, so the two cannot drift apart.
-_DEFAULTS = EvaluatorConfig()
+_DEFAULTS = BlessingGateParameters()
 
 
 class BlessingGate(base_component.BaseComponent):

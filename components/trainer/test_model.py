@@ -14,8 +14,9 @@ import tensorflow as tf
 
 from benchmarks import strategy_report
 from components.trainer import model as trainer_model
+from components.trainer.spec import TrainerParameters
 from pipeline import features
-from pipeline.config import PipelineConfig, TrainerConfig
+from pipeline.config import PipelineConfig
 from pipeline.pipeline import trainer_custom_config
 from tests import fixtures
 
@@ -33,7 +34,7 @@ def schema(tmp_path_factory):
 def _train(examples, schema, workdir: pathlib.Path, **trainer_settings):
     """The stock Trainer executor as the pipeline runs it (the strategy report's own call)."""
     settings = {"max_epochs": 2, "batch_size": 256, "hidden_units": (16,), "ensemble_members": 1, **trainer_settings}
-    trainer = TrainerConfig(**settings)
+    trainer = TrainerParameters(**settings)
     config = PipelineConfig("t", "/r", "/d", "/s", str(fixtures.SCHEMA_FILE), trainer=trainer)
     return strategy_report.run_trainer(examples, schema, config, workdir)
 
@@ -55,7 +56,7 @@ def test_serving_signature_applies_the_tuned_threshold(examples, schema, tmp_pat
     assert np.array_equal(decision, (probability >= np.float32(report["decision_threshold"])).astype(np.float32))
     assert 0.0 < report["decision_threshold"] < 1.0
     assert report["train_positives"] > 0 and report["train_rows"] > report["train_positives"]
-    assert report["threshold_rule_requested"] == TrainerConfig().threshold_rule
+    assert report["threshold_rule_requested"] == TrainerParameters().threshold_rule
 
 
 def test_initial_bias_is_the_log_odds_of_the_training_split(examples, schema, tmp_path):
@@ -98,7 +99,7 @@ def test_ensemble_output_is_the_mean_of_its_members(tmp_path, majority_fraction)
                 "/d",
                 "/s",
                 "/x",
-                trainer=TrainerConfig(
+                trainer=TrainerParameters(
                     ensemble_members=3, ensemble_majority_fraction=majority_fraction, max_epochs=1, batch_size=64
                 ),
             )

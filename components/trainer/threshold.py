@@ -2,7 +2,7 @@
 
 Probability 0.5 is the wrong cut-off when positives are rare. `choose_threshold` evaluates
 every distinct score as a candidate threshold t (decision: `score >= t`) exactly, with one
-sort (O(n log n)), and picks one by a rule from `pipeline.config.THRESHOLD_RULES`:
+sort (O(n log n)), and picks one by a rule from `spec.THRESHOLD_RULES`:
 
 - `max_f1`: the highest F1;
 - `max_precision_at_recall`: the highest precision among thresholds with recall >= min_recall;
@@ -25,7 +25,7 @@ import dataclasses
 
 import numpy as np
 
-from pipeline.config import THRESHOLD_RULES
+from components.trainer.spec import THRESHOLD_RULES
 
 FALLBACK_ERROR = "error"
 

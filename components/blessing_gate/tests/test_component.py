@@ -1,4 +1,4 @@
-"""The component: parameters named as EvaluatorConfig's fields, checked at construction; channel types."""
+"""The component: parameters named as BlessingGateParameters's fields, checked at construction; channel types."""
 
 import dataclasses
 import json
@@ -19,7 +19,7 @@ from components.blessing_gate.component import (
     GateConfigError,
     GateReport,
 )
-from pipeline.config import EvaluatorConfig
+from components.blessing_gate.spec import BlessingGateParameters
 
 
 def _channels(with_baseline=True):
@@ -38,7 +38,7 @@ def test_takes_the_thresholds_the_pipeline_derives_from_its_evaluator_config():
     from pipeline.config import PipelineConfig
     from pipeline.pipeline import gate_thresholds
 
-    settings = EvaluatorConfig(min_auc=0.8, min_slice_positives=25)
+    settings = BlessingGateParameters(min_auc=0.8, min_slice_positives=25)
     config = PipelineConfig("p", "/r", "/d", "/s", "/x", evaluator=settings)
     gate = BlessingGate(
         **_channels(),
@@ -63,7 +63,7 @@ def test_baseline_model_is_optional():
 
 def test_default_thresholds_are_the_pipeline_configs():
     properties = BlessingGate(**_channels()).exec_properties
-    defaults = EvaluatorConfig()
+    defaults = BlessingGateParameters()
     for name in ("min_auc", "min_pr_auc", "min_recall", "min_slice_positives", "max_pr_auc_drop", "max_recall_drop"):
         assert properties[name] == getattr(defaults, name), name
 

@@ -10,7 +10,7 @@ from tfx.types import standard_artifacts
 
 from components.class_skew import component
 from components.class_skew.label_distribution import ClassSkewInputError
-from pipeline.config import ClassSkewConfig
+from components.class_skew.spec import ClassSkewParameters
 
 
 def channels():
@@ -21,7 +21,7 @@ def channels():
 
 
 def test_builds_from_the_pipeline_config():
-    node = component.ClassSkew(**channels(), label_key="Class", **dataclasses.asdict(ClassSkewConfig()))
+    node = component.ClassSkew(**channels(), label_key="Class", **dataclasses.asdict(ClassSkewParameters()))
     assert node.outputs[component.REPORT_KEY].type is component.ClassSkewReport
     assert node.outputs[component.HYPERPARAMETERS_KEY].type is standard_artifacts.HyperParameters
     assert node.exec_properties["severe_ratio"] == 100.0

@@ -10,9 +10,8 @@ from tfx.dsl.components.base import executor_spec
 from tfx.types import standard_artifacts
 
 from components.class_skew.component import ClassSkewReport
-from components.rebalance import component
+from components.rebalance import component, spec
 from components.rebalance.plan import RebalanceParameterError, RebalanceParameters
-from pipeline.config import RebalanceConfig
 
 
 def examples_channel():
@@ -20,12 +19,12 @@ def examples_channel():
 
 
 def test_built_from_the_pipeline_config_with_beam_args():
-    config = RebalanceConfig()
+    config = spec.RebalanceParameters()
     rebalance = component.Rebalance(
         examples=examples_channel(),
         class_skew=types.Channel(type=ClassSkewReport),
         label_key="Class",
-        **dataclasses.asdict(config),
+        **{**dataclasses.asdict(config), "smote_feature_keys": ("V1",)},
     ).with_beam_pipeline_args(["--direct_num_workers=2"])
     assert isinstance(rebalance.executor_spec, executor_spec.BeamExecutorSpec)
     assert "--direct_num_workers=2" in rebalance.executor_spec.beam_pipeline_args
@@ -33,12 +32,12 @@ def test_built_from_the_pipeline_config_with_beam_args():
     assert rebalance.outputs[component.REBALANCED_EXAMPLES_KEY].type is standard_artifacts.Examples
     params = RebalanceParameters.from_exec_properties(rebalance.exec_properties)
     assert params.strategy == config.strategy and params.splits == config.splits
-    assert params.smote_feature_keys == config.smote_feature_keys and params.target_ratio == config.target_ratio
+    assert params.smote_feature_keys == ("V1",) and params.target_ratio == config.target_ratio
 
 
 def test_config_fields_are_exactly_the_parameters():
     component_params = set(component.RebalanceSpec.PARAMETERS) - {"label_key"}
-    assert component_params == {field.name for field in dataclasses.fields(RebalanceConfig)}
+    assert component_params == {field.name for field in dataclasses.fields(spec.RebalanceParameters)}
 
 
 def test_class_skew_is_optional_and_target_counts_travel_as_json():
