@@ -25,6 +25,7 @@ import shutil
 import tempfile
 from typing import Dict, Mapping, Optional
 
+from pipeline.data import SPAN_DIR_PREFIX
 from pipeline.dataset import SPLIT_NAMES, DatasetDescription
 from pipeline.splits import SplitCountError, StratifiedSplitter
 from pipeline.table_scan import (
@@ -42,7 +43,6 @@ from pipeline.table_scan import (
 PREP_VERSION = 2
 MANIFEST_FILENAME = "prepared.json"
 SPLIT_FILENAME = "data.tfrecord.gz"
-SPAN_DIR_PREFIX = "span-"
 
 
 @dataclasses.dataclass(frozen=True)
