@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Collection, Optional, Sequence
 
-from components.blessing_gate.judge import GateInputError
+from components.blessing_gate.errors import GateInputError
 
 
 def check_schema_features(schema_features: Sequence[str], label_key: str, slice_feature_keys: Sequence[str]) -> None:

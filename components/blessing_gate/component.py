@@ -25,36 +25,26 @@ from typing import Optional, Sequence
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
-from tfx.types.artifact import Artifact
-from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
 from components.blessing_gate import executor
-from components.blessing_gate.judge import (
-    BlessingGateError,
-    GateConfigError,
-    GateInputError,
-    GateThresholds,
-    NoPositivesError,
-)
-from components.blessing_gate.keys import (
+from components.blessing_gate.errors import BlessingGateError, GateConfigError, GateInputError, NoPositivesError
+from components.blessing_gate.report import read_report, render_verdict_line
+from components.blessing_gate.spec import (
     BASELINE_MODEL_KEY,
     BLESSED_BY_PROPERTY,
     BLESSED_BY_VALUE,
     BLESSING_KEY,
     EVALUATION_KEY,
     EVALUATOR_BLESSING_KEY,
-    FRACTION_PARAMS,
     GATE_REPORT_JSON,
     GATE_REPORT_KEY,
     GATE_REPORT_MARKDOWN,
-    LABEL_KEY,
-    MIN_SLICE_POSITIVES,
     MODEL_KEY,
     SCHEMA_KEY,
-    SLICE_FEATURE_KEYS,
+    BlessingGateParameters,
+    BlessingGateSpec,
+    GateReport,
 )
-from components.blessing_gate.report import read_report, render_verdict_line
-from components.blessing_gate.spec import BlessingGateParameters
 
 __all__ = [
     "BASELINE_MODEL_KEY",
@@ -63,6 +53,7 @@ __all__ = [
     "BLESSING_KEY",
     "BlessingGate",
     "BlessingGateError",
+    "BlessingGateParameters",
     "BlessingGateSpec",
     "EVALUATION_KEY",
     "EVALUATOR_BLESSING_KEY",
@@ -72,7 +63,6 @@ __all__ = [
     "GateConfigError",
     "GateInputError",
     "GateReport",
-    "GateThresholds",
     "MODEL_KEY",
     "NoPositivesError",
     "SCHEMA_KEY",
@@ -80,37 +70,8 @@ __all__ = [
     "render_verdict_line",
 ]
 
-
-class GateReport(Artifact):
-    """The gate's verdict and every slice's metrics, thresholds and results (gate_report.md, gate_report.json)."""
-
-    TYPE_NAME = "imbalanced.GateReport"
-
-
-class BlessingGateSpec(types.ComponentSpec):
-    """Inputs, outputs and parameters of BlessingGate."""
-
-    PARAMETERS = {
-        **{name: ExecutionParameter(type=float) for name in FRACTION_PARAMS},
-        MIN_SLICE_POSITIVES: ExecutionParameter(type=int),
-        # JSON list of feature names, as TFX's own components pass lists.
-        SLICE_FEATURE_KEYS: ExecutionParameter(type=str),
-        LABEL_KEY: ExecutionParameter(type=str),
-    }
-    INPUTS = {
-        EVALUATION_KEY: ChannelParameter(type=standard_artifacts.ModelEvaluation),
-        EVALUATOR_BLESSING_KEY: ChannelParameter(type=standard_artifacts.ModelBlessing),
-        MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
-        BASELINE_MODEL_KEY: ChannelParameter(type=standard_artifacts.Model, optional=True),
-        SCHEMA_KEY: ChannelParameter(type=standard_artifacts.Schema),
-    }
-    OUTPUTS = {
-        BLESSING_KEY: ChannelParameter(type=standard_artifacts.ModelBlessing),
-        GATE_REPORT_KEY: ChannelParameter(type=GateReport),
-    }
-
-
-_DEFAULTS = BlessingGateParameters()
+# The default `parameters`: one frozen instance, so the defaults stay those of BlessingGateParameters.
+_DEFAULT_PARAMETERS = BlessingGateParameters()
 
 
 class BlessingGate(base_component.BaseComponent):
@@ -126,38 +87,26 @@ class BlessingGate(base_component.BaseComponent):
         model: types.BaseChannel,
         schema: types.BaseChannel,
         baseline_model: Optional[types.BaseChannel] = None,
-        label_key: str = "Class",
-        slice_feature_keys: Sequence[str] = (),
-        min_auc: float = _DEFAULTS.min_auc,
-        min_pr_auc: float = _DEFAULTS.min_pr_auc,
-        min_recall: float = _DEFAULTS.min_recall,
-        min_slice_positives: int = _DEFAULTS.min_slice_positives,
-        max_pr_auc_drop: float = _DEFAULTS.max_pr_auc_drop,
-        max_recall_drop: float = _DEFAULTS.max_recall_drop,
+        *,
+        label_key: str,
+        slice_feature_keys: Sequence[str],
+        parameters: BlessingGateParameters = _DEFAULT_PARAMETERS,
     ):
-        """Checks the settings at once (GateConfigError naming the parameter and value).
+        """Checks the names at once (GateConfigError); the parameters checked themselves when built.
 
         Args:
-          evaluation: the TFX Evaluator's ModelEvaluation, computed with `eval_config.gate_eval_config`.
+          evaluation: the TFX Evaluator's ModelEvaluation, computed with `eval_config.gate_eval_config`
+            from the same `parameters`.
           evaluator_blessing: the same Evaluator's ModelBlessing.
           model: the candidate Model the Evaluator evaluated.
           schema: the Schema; the label and slice features must be in it.
           baseline_model: the baseline Model the Evaluator compared with (the resolver's output; may be empty).
           label_key: the label feature.
           slice_feature_keys: features whose slices are judged one by one.
-          min_auc, min_recall: minimum on every slice with >= min_slice_positives positives (and overall).
-          min_pr_auc: minimum on the overall slice.
-          min_slice_positives: slices with fewer positives are reported as too small to judge.
-          max_pr_auc_drop, max_recall_drop: largest allowed drop against the baseline (overall slice).
+          parameters: thresholds and minimum slice size (see `spec.BlessingGateParameters`).
         """
-        thresholds = GateThresholds(
-            min_auc=min_auc,
-            min_pr_auc=min_pr_auc,
-            min_recall=min_recall,
-            min_slice_positives=min_slice_positives,
-            max_pr_auc_drop=max_pr_auc_drop,
-            max_recall_drop=max_recall_drop,
-        )
+        if not isinstance(parameters, BlessingGateParameters):
+            raise GateConfigError(f"BlessingGate: parameters must be BlessingGateParameters, got {parameters!r}")
         if not isinstance(label_key, str) or not label_key:
             raise GateConfigError(f"BlessingGate: label_key must be a non-empty string, got {label_key!r}")
         if isinstance(slice_feature_keys, str) or not all(isinstance(k, str) and k for k in slice_feature_keys):
@@ -174,6 +123,6 @@ class BlessingGate(base_component.BaseComponent):
             gate_report=types.Channel(type=GateReport),
             label_key=label_key,
             slice_feature_keys=json.dumps(list(slice_feature_keys)),
-            **thresholds.as_dict(),
+            **parameters.to_exec_properties(),
         )
         super().__init__(spec=spec)

@@ -19,11 +19,10 @@ from typing import Sequence
 
 import tensorflow_model_analysis as tfma
 
-from components.blessing_gate import keys
-from components.blessing_gate.judge import GateConfigError, GateThresholds
+from components.blessing_gate import spec
+from components.blessing_gate.errors import GateConfigError
+from components.blessing_gate.spec import BlessingGateParameters
 from components.trainer.model import DECISION_OUTPUT, PROBABILITY_OUTPUT
-
-DEFAULT_RECALL_AT_FPR = 0.001
 
 
 def _overall_only(lower_bound: float, max_drop: float | None = None) -> tfma.PerSliceMetricThreshold:
@@ -45,46 +44,43 @@ def _metric(class_name: str, name: str, *thresholds: tfma.PerSliceMetricThreshol
 
 
 def gate_eval_config(
-    thresholds: GateThresholds,
+    parameters: BlessingGateParameters,
     label_key: str,
     slice_feature_keys: Sequence[str],
-    recall_at_fpr: float = DEFAULT_RECALL_AT_FPR,
     probability_output: str = PROBABILITY_OUTPUT,
     decision_output: str = DECISION_OUTPUT,
 ) -> tfma.EvalConfig:
     """EvalConfig for the TFX Evaluator in front of BlessingGate.
 
     Args:
-      thresholds: the gate's settings (TFMA holds the overall-slice ones; change
-        thresholds are dropped by the Evaluator on the first run, when there is no baseline).
+      parameters: the gate's settings, the very object BlessingGate gets (TFMA holds the overall-slice
+        thresholds; change thresholds are dropped by the Evaluator on the first run, when there is no
+        baseline); `recall_at_fpr` is the false-positive rate at which `recall_at_fpr` is reported (not judged).
       label_key: the label feature.
       slice_feature_keys: one slicing spec per feature, besides the overall slice.
-      recall_at_fpr: the false-positive rate at which `recall_at_fpr` is reported (not judged).
       probability_output, decision_output: the serving signature's output names.
     """
-    if not 0.0 < recall_at_fpr < 1.0:
-        raise GateConfigError(f"gate_eval_config: recall_at_fpr must be in (0, 1), got {recall_at_fpr!r}")
     if not label_key:
         raise GateConfigError("gate_eval_config: label_key must not be empty")
     ranking = tfma.MetricsSpec(
         output_names=[probability_output],
         metrics=[
-            tfma.MetricConfig(class_name="ExampleCount", config=json.dumps({"name": keys.EXAMPLE_COUNT})),
-            _metric("AUC", keys.AUC, _overall_only(thresholds.min_auc)),
-            _metric("AUC", keys.PR_AUC, _overall_only(thresholds.min_pr_auc, thresholds.max_pr_auc_drop), curve="PR"),
-            _metric("SensitivityAtSpecificity", keys.RECALL_AT_FPR, specificity=1.0 - recall_at_fpr),
+            tfma.MetricConfig(class_name="ExampleCount", config=json.dumps({"name": spec.EXAMPLE_COUNT})),
+            _metric("AUC", spec.AUC, _overall_only(parameters.min_auc)),
+            _metric("AUC", spec.PR_AUC, _overall_only(parameters.min_pr_auc, parameters.max_pr_auc_drop), curve="PR"),
+            _metric("SensitivityAtSpecificity", spec.RECALL_AT_FPR, specificity=1.0 - parameters.recall_at_fpr),
         ],
     )
     at_served_threshold = tfma.MetricsSpec(
         output_names=[decision_output],
         metrics=[
-            _metric("Recall", keys.RECALL, _overall_only(thresholds.min_recall, thresholds.max_recall_drop)),
-            _metric("Precision", keys.PRECISION),
-            _metric("F1Score", keys.F1),
-            _metric("TruePositives", keys.TRUE_POSITIVES),
-            _metric("FalsePositives", keys.FALSE_POSITIVES),
-            _metric("TrueNegatives", keys.TRUE_NEGATIVES),
-            _metric("FalseNegatives", keys.FALSE_NEGATIVES),
+            _metric("Recall", spec.RECALL, _overall_only(parameters.min_recall, parameters.max_recall_drop)),
+            _metric("Precision", spec.PRECISION),
+            _metric("F1Score", spec.F1),
+            _metric("TruePositives", spec.TRUE_POSITIVES),
+            _metric("FalsePositives", spec.FALSE_POSITIVES),
+            _metric("TrueNegatives", spec.TRUE_NEGATIVES),
+            _metric("FalseNegatives", spec.FALSE_NEGATIVES),
         ],
     )
     return tfma.EvalConfig(

@@ -18,25 +18,20 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
-from components.blessing_gate import checks, judge, keys, report, tfma_results
+from components.blessing_gate import checks, judge, report, spec, tfma_results
+from components.blessing_gate.errors import GateConfigError, GateInputError
+from components.blessing_gate.spec import BlessingGateParameters
 from components.common.artifact_io import write_text_atomically
 
 
-def thresholds_from_exec_properties(exec_properties: Mapping[str, Any]) -> judge.GateThresholds:
-    return judge.GateThresholds(
-        **{name: float(exec_properties[name]) for name in keys.FRACTION_PARAMS},
-        min_slice_positives=int(exec_properties[keys.MIN_SLICE_POSITIVES]),
-    )
-
-
 def slice_feature_keys_from_exec_properties(exec_properties: Mapping[str, Any]) -> List[str]:
-    raw = exec_properties.get(keys.SLICE_FEATURE_KEYS) or "[]"
+    raw = exec_properties.get(spec.SLICE_FEATURE_KEYS) or "[]"
     try:
         value = json.loads(raw)
     except json.JSONDecodeError as error:
-        raise judge.GateConfigError(f"BlessingGate: slice_feature_keys is not a JSON list: {raw!r}") from error
+        raise GateConfigError(f"BlessingGate: slice_feature_keys is not a JSON list: {raw!r}") from error
     if not isinstance(value, list) or not all(isinstance(key, str) and key for key in value):
-        raise judge.GateConfigError(f"BlessingGate: slice_feature_keys must be a list of names, got {value!r}")
+        raise GateConfigError(f"BlessingGate: slice_feature_keys must be a list of names, got {value!r}")
     return value
 
 
@@ -44,7 +39,7 @@ def _optional_single(artifacts: Optional[List[types.Artifact]], key: str) -> Opt
     if not artifacts:
         return None
     if len(artifacts) > 1:
-        raise judge.GateInputError(f"BlessingGate: input {key!r} holds {len(artifacts)} artifacts; it takes one")
+        raise GateInputError(f"BlessingGate: input {key!r} holds {len(artifacts)} artifacts; it takes one")
     return artifacts[0]
 
 
@@ -88,7 +83,7 @@ def _write_blessing(
     if "current_component_id" in exec_properties:
         blessing.set_string_custom_property("component_id", exec_properties["current_component_id"])
     blessing.set_string_custom_property(evaluator_constants.ARTIFACT_PROPERTY_BLESSING_MESSAGE_KEY, verdict_line)
-    blessing.set_string_custom_property(keys.BLESSED_BY_PROPERTY, keys.BLESSED_BY_VALUE)
+    blessing.set_string_custom_property(spec.BLESSED_BY_PROPERTY, spec.BLESSED_BY_VALUE)
     blessing.set_int_custom_property("evaluator_blessed", int(evaluator_blessed))
 
 
@@ -107,7 +102,7 @@ def _set_report_properties(artifact: types.Artifact, gate_report: Mapping[str, A
     overall = gate_report["slices"][0]
     artifact.set_int_custom_property("overall_positives", overall["positives"])
     for row in overall["metrics"]:
-        if row["metric"] in (keys.AUC, keys.PR_AUC, keys.RECALL, keys.PRECISION, keys.F1):
+        if row["metric"] in (spec.AUC, spec.PR_AUC, spec.RECALL, spec.PRECISION, spec.F1):
             if judge.is_finite(row["value"]):
                 artifact.set_float_custom_property(f"overall_{row['metric']}", row["value"])
             if judge.is_finite(row["baseline"]):
@@ -135,17 +130,17 @@ class Executor(base_executor.BaseExecutor):
         exec_properties: Dict[str, Any],
     ) -> None:
         self._log_startup(input_dict, output_dict, exec_properties)
-        thresholds = thresholds_from_exec_properties(exec_properties)
+        parameters = BlessingGateParameters.from_exec_properties(exec_properties)
         slice_feature_keys = slice_feature_keys_from_exec_properties(exec_properties)
-        label_key = str(exec_properties[keys.LABEL_KEY])
+        label_key = str(exec_properties[spec.LABEL_KEY])
 
-        schema = artifact_utils.get_single_instance(input_dict[keys.SCHEMA_KEY])
+        schema = artifact_utils.get_single_instance(input_dict[spec.SCHEMA_KEY])
         checks.check_schema_features(_schema_features(schema), label_key, slice_feature_keys)
 
-        model = artifact_utils.get_single_instance(input_dict[keys.MODEL_KEY])
-        baseline = _optional_single(input_dict.get(keys.BASELINE_MODEL_KEY), keys.BASELINE_MODEL_KEY)
-        evaluator_blessing = artifact_utils.get_single_instance(input_dict[keys.EVALUATOR_BLESSING_KEY])
-        evaluation_artifact = artifact_utils.get_single_instance(input_dict[keys.EVALUATION_KEY])
+        model = artifact_utils.get_single_instance(input_dict[spec.MODEL_KEY])
+        baseline = _optional_single(input_dict.get(spec.BASELINE_MODEL_KEY), spec.BASELINE_MODEL_KEY)
+        evaluator_blessing = artifact_utils.get_single_instance(input_dict[spec.EVALUATOR_BLESSING_KEY])
+        evaluation_artifact = artifact_utils.get_single_instance(input_dict[spec.EVALUATION_KEY])
         evaluation = tfma_results.load_evaluation(evaluation_artifact.uri)
 
         evaluator_blessed = _int_property(evaluator_blessing, evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY)
@@ -167,7 +162,7 @@ class Executor(base_executor.BaseExecutor):
 
         gate_report = judge.judge(
             evaluation.candidate,
-            thresholds,
+            parameters,
             baseline=evaluation.baseline,
             evaluator_blessed=evaluator_blessed == evaluator_constants.BLESSED_VALUE,
             evaluator_failures=evaluation.validation_failures,
@@ -179,15 +174,15 @@ class Executor(base_executor.BaseExecutor):
         gate_report["evaluation"] = evaluation.uri
         _log(gate_report)
 
-        report_artifact = artifact_utils.get_single_instance(output_dict[keys.GATE_REPORT_KEY])
+        report_artifact = artifact_utils.get_single_instance(output_dict[spec.GATE_REPORT_KEY])
         fileio.makedirs(report_artifact.uri)
-        write_text_atomically(os.path.join(report_artifact.uri, keys.GATE_REPORT_JSON), report.to_json(gate_report))
+        write_text_atomically(os.path.join(report_artifact.uri, spec.GATE_REPORT_JSON), report.to_json(gate_report))
         write_text_atomically(
-            os.path.join(report_artifact.uri, keys.GATE_REPORT_MARKDOWN), report.to_markdown(gate_report)
+            os.path.join(report_artifact.uri, spec.GATE_REPORT_MARKDOWN), report.to_markdown(gate_report)
         )
         _set_report_properties(report_artifact, gate_report)
 
-        blessing = artifact_utils.get_single_instance(output_dict[keys.BLESSING_KEY])
+        blessing = artifact_utils.get_single_instance(output_dict[spec.BLESSING_KEY])
         _write_blessing(
             blessing,
             gate_report["blessed"],
@@ -201,5 +196,5 @@ class Executor(base_executor.BaseExecutor):
             "BlessingGate wrote %s to %s and the report to %s",
             gate_report["verdict"],
             blessing.uri,
-            os.path.join(report_artifact.uri, keys.GATE_REPORT_MARKDOWN),
+            os.path.join(report_artifact.uri, spec.GATE_REPORT_MARKDOWN),
         )

@@ -14,11 +14,12 @@ eval split with no positives at all cannot be judged and raises `NoPositivesErro
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from components.blessing_gate import keys
+from components.blessing_gate import spec
+from components.blessing_gate.errors import GateInputError, NoPositivesError
+from components.blessing_gate.spec import BlessingGateParameters
 
 OVERALL_SLICE = "overall"
 
@@ -31,10 +32,10 @@ BLESSED = "BLESSED"
 NOT_BLESSED = "NOT BLESSED"
 
 # Metrics every slice must have: the gate reads them or counts positives with them.
-REQUIRED_METRICS = (keys.AUC, keys.PR_AUC, keys.RECALL, keys.TRUE_POSITIVES, keys.FALSE_NEGATIVES)
+REQUIRED_METRICS = (spec.AUC, spec.PR_AUC, spec.RECALL, spec.TRUE_POSITIVES, spec.FALSE_NEGATIVES)
 # Judged metrics come first in the report (and the verdict names the first failure), recall
 # leading as the metric that matters most on rare positives; the rest follow by name.
-_METRIC_ORDER = (keys.RECALL, keys.AUC, keys.PR_AUC)
+_METRIC_ORDER = (spec.RECALL, spec.AUC, spec.PR_AUC)
 # Float slack for "drop <= max drop", so 0.70 vs 0.75 with max drop 0.05 passes.
 _TOLERANCE = 1e-9
 
@@ -42,49 +43,12 @@ SliceMetrics = Mapping[str, float]
 MetricsBySlice = Mapping[str, SliceMetrics]
 
 
-class BlessingGateError(ValueError):
-    """Base of the gate's errors: bad settings or inputs it cannot judge."""
+def judged_settings(parameters: BlessingGateParameters) -> Dict[str, Any]:
+    """The settings the checks use, as the report lists them under `thresholds`.
 
-
-class GateConfigError(BlessingGateError):
-    """A gate setting is out of range."""
-
-
-class GateInputError(BlessingGateError):
-    """The evaluation, blessing or schema handed to the gate is unusable or inconsistent."""
-
-
-class NoPositivesError(BlessingGateError):
-    """The eval split has no positive examples, so recall is undefined and nothing can be blessed."""
-
-
-@dataclasses.dataclass(frozen=True)
-class GateThresholds:
-    """What a model must reach; field names are those of `pipeline.config.EvaluatorConfig`.
-
-    No defaults: the values come from the caller (the pipeline passes its EvaluatorConfig's),
-    so the gate cannot silently judge with numbers that drifted from the config.
+    `recall_at_fpr` is left out: it judges nothing, it only sets where the Evaluator measures a reported metric.
     """
-
-    min_auc: float
-    min_pr_auc: float
-    min_recall: float
-    min_slice_positives: int
-    max_pr_auc_drop: float
-    max_recall_drop: float
-
-    def __post_init__(self) -> None:
-        for name in keys.FRACTION_PARAMS:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
-                raise GateConfigError(f"BlessingGate: {name} must be a number in [0, 1], got {value!r}")
-            object.__setattr__(self, name, float(value))
-        positives = self.min_slice_positives
-        if isinstance(positives, bool) or not isinstance(positives, int) or positives < 1:
-            raise GateConfigError(f"BlessingGate: min_slice_positives must be an integer >= 1, got {positives!r}")
-
-    def as_dict(self) -> Dict[str, Any]:
-        return dataclasses.asdict(self)
+    return {name: value for name, value in parameters.to_json_dict().items() if name != "recall_at_fpr"}
 
 
 def is_finite(value: Optional[float]) -> bool:
@@ -102,13 +66,13 @@ def format_pair(value: float, limit: float) -> tuple:
 
 def positives(metrics: SliceMetrics, slice_name: str) -> int:
     """Positive examples of a slice: true positives + false negatives of the decision."""
-    missing = [name for name in (keys.TRUE_POSITIVES, keys.FALSE_NEGATIVES) if name not in metrics]
+    missing = [name for name in (spec.TRUE_POSITIVES, spec.FALSE_NEGATIVES) if name not in metrics]
     if missing:
         raise GateInputError(
             f"slice {slice_name} has no {missing} metrics, so its positives cannot be counted; compute "
             "TruePositives and FalseNegatives on the decision output (see blessing_gate.eval_config.gate_eval_config)"
         )
-    total = metrics[keys.TRUE_POSITIVES] + metrics[keys.FALSE_NEGATIVES]
+    total = metrics[spec.TRUE_POSITIVES] + metrics[spec.FALSE_NEGATIVES]
     if not is_finite(total) or total < 0:
         raise GateInputError(f"slice {slice_name}: true_positives + false_negatives is {total!r}, not a count")
     return int(round(total))
@@ -243,7 +207,7 @@ def _verdict_line(
 
 def judge(
     candidate: MetricsBySlice,
-    thresholds: GateThresholds,
+    parameters: BlessingGateParameters,
     baseline: Optional[MetricsBySlice] = None,
     evaluator_blessed: bool = True,
     evaluator_failures: Sequence[str] = (),
@@ -252,7 +216,8 @@ def judge(
 
     Args:
       candidate: slice name -> metric name -> value; must hold `OVERALL_SLICE`.
-      thresholds: the gate's settings.
+      parameters: the gate's settings (`recall_at_fpr` is not used: it only says where the
+        Evaluator measured a reported metric).
       baseline: the baseline model's metrics, same shape; None on the first run.
       evaluator_blessed: the TFX Evaluator's own blessing; the verdict is BLESSED only if it is.
       evaluator_failures: why the Evaluator did not bless (TFMA validation failures), for the report.
@@ -272,7 +237,7 @@ def judge(
 
     overall_positives = positives(candidate[OVERALL_SLICE], OVERALL_SLICE)
     if overall_positives == 0:
-        examples = candidate[OVERALL_SLICE].get(keys.EXAMPLE_COUNT)
+        examples = candidate[OVERALL_SLICE].get(spec.EXAMPLE_COUNT)
         raise NoPositivesError(
             f"the eval split has no positive examples (true_positives + false_negatives = 0 over "
             f"{'all' if examples is None else int(examples)} examples): the gate cannot judge recall, so the model "
@@ -285,13 +250,13 @@ def judge(
         metrics = candidate[slice_name]
         n_pos = positives(metrics, slice_name)
         is_overall = slice_name == OVERALL_SLICE
-        judged = is_overall or n_pos >= thresholds.min_slice_positives
-        minimums = {keys.AUC: thresholds.min_auc, keys.RECALL: thresholds.min_recall}
+        judged = is_overall or n_pos >= parameters.min_slice_positives
+        minimums = {spec.AUC: parameters.min_auc, spec.RECALL: parameters.min_recall}
         max_drops: Dict[str, float] = {}
         if is_overall:
-            minimums[keys.PR_AUC] = thresholds.min_pr_auc
+            minimums[spec.PR_AUC] = parameters.min_pr_auc
             if baseline is not None:
-                max_drops = {keys.PR_AUC: thresholds.max_pr_auc_drop, keys.RECALL: thresholds.max_recall_drop}
+                max_drops = {spec.PR_AUC: parameters.max_pr_auc_drop, spec.RECALL: parameters.max_recall_drop}
         baseline_metrics = baseline.get(slice_name) if baseline is not None else None
         rows = [
             _metric_row(
@@ -321,7 +286,7 @@ def judge(
             )
         entry = {"slice": slice_name, "positives": n_pos, "judged": judged, "metrics": rows}
         if not judged:
-            entry["note"] = f"too small to judge: {n_pos} positives < {thresholds.min_slice_positives}"
+            entry["note"] = f"too small to judge: {n_pos} positives < {parameters.min_slice_positives}"
             too_small.append({"slice": slice_name, "positives": n_pos})
         slices.append(entry)
 
@@ -341,7 +306,7 @@ def judge(
         "evaluator_blessed": bool(evaluator_blessed),
         "evaluator_failures": list(evaluator_failures),
         "has_baseline": has_baseline,
-        "thresholds": thresholds.as_dict(),
+        "thresholds": judged_settings(parameters),
         "counts": counts,
         "failures": failures,
         "too_small": too_small,

@@ -14,9 +14,11 @@ from typing import Any, Dict, List, Mapping, Union
 
 from tfx.dsl.io import fileio
 
-from components.blessing_gate import judge, keys
+from components.blessing_gate import spec
+from components.blessing_gate.errors import GateInputError
+from components.blessing_gate.judge import FAIL, PASS, REPORTED, TOO_SMALL
 
-_STATUS_CELL = {judge.PASS: "pass", judge.FAIL: "**FAIL**", judge.TOO_SMALL: "too small", judge.REPORTED: "-"}
+_STATUS_CELL = {PASS: "pass", FAIL: "**FAIL**", TOO_SMALL: "too small", REPORTED: "-"}
 
 
 def _json_safe(value: Any) -> Any:
@@ -43,25 +45,25 @@ def render_verdict_line(report_json: Union[str, Mapping[str, Any]]) -> str:
     try:
         return str(report["verdict_line"])
     except (KeyError, TypeError) as error:
-        raise judge.GateInputError(f"not a gate report (no 'verdict_line'): {str(report_json)[:200]!r}") from error
+        raise GateInputError(f"not a gate report (no 'verdict_line'): {str(report_json)[:200]!r}") from error
 
 
 def read_report(gate_report_uri: str) -> Dict[str, Any]:
     """The parsed `gate_report.json` of a GateReport artifact directory."""
-    path = os.path.join(gate_report_uri, keys.GATE_REPORT_JSON)
+    path = os.path.join(gate_report_uri, spec.GATE_REPORT_JSON)
     if not fileio.exists(path):
-        raise judge.GateInputError(f"no {keys.GATE_REPORT_JSON} in {gate_report_uri}; is it a GateReport artifact?")
+        raise GateInputError(f"no {spec.GATE_REPORT_JSON} in {gate_report_uri}; is it a GateReport artifact?")
     with fileio.open(path, "r") as handle:
         return json.loads(handle.read())
 
 
 # Metrics that are counts: shown as integers.
 _COUNT_METRICS = {
-    keys.EXAMPLE_COUNT,
-    keys.TRUE_POSITIVES,
-    keys.FALSE_POSITIVES,
-    keys.TRUE_NEGATIVES,
-    keys.FALSE_NEGATIVES,
+    spec.EXAMPLE_COUNT,
+    spec.TRUE_POSITIVES,
+    spec.FALSE_POSITIVES,
+    spec.TRUE_NEGATIVES,
+    spec.FALSE_NEGATIVES,
 }
 
 

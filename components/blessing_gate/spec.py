@@ -1,25 +1,88 @@
-"""The gate's parameters (the Evaluator's thresholds too): every default and check, written once."""
+"""What BlessingGate is from outside: its channels, its parameters (every default and check, once), its outputs' names.
+
+`BlessingGateParameters` is also the pipeline's `evaluator` section: the Evaluator's TFMA
+thresholds (`eval_config.gate_eval_config`) and the gate's per-slice checks (`judge`) come
+from the same object, so the two can never judge with different numbers.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
-from components.common.parameters import ComponentParameters, require, require_fraction
+from tfx import types
+from tfx.types import standard_artifacts
+from tfx.types.artifact import Artifact
+from tfx.types.component_spec import ChannelParameter, ExecutionParameter
+
+from components.blessing_gate.errors import GateConfigError
+from components.common.parameters import ComponentParameters
+
+# Inputs. The Evaluator's blessing comes in as `evaluator_blessing`: TFX forbids an input and an
+# output of one component sharing a key, and the gate's own output is the `blessing`.
+EVALUATION_KEY = "evaluation"
+EVALUATOR_BLESSING_KEY = "evaluator_blessing"
+MODEL_KEY = "model"
+BASELINE_MODEL_KEY = "baseline_model"
+SCHEMA_KEY = "schema"
+
+# Outputs.
+BLESSING_KEY = "blessing"
+GATE_REPORT_KEY = "gate_report"
+
+# Data-set names, passed as their own parameters (they describe the data, not the gate).
+LABEL_KEY = "label_key"
+SLICE_FEATURE_KEYS = "slice_feature_keys"
+
+# Metric names the gate reads; `eval_config.gate_eval_config` computes them under these names.
+AUC = "auc"
+PR_AUC = "pr_auc"
+RECALL = "recall"
+PRECISION = "precision"
+F1 = "f1"
+RECALL_AT_FPR = "recall_at_fpr"
+EXAMPLE_COUNT = "example_count"
+TRUE_POSITIVES = "true_positives"
+FALSE_POSITIVES = "false_positives"
+TRUE_NEGATIVES = "true_negatives"
+FALSE_NEGATIVES = "false_negatives"
+
+# Value the gate stores in its blessing's `blessed_by` custom property.
+BLESSED_BY_PROPERTY = "blessed_by"
+BLESSED_BY_VALUE = "BlessingGate"
+
+GATE_REPORT_MARKDOWN = "gate_report.md"
+GATE_REPORT_JSON = "gate_report.json"
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise GateConfigError(message)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 @dataclasses.dataclass(frozen=True)
 class BlessingGateParameters(ComponentParameters):
-    """The blessing gate: absolute thresholds per slice and allowed regression against the baseline."""
+    """The blessing gate: absolute thresholds per slice and allowed regression against the baseline.
+
+    Bad values raise GateConfigError naming the setting (`evaluator.min_recall must be ...`).
+    """
 
     SECTION = "evaluator"
 
+    # Minimums on every slice with >= min_slice_positives positives (and overall).
     min_auc: float = 0.90
+    # Minimum on the overall slice.
     min_pr_auc: float = 0.50
     min_recall: float = 0.70
     # Slices with fewer positives are reported as too small to judge. Recall measured on n
     # positives has a standard error of sqrt(r(1-r)/n): about 0.085 at r=0.8 with n=22, as
     # wide as the margins the gate judges, so below 30 positives a verdict is mostly noise.
     min_slice_positives: int = 30
+    # Largest allowed drop against the baseline (overall slice).
     max_pr_auc_drop: float = 0.02
     max_recall_drop: float = 0.05
     # Recall at this false-positive rate is reported (not judged): how many frauds a fixed alert budget catches.
@@ -27,8 +90,44 @@ class BlessingGateParameters(ComponentParameters):
 
     def __post_init__(self) -> None:
         for name in ("min_auc", "min_pr_auc", "min_recall", "max_pr_auc_drop", "max_recall_drop"):
-            require_fraction(f"evaluator.{name}", getattr(self, name))
-        require(
-            0.0 < self.recall_at_fpr < 1.0, f"evaluator.recall_at_fpr must be in (0, 1), got {self.recall_at_fpr!r}"
+            value = getattr(self, name)
+            in_range = _is_number(value) and 0.0 <= value <= 1.0
+            _require(in_range, f"{self.setting(name)} must be in [0, 1], got {value!r}")
+            object.__setattr__(self, name, float(value))
+        rate = self.recall_at_fpr
+        in_range = _is_number(rate) and 0.0 < rate < 1.0
+        _require(in_range, f"{self.setting('recall_at_fpr')} must be in (0, 1), got {rate!r}")
+        object.__setattr__(self, "recall_at_fpr", float(rate))
+        positives = self.min_slice_positives
+        _require(
+            isinstance(positives, int) and not isinstance(positives, bool) and positives >= 1,
+            f"{self.setting('min_slice_positives')} must be an integer >= 1, got {positives!r}",
         )
-        require(self.min_slice_positives >= 1, "evaluator.min_slice_positives must be >= 1")
+
+
+class GateReport(Artifact):
+    """The gate's verdict and every slice's metrics, thresholds and results (gate_report.md, gate_report.json)."""
+
+    TYPE_NAME = "imbalanced.GateReport"
+
+
+class BlessingGateSpec(types.ComponentSpec):
+    """Inputs, outputs and parameters of BlessingGate: one execution property per BlessingGateParameters field."""
+
+    PARAMETERS = {
+        LABEL_KEY: ExecutionParameter(type=str),
+        # JSON list of feature names, as TFX's own components pass lists.
+        SLICE_FEATURE_KEYS: ExecutionParameter(type=str),
+        **BlessingGateParameters.execution_parameters(),
+    }
+    INPUTS = {
+        EVALUATION_KEY: ChannelParameter(type=standard_artifacts.ModelEvaluation),
+        EVALUATOR_BLESSING_KEY: ChannelParameter(type=standard_artifacts.ModelBlessing),
+        MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
+        BASELINE_MODEL_KEY: ChannelParameter(type=standard_artifacts.Model, optional=True),
+        SCHEMA_KEY: ChannelParameter(type=standard_artifacts.Schema),
+    }
+    OUTPUTS = {
+        BLESSING_KEY: ChannelParameter(type=standard_artifacts.ModelBlessing),
+        GATE_REPORT_KEY: ChannelParameter(type=GateReport),
+    }

@@ -16,7 +16,8 @@ from google.protobuf import message
 from tensorflow_model_analysis.proto import metrics_for_slice_pb2
 from tensorflow_model_analysis.writers import eval_config_writer
 
-from components.blessing_gate.judge import OVERALL_SLICE, GateInputError
+from components.blessing_gate.errors import GateInputError
+from components.blessing_gate.judge import OVERALL_SLICE
 
 # TFMA writes its ValidationResult to `validations.tfrecord` in the evaluation directory.
 VALIDATIONS_FILE_PREFIX = "validations"

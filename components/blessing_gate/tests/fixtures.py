@@ -29,7 +29,7 @@ from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import io_utils
 
 from components.blessing_gate.eval_config import gate_eval_config
-from components.blessing_gate.judge import GateThresholds
+from components.blessing_gate.spec import BlessingGateParameters
 from components.trainer.model import export_serving_model
 
 LABEL_KEY = "Class"
@@ -47,7 +47,7 @@ feature { name: "Class" type: INT int_domain { min: 0 max: 1 is_categorical: tru
 """
 
 # Loose enough for the good model on every judged slice, strict enough that the majority model fails.
-TEST_THRESHOLDS = GateThresholds(
+TEST_PARAMETERS = BlessingGateParameters(
     min_auc=0.85, min_pr_auc=0.6, min_recall=0.7, min_slice_positives=10, max_pr_auc_drop=0.02, max_recall_drop=0.05
 )
 
@@ -139,7 +139,7 @@ def run_evaluator(
     examples: standard_artifacts.Examples,
     model: standard_artifacts.Model,
     baseline: Optional[standard_artifacts.Model] = None,
-    thresholds: GateThresholds = TEST_THRESHOLDS,
+    parameters: BlessingGateParameters = TEST_PARAMETERS,
 ) -> Dict[str, object]:
     """The stock TFX Evaluator executor on `gate_eval_config`; returns its ModelEvaluation and ModelBlessing."""
     evaluation = standard_artifacts.ModelEvaluation()
@@ -151,7 +151,7 @@ def run_evaluator(
     input_dict = {"examples": [examples], "model": [model]}
     if baseline is not None:
         input_dict["baseline_model"] = [baseline]
-    config = gate_eval_config(thresholds, LABEL_KEY, [SLICE_KEY])
+    config = gate_eval_config(parameters, LABEL_KEY, [SLICE_KEY])
     exec_properties = {
         "eval_config": json_format.MessageToJson(config),
         "example_splits": json.dumps(["eval"]),

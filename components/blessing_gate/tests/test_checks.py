@@ -3,7 +3,7 @@
 import pytest
 
 from components.blessing_gate.checks import check_evaluation, check_models, check_schema_features
-from components.blessing_gate.judge import GateInputError
+from components.blessing_gate.errors import GateInputError
 
 SCHEMA_FEATURES = ["Amount", "Class", "Time", "amount_bucket", "hour_band"]
 

@@ -1,6 +1,5 @@
-"""The component: parameters named as BlessingGateParameters's fields, checked at construction; channel types."""
+"""The component: data-set names and one BlessingGateParameters, checked at construction; channel types."""
 
-import dataclasses
 import json
 
 import pytest
@@ -21,6 +20,8 @@ from components.blessing_gate.component import (
 )
 from components.blessing_gate.spec import BlessingGateParameters
 
+NAMES = {"label_key": "Class", "slice_feature_keys": ("hour_band", "amount_bucket")}
+
 
 def _channels(with_baseline=True):
     channels = {
@@ -34,21 +35,13 @@ def _channels(with_baseline=True):
     return channels
 
 
-def test_takes_the_thresholds_the_pipeline_derives_from_its_evaluator_config():
-    from pipeline.config import PipelineConfig
-    from pipeline.pipeline import gate_thresholds
-
-    settings = BlessingGateParameters(min_auc=0.8, min_slice_positives=25)
-    config = PipelineConfig("p", "/r", "/d", "/s", "/x", evaluator=settings)
-    gate = BlessingGate(
-        **_channels(),
-        label_key="Class",
-        slice_feature_keys=("hour_band", "amount_bucket"),
-        **dataclasses.asdict(gate_thresholds(config)),
-    )
+def test_exec_properties_are_the_parameters_and_the_names_it_is_given():
+    settings = BlessingGateParameters(min_auc=0.8, min_slice_positives=25, recall_at_fpr=0.01)
+    gate = BlessingGate(**_channels(), **NAMES, parameters=settings)
     properties = gate.exec_properties
     assert properties["min_auc"] == 0.8 and properties["min_slice_positives"] == 25
     assert properties["max_recall_drop"] == settings.max_recall_drop
+    assert BlessingGateParameters.from_exec_properties(properties) == settings
     assert json.loads(properties["slice_feature_keys"]) == ["hour_band", "amount_bucket"]
     assert properties["label_key"] == "Class"
     assert gate.outputs[BLESSING_KEY].type is standard_artifacts.ModelBlessing
@@ -57,30 +50,33 @@ def test_takes_the_thresholds_the_pipeline_derives_from_its_evaluator_config():
 
 
 def test_baseline_model_is_optional():
-    gate = BlessingGate(**_channels(with_baseline=False))
+    gate = BlessingGate(**_channels(with_baseline=False), **NAMES)
     assert BASELINE_MODEL_KEY not in gate.inputs
 
 
-def test_default_thresholds_are_the_pipeline_configs():
-    properties = BlessingGate(**_channels()).exec_properties
+def test_default_parameters_are_the_pipeline_configs():
+    properties = BlessingGate(**_channels(), **NAMES).exec_properties
     defaults = BlessingGateParameters()
     for name in ("min_auc", "min_pr_auc", "min_recall", "min_slice_positives", "max_pr_auc_drop", "max_recall_drop"):
         assert properties[name] == getattr(defaults, name), name
+    assert BlessingGateParameters.from_exec_properties(properties) == defaults
 
 
 @pytest.mark.parametrize(
     "field, value",
     [("min_auc", 1.2), ("min_pr_auc", -0.5), ("min_recall", 100), ("max_pr_auc_drop", 1.5), ("max_recall_drop", -1)],
 )
-def test_threshold_outside_0_1_fails_at_construction_naming_it(field, value):
-    with pytest.raises(GateConfigError, match=f"{field} must be a number in \\[0, 1\\], got {value!r}"):
-        BlessingGate(**_channels(), **{field: value})
+def test_threshold_outside_0_1_fails_before_the_gate_is_built_naming_it(field, value):
+    with pytest.raises(GateConfigError, match=f"evaluator.{field} must be in \\[0, 1\\], got {value!r}"):
+        BlessingGate(**_channels(), **NAMES, parameters=BlessingGateParameters(**{field: value}))
 
 
 def test_bad_names_fail_at_construction():
-    with pytest.raises(GateConfigError, match="min_slice_positives must be an integer >= 1, got 0"):
-        BlessingGate(**_channels(), min_slice_positives=0)
+    with pytest.raises(GateConfigError, match="evaluator.min_slice_positives must be an integer >= 1, got 0"):
+        BlessingGate(**_channels(), **NAMES, parameters=BlessingGateParameters(min_slice_positives=0))
     with pytest.raises(GateConfigError, match="slice_feature_keys must be a list of feature names, got 'hour_band'"):
-        BlessingGate(**_channels(), slice_feature_keys="hour_band")
+        BlessingGate(**_channels(), label_key="Class", slice_feature_keys="hour_band")
     with pytest.raises(GateConfigError, match="label_key must be a non-empty string"):
-        BlessingGate(**_channels(), label_key="")
+        BlessingGate(**_channels(), label_key="", slice_feature_keys=())
+    with pytest.raises(GateConfigError, match="parameters must be BlessingGateParameters, got {'min_auc': 0.8}"):
+        BlessingGate(**_channels(), **NAMES, parameters={"min_auc": 0.8})

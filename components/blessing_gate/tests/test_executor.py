@@ -13,10 +13,10 @@ import pytest
 from tfx.dsl.io import fileio
 from tfx.types import standard_artifacts
 
-from components.blessing_gate import executor, keys
-from components.blessing_gate.component import GateReport
-from components.blessing_gate.judge import GateConfigError, GateInputError, NoPositivesError
+from components.blessing_gate import executor, spec
+from components.blessing_gate.errors import GateConfigError, GateInputError, NoPositivesError
 from components.blessing_gate.report import read_report, render_verdict_line
+from components.blessing_gate.spec import GateReport
 from components.blessing_gate.tests import fixtures
 
 
@@ -69,20 +69,20 @@ def run_gate(directory, evaluator_outputs, model, schema, baseline=None, **overr
     gate_report = GateReport()
     gate_report.uri = os.path.join(directory, "gate_report")
     input_dict = {
-        keys.EVALUATION_KEY: [evaluator_outputs["evaluation"]],
-        keys.EVALUATOR_BLESSING_KEY: [evaluator_outputs["evaluator_blessing"]],
-        keys.MODEL_KEY: [model],
-        keys.SCHEMA_KEY: [schema],
-        keys.BASELINE_MODEL_KEY: [] if baseline is None else [baseline],
+        spec.EVALUATION_KEY: [evaluator_outputs["evaluation"]],
+        spec.EVALUATOR_BLESSING_KEY: [evaluator_outputs["evaluator_blessing"]],
+        spec.MODEL_KEY: [model],
+        spec.SCHEMA_KEY: [schema],
+        spec.BASELINE_MODEL_KEY: [] if baseline is None else [baseline],
     }
     exec_properties = {
-        **fixtures.TEST_THRESHOLDS.as_dict(),
-        keys.SLICE_FEATURE_KEYS: json.dumps([fixtures.SLICE_KEY]),
-        keys.LABEL_KEY: fixtures.LABEL_KEY,
+        **fixtures.TEST_PARAMETERS.to_exec_properties(),
+        spec.SLICE_FEATURE_KEYS: json.dumps([fixtures.SLICE_KEY]),
+        spec.LABEL_KEY: fixtures.LABEL_KEY,
     }
     exec_properties.update(overrides)
     executor.Executor().Do(
-        input_dict, {keys.BLESSING_KEY: [blessing], keys.GATE_REPORT_KEY: [gate_report]}, exec_properties
+        input_dict, {spec.BLESSING_KEY: [blessing], spec.GATE_REPORT_KEY: [gate_report]}, exec_properties
     )
     return blessing, gate_report
 
@@ -106,11 +106,11 @@ def test_good_model_is_blessed_and_the_small_slice_reported(world, good_alone, t
     assert {entry["slice"]: entry["positives"] for entry in report["slices"]} == positives
     assert report["too_small"] == [{"slice": "band=rare", "positives": 3}]
     # The good model misses all three rare positives: judged, that slice would fail.
-    rare_recall = _row(report, "band=rare", keys.RECALL)
+    rare_recall = _row(report, "band=rare", spec.RECALL)
     assert (rare_recall["value"], rare_recall["status"], rare_recall["checks"]) == (0.0, "too_small", [])
     # Recall is measured at the served threshold (0.3), not at 0.5.
     _, recall_at_half = expected(world["rows"], "stricter")
-    assert _row(report, "overall", keys.RECALL)["value"] == pytest.approx(recall)
+    assert _row(report, "overall", spec.RECALL)["value"] == pytest.approx(recall)
     assert recall != pytest.approx(recall_at_half)
 
     assert fileio.exists(os.path.join(blessing.uri, "BLESSED"))
@@ -118,11 +118,11 @@ def test_good_model_is_blessed_and_the_small_slice_reported(world, good_alone, t
     assert blessing.get_int_custom_property("blessed") == 1
     assert blessing.get_int_custom_property("current_model_id") == 1
     assert blessing.get_string_custom_property("current_model") == world["good"].uri
-    assert blessing.get_string_custom_property(keys.BLESSED_BY_PROPERTY) == keys.BLESSED_BY_VALUE
+    assert blessing.get_string_custom_property(spec.BLESSED_BY_PROPERTY) == spec.BLESSED_BY_VALUE
     assert not blessing.has_custom_property("baseline_model_id")
     assert gate_report.get_string_custom_property("verdict") == "BLESSED"
     assert gate_report.get_float_custom_property("overall_recall") == pytest.approx(recall)
-    with fileio.open(os.path.join(gate_report.uri, keys.GATE_REPORT_MARKDOWN)) as handle:
+    with fileio.open(os.path.join(gate_report.uri, spec.GATE_REPORT_MARKDOWN)) as handle:
         markdown = handle.read()
     assert markdown.splitlines()[2] == f"**{report['verdict_line']}**"
     assert "| band=rare | 3 | recall | 0.0000 | >= 0.70 | - | - | too small |" in markdown
@@ -139,13 +139,13 @@ def test_majority_class_model_is_not_blessed_and_the_report_names_metric_and_sli
     )
     failed = {(failure["slice"], failure["metric"]) for failure in report["failures"]}
     assert failed == {
-        ("overall", keys.RECALL),
-        ("overall", keys.AUC),
-        ("overall", keys.PR_AUC),
-        ("band=day", keys.RECALL),
-        ("band=day", keys.AUC),
-        ("band=night", keys.RECALL),
-        ("band=night", keys.AUC),
+        ("overall", spec.RECALL),
+        ("overall", spec.AUC),
+        ("overall", spec.PR_AUC),
+        ("band=day", spec.RECALL),
+        ("band=day", spec.AUC),
+        ("band=night", spec.RECALL),
+        ("band=night", spec.AUC),
     }
     assert f"recall 0.00 < 0.70 on slice band=night (n_pos={positives['band=night']})" in [
         failure["message"] for failure in report["failures"]
@@ -155,7 +155,7 @@ def test_majority_class_model_is_not_blessed_and_the_report_names_metric_and_sli
     assert any(message.startswith("TFMA: recall = 0.0000 fails >= 0.7") for message in report["evaluator_failures"])
     assert fileio.exists(os.path.join(blessing.uri, "NOT_BLESSED"))
     assert blessing.get_int_custom_property("blessed") == 0
-    assert blessing.get_string_custom_property(keys.BLESSED_BY_PROPERTY) == keys.BLESSED_BY_VALUE
+    assert blessing.get_string_custom_property(spec.BLESSED_BY_PROPERTY) == spec.BLESSED_BY_VALUE
 
 
 def test_model_worse_than_the_baseline_is_not_blessed(world, stricter_vs_good, tmp_path):
@@ -167,14 +167,14 @@ def test_model_worse_than_the_baseline_is_not_blessed(world, stricter_vs_good, t
     _, baseline_recall = expected(world["rows"], "good")
 
     # Above every absolute minimum; only the recall drop against the baseline fails.
-    assert [(f["slice"], f["metric"], f["kind"]) for f in report["failures"]] == [("overall", keys.RECALL, "max_drop")]
+    assert [(f["slice"], f["metric"], f["kind"]) for f in report["failures"]] == [("overall", spec.RECALL, "max_drop")]
     assert report["verdict_line"] == (
         f"NOT BLESSED: recall dropped {baseline_recall - recall:.2f} from baseline {baseline_recall:.4f} to "
         f"{recall:.4f} (beyond max drop 0.05) on slice overall (n_pos={positives['overall']})"
     )
-    overall_pr_auc = _row(report, "overall", keys.PR_AUC)
+    overall_pr_auc = _row(report, "overall", spec.PR_AUC)
     assert overall_pr_auc["status"] == "pass" and overall_pr_auc["change"] == pytest.approx(0.0, abs=1e-9)
-    assert _row(report, "overall", keys.RECALL)["baseline"] == pytest.approx(baseline_recall)
+    assert _row(report, "overall", spec.RECALL)["baseline"] == pytest.approx(baseline_recall)
     assert blessing.get_int_custom_property("blessed") == 0
     assert blessing.get_int_custom_property("baseline_model_id") == 1
     assert blessing.get_string_custom_property("baseline_model") == world["good"].uri
@@ -220,5 +220,5 @@ def test_miswired_models_are_errors(world, good_alone, stricter_vs_good, tmp_pat
 
 
 def test_bad_threshold_in_exec_properties_is_rejected(world, good_alone, tmp_path):
-    with pytest.raises(GateConfigError, match=r"min_recall must be a number in \[0, 1\], got 1.5"):
+    with pytest.raises(GateConfigError, match=r"evaluator.min_recall must be in \[0, 1\], got 1.5"):
         run_gate(str(tmp_path), good_alone, world["good"], world["schema"], min_recall=1.5)

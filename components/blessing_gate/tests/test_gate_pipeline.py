@@ -45,7 +45,7 @@ def _pipeline(root, model_dir):
         examples=examples.outputs["result"],
         model=model.outputs["result"],
         baseline_model=baseline.outputs["model"],
-        eval_config=gate_eval_config(fixtures.TEST_THRESHOLDS, fixtures.LABEL_KEY, [fixtures.SLICE_KEY]),
+        eval_config=gate_eval_config(fixtures.TEST_PARAMETERS, fixtures.LABEL_KEY, [fixtures.SLICE_KEY]),
         example_splits=["eval"],
     )
     gate = BlessingGate(
@@ -56,7 +56,7 @@ def _pipeline(root, model_dir):
         schema=schema.outputs["result"],
         label_key=fixtures.LABEL_KEY,
         slice_feature_keys=[fixtures.SLICE_KEY],
-        **fixtures.TEST_THRESHOLDS.as_dict(),
+        parameters=fixtures.TEST_PARAMETERS,
     ).with_id(GATE_ID)
     with tfx.dsl.Cond(gate.outputs[BLESSING_KEY].future()[0].custom_property("blessed") == 1):
         pusher = tfx.components.Pusher(

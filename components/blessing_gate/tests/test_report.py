@@ -5,10 +5,11 @@ import os
 
 import pytest
 
-from components.blessing_gate import keys
-from components.blessing_gate.judge import OVERALL_SLICE, GateInputError, judge
+from components.blessing_gate import spec
+from components.blessing_gate.errors import GateInputError
+from components.blessing_gate.judge import OVERALL_SLICE, judge
 from components.blessing_gate.report import read_report, render_verdict_line, to_json, to_markdown
-from components.blessing_gate.tests.test_judge import THRESHOLDS, good_candidate, metrics
+from components.blessing_gate.tests.test_judge import PARAMETERS, good_candidate, metrics
 from components.common.artifact_io import write_text_atomically
 
 
@@ -17,7 +18,7 @@ def failing_report():
     candidate["hour_band=night"] = metrics(25, 16, recall=0.61)
     candidate["amount_bucket=ge_1000"] = metrics(1, 2, precision=float("nan"))
     baseline = good_candidate()
-    return judge(candidate, THRESHOLDS, baseline=baseline)
+    return judge(candidate, PARAMETERS, baseline=baseline)
 
 
 def test_markdown_has_the_verdict_on_top_and_a_row_per_slice_and_metric():
@@ -44,8 +45,10 @@ def test_json_is_strict_and_keeps_everything():
     assert "NaN" not in text
     assert parsed["verdict"] == "NOT BLESSED" and parsed["blessed"] is False
     night = next(entry for entry in parsed["slices"] if entry["slice"] == "amount_bucket=ge_1000")
-    assert next(row for row in night["metrics"] if row["metric"] == keys.PRECISION)["value"] is None
-    assert parsed["thresholds"] == THRESHOLDS.as_dict()
+    assert next(row for row in night["metrics"] if row["metric"] == spec.PRECISION)["value"] is None
+    # The settings the checks use; recall_at_fpr judges nothing and is not listed.
+    judged = ("min_auc", "min_pr_auc", "min_recall", "min_slice_positives", "max_pr_auc_drop", "max_recall_drop")
+    assert parsed["thresholds"] == {name: getattr(PARAMETERS, name) for name in judged}
     assert to_json(report) == text  # deterministic
 
 
@@ -54,7 +57,7 @@ def test_render_verdict_line_from_text_or_dict():
     line = "NOT BLESSED: recall 0.61 < 0.80 on slice hour_band=night (n_pos=41)"
     assert render_verdict_line(to_json(report)) == line
     assert render_verdict_line(report) == line
-    blessed = judge({OVERALL_SLICE: metrics(9, 1)}, THRESHOLDS)
+    blessed = judge({OVERALL_SLICE: metrics(9, 1)}, PARAMETERS)
     assert render_verdict_line(to_json(blessed)).startswith("BLESSED: all 3 checks passed on 1 slices")
     with pytest.raises(GateInputError, match="not a gate report"):
         render_verdict_line('{"verdict": "BLESSED"}')
@@ -64,9 +67,9 @@ def test_atomic_write_and_read_back(tmp_path):
     report = failing_report()
     directory = str(tmp_path / "gate_report")
     os.makedirs(directory)
-    write_text_atomically(os.path.join(directory, keys.GATE_REPORT_JSON), to_json(report))
-    write_text_atomically(os.path.join(directory, keys.GATE_REPORT_JSON), to_json(report))  # overwrites in place
-    assert sorted(os.listdir(directory)) == [keys.GATE_REPORT_JSON]
+    write_text_atomically(os.path.join(directory, spec.GATE_REPORT_JSON), to_json(report))
+    write_text_atomically(os.path.join(directory, spec.GATE_REPORT_JSON), to_json(report))  # overwrites in place
+    assert sorted(os.listdir(directory)) == [spec.GATE_REPORT_JSON]
     assert read_report(directory)["verdict_line"] == report["verdict_line"]
     with pytest.raises(GateInputError, match="no gate_report.json in"):
         read_report(str(tmp_path))
