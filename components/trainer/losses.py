@@ -5,7 +5,7 @@ a k-class model (k > 2) outputs logits of shape [batch, k] and labels are class 
 0..k-1 (shape [batch] or [batch, 1]). Every loss returns one value per example, so Keras'
 reduction and `sample_weight` work as for its own losses.
 
-`make_loss` maps the names in `pipeline.config.LOSSES` to these classes:
+`make_loss` maps the names in `spec.LOSSES` to these classes:
 
 - `bce`: plain (binary or sparse categorical) cross-entropy;
 - `weighted_bce`: cross-entropy times the weight of the example's class (the caller passes
@@ -27,7 +27,8 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Union
 
 import tensorflow as tf
 
-LOSS_NAMES = ("bce", "weighted_bce", "pos_weight", "focal")
+from components.trainer.spec import LOSSES
+
 _SERIALIZATION_PACKAGE = "imbalance"
 
 AlphaSpec = Union[float, Sequence[float]]
@@ -103,6 +104,8 @@ def _alpha_list(alpha: AlphaSpec, num_classes: int) -> Union[float, list]:
             f"binary focal alpha must be one number (the positive class's weight; the negative gets 1 - alpha), "
             f"got {alpha!r}"
         )
+    if not isinstance(alpha, Sequence):
+        raise LossConfigError(f"focal alpha must be one number or one number per class, got {alpha!r}")
     values = [_check_alpha(value, f"focal alpha[{index}]") for index, value in enumerate(alpha)]
     if len(values) != num_classes:
         raise LossConfigError(f"focal alpha must have one value per class ({num_classes}), got {len(values)}")
@@ -219,9 +222,7 @@ class FocalLoss(_LogitLoss):
     gamma = 0 gives exactly alpha_t * cross-entropy.
     """
 
-    def __init__(
-        self, alpha: AlphaSpec = 0.25, gamma: float = 2.0, num_classes: int = 2, name: str = "focal", **kwargs
-    ):
+    def __init__(self, alpha: AlphaSpec, gamma: float, num_classes: int = 2, name: str = "focal", **kwargs):
         super().__init__(num_classes=num_classes, name=name, **kwargs)
         self.alpha = _alpha_list(alpha, self.num_classes)
         self.gamma = _check_gamma(gamma)
@@ -264,11 +265,11 @@ def make_loss(
     *,
     pos_weight: Optional[float] = None,
     class_weights: Optional[Mapping[int, float]] = None,
-    focal_alpha: AlphaSpec = 0.25,
-    focal_gamma: float = 2.0,
+    focal_alpha: Optional[AlphaSpec] = None,
+    focal_gamma: Optional[float] = None,
     num_classes: int = 2,
 ) -> tf.keras.losses.Loss:
-    """The loss named in the Trainer config (`pipeline.config.LOSSES`), checked before training starts.
+    """The loss named in the Trainer's parameters (`spec.LOSSES`), checked before training starts.
 
     Only the parameters of the chosen loss are checked (e.g. `focal_gamma` is ignored for `bce`).
     """
@@ -280,5 +281,9 @@ def make_loss(
     if name == "pos_weight":
         return PosWeightCrossEntropy(_check_pos_weight(pos_weight), num_classes=num_classes)
     if name == "focal":
+        if focal_alpha is None or focal_gamma is None:
+            raise LossConfigError(
+                f"loss 'focal' needs focal_alpha and focal_gamma; got {focal_alpha!r} and {focal_gamma!r}"
+            )
         return FocalLoss(alpha=focal_alpha, gamma=focal_gamma, num_classes=num_classes)
-    raise LossConfigError(f"unknown loss {name!r}; choose one of {', '.join(LOSS_NAMES)}")
+    raise LossConfigError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")

@@ -1,16 +1,35 @@
-"""The Trainer's parameters (read by `run_fn` from `custom_config`): every default and check, written once."""
+"""The Trainer's settings as `run_fn` receives them in `custom_config`: every default and check, written once.
+
+The Trainer is TFX's stock component; what this project adds travels in its `custom_config`:
+the data set's names (label and feature keys) and `TrainerParameters`. `TrainerRunConfig`
+encodes both for the pipeline and decodes them in `run_fn`, so the two sides share one format.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
-from components.common.parameters import ComponentParameters, require, require_choice, require_fraction
+from components.common.parameters import (
+    ComponentParameters,
+    ParameterError,
+    require,
+    require_choice,
+    require_fraction,
+)
 
 DEFAULT_SEED = 42
 
 LOSSES = ("bce", "weighted_bce", "pos_weight", "focal")
 THRESHOLD_RULES = ("max_f1", "max_precision_at_recall", "max_recall_at_precision")
+
+# The module path the stock Trainer imports `run_fn` from.
+RUN_FN = "components.trainer.model.run_fn"
+
+# Keys of the Trainer's `custom_config`.
+LABEL_KEY = "label_key"
+FEATURE_KEYS = "feature_keys"
+PARAMETERS = "parameters"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -19,14 +38,13 @@ class TrainerParameters(ComponentParameters):
 
     SECTION = "trainer"
 
-    # See RebalanceConfig.strategy: weighting the loss scored lower PR-AUC than plain BCE + initial bias.
+    # Plain BCE with the initial bias: weighting the loss ranked worse (benchmarks/RESULTS.md).
     loss: str = "bce"
     pos_weight: Optional[float] = None  # None: negatives/positives from the training counts.
     focal_alpha: float = 0.25
     focal_gamma: float = 2.0
     initial_bias: bool = True
-    # (128, 64) ranked the hard positives better than (64, 32) with every seed set tried (eval ROC-AUC
-    # 0.978-0.986 against 0.972-0.981 for 5-member ensembles; benchmarks/RESULTS.md).
+    # (128, 64) ranked the positives better than (64, 32) with every seed set tried (benchmarks/RESULTS.md).
     hidden_units: Tuple[int, ...] = (128, 64)
     dropout: float = 0.1
     learning_rate: float = 1e-3
@@ -34,7 +52,7 @@ class TrainerParameters(ComponentParameters):
     max_epochs: int = 30
     early_stopping_patience: int = 4
     # The highest recall whose precision on `valid` is >= threshold_min_precision: on fraud-like data
-    # a missed positive costs more than a reviewed false alarm, and max_f1 stopped at recall ~0.8.
+    # a missed positive costs more than a reviewed false alarm.
     threshold_rule: str = "max_recall_at_precision"
     threshold_min_recall: float = 0.85
     threshold_min_precision: float = 0.5
@@ -47,9 +65,7 @@ class TrainerParameters(ComponentParameters):
     # positive and a seeded share `ensemble_majority_fraction` of the negatives: below 1.0 that is
     # balanced bagging; at 1.0 every member sees every row and members differ by initial weights and
     # batch order (seed bagging). Default: balanced bagging, 10 members x 10% of the negatives, the
-    # only strategy of the strategy report that met all of issue 6's quality targets on the
-    # credit-card data (eval PR-AUC 0.850, ROC-AUC 0.985, recall 0.87 at precision 0.57); seed
-    # bagging had the best PR-AUC (0.863) but ROC-AUC 0.975 (benchmarks/RESULTS.md).
+    # only strategy of the strategy report that met every quality target (benchmarks/RESULTS.md).
     ensemble_members: int = 10
     ensemble_majority_fraction: float = 0.1
     # Required length of an epoch when batches are drawn without end (balanced batches); None: rows/batch.
@@ -90,4 +106,55 @@ class TrainerParameters(ComponentParameters):
         require(
             self.steps_per_epoch is None or self.steps_per_epoch >= 1,
             f"trainer.steps_per_epoch must be >= 1, got {self.steps_per_epoch!r}",
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainerRunConfig:
+    """Everything `run_fn` reads from `fn_args.custom_config`: the data set's names and the parameters.
+
+    The names are the data set's, not settings of the Trainer: the pipeline passes the same
+    label key to every component.
+    """
+
+    label_key: str
+    feature_keys: Tuple[str, ...]
+    parameters: TrainerParameters = dataclasses.field(default_factory=TrainerParameters)
+
+    def __post_init__(self) -> None:
+        require(bool(self.label_key), "the Trainer's label_key must not be empty")
+        require(bool(self.feature_keys), "the Trainer's feature_keys must not be empty")
+        require(
+            self.label_key not in self.feature_keys,
+            f"the Trainer's label {self.label_key!r} must not be a model input",
+        )
+
+    def to_custom_config(self) -> Dict[str, Any]:
+        """The JSON-able `custom_config` of the stock Trainer."""
+        return {
+            LABEL_KEY: self.label_key,
+            FEATURE_KEYS: list(self.feature_keys),
+            PARAMETERS: self.parameters.to_json_dict(),
+        }
+
+    @classmethod
+    def from_custom_config(cls, custom_config: Mapping[str, Any]) -> TrainerRunConfig:
+        """The inverse of `to_custom_config`; a missing or unknown key is an error naming it."""
+        expected = {LABEL_KEY, FEATURE_KEYS, PARAMETERS}
+        problems = [
+            f"{what} {keys}"
+            for what, keys in (
+                ("lacks", sorted(expected - set(custom_config))),
+                ("has unknown keys", sorted(set(custom_config) - expected)),
+            )
+            if keys
+        ]
+        if problems:
+            raise ParameterError(
+                f"the Trainer's custom_config {' and '.join(problems)}; build it with TrainerRunConfig.to_custom_config"
+            )
+        return cls(
+            label_key=str(custom_config[LABEL_KEY]),
+            feature_keys=tuple(str(key) for key in custom_config[FEATURE_KEYS]),
+            parameters=TrainerParameters.from_json_dict(custom_config[PARAMETERS]),
         )

@@ -1,0 +1,155 @@
+"""The Trainer's three ways to train: one model, one model on balanced batches, or an ensemble.
+
+Each path fits with early stopping on validation PR-AUC and derives the loss weights and the
+initial bias from the class mix it trains on: the training split's counts as the Trainer reads
+it (after Rebalance); for balanced batches, the batch mix; for an ensemble member, every
+positive and its expected share of the negatives.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import tensorflow as tf
+from absl import logging
+from tfx.dsl.io import fileio
+
+from components.trainer import balanced_batches, ensemble
+from components.trainer.inputs import TrainingStatistics, shuffle_buffer_rows, shuffled_batches, unstack_features
+from components.trainer.network import ClassBalance, build_model, compile_model, initial_output_bias
+from components.trainer.spec import TrainerParameters
+
+# Spacing between ensemble members' seeds: wider than a model's layer-seed offsets, so no two members share one.
+_MEMBER_SEED_STRIDE = 7919
+# Negatives each balanced-batch class stream shuffles within.
+_BALANCED_SHUFFLE_ROWS = 10_000
+
+
+def _fit(
+    model: tf.keras.Model,
+    parameters: TrainerParameters,
+    train: tf.data.Dataset,
+    valid: tf.data.Dataset,
+    steps_per_epoch: Optional[int],
+    log_dir: str,
+) -> Dict[str, List[float]]:
+    """Fits with early stopping on validation PR-AUC, keeping the best epoch's weights."""
+    early_stopping = tf.keras.callbacks.EarlyStopping(
+        monitor="val_pr_auc", mode="max", patience=parameters.early_stopping_patience, restore_best_weights=True
+    )
+    history = model.fit(
+        train,
+        validation_data=valid,
+        epochs=parameters.max_epochs,
+        steps_per_epoch=steps_per_epoch,
+        callbacks=[early_stopping, tf.keras.callbacks.TensorBoard(log_dir=log_dir)],
+        verbose=2,
+    )
+    return history.history
+
+
+def _bias_figure(parameters: TrainerParameters, balance: ClassBalance) -> float:
+    return initial_output_bias(balance) if parameters.initial_bias else 0.0
+
+
+def _train_ensemble(
+    feature_keys: Sequence[str],
+    parameters: TrainerParameters,
+    stats: TrainingStatistics,
+    train_rows: tf.data.Dataset,
+    valid: tf.data.Dataset,
+    log_dir: str,
+    cache_dir: Optional[str],
+) -> Tuple[tf.keras.Model, Dict[str, Any]]:
+    """Members on every positive and a seeded share of the negatives, averaged into one logit model."""
+    buffer_rows = shuffle_buffer_rows(stats.rows, len(feature_keys))
+    fraction = parameters.ensemble_majority_fraction
+    members, histories = [], []
+    member_balance = ClassBalance(stats.positives, stats.negatives * fraction)
+    for member, keep in enumerate(ensemble.member_filters(parameters.seed, parameters.ensemble_members, fraction)):
+        logging.info("Ensemble member %d/%d: %s", member + 1, parameters.ensemble_members, member_balance)
+        member_seed = parameters.seed + _MEMBER_SEED_STRIDE * (member + 1)
+        member_log_dir = os.path.join(log_dir, f"member_{member}")
+        fileio.makedirs(member_log_dir)
+        if fraction >= 1.0:
+            # Every member sees every row (seed bagging): members differ by initial weights and order.
+            member_train = shuffled_batches(train_rows, feature_keys, parameters.batch_size, member_seed, buffer_rows)
+        else:
+            # The member's rows (every positive, its share of negatives) are selected in one pass
+            # over the split and cached on disk; later epochs read the cache, not the whole split.
+            member_rows = (
+                unstack_features(train_rows, feature_keys)
+                .filter(keep)
+                .cache(os.path.join(cache_dir or member_log_dir, f"member_{member}"))
+            )
+            member_train = member_rows.shuffle(buffer_rows, seed=member_seed, reshuffle_each_iteration=True).batch(
+                parameters.batch_size
+            )
+        model = compile_model(
+            build_model(feature_keys, parameters, stats, member_balance, member_seed), parameters, member_balance
+        )
+        histories.append(_fit(model, parameters, member_train, valid, None, member_log_dir))
+        members.append(model)
+    averaged = ensemble.average_members(members, output="logit")
+    return averaged, {
+        "ensemble_members": parameters.ensemble_members,
+        "epochs_run": [len(history["loss"]) for history in histories],
+        "best_val_pr_auc": [float(max(history["val_pr_auc"])) for history in histories],
+        "initial_bias": _bias_figure(parameters, member_balance),
+    }
+
+
+def _balanced_batches(
+    feature_keys: Sequence[str], parameters: TrainerParameters, stats: TrainingStatistics, train_rows: tf.data.Dataset
+) -> Tuple[tf.data.Dataset, ClassBalance, int]:
+    """Endless batches with `batch_positive_share` positives, their class mix, and the steps of one epoch."""
+    share = parameters.batch_positive_share
+    per_class = balanced_batches.split_by_class(unstack_features(train_rows, feature_keys), None, [0.0, 1.0])
+    batches = balanced_batches.balanced_dataset(
+        per_class,
+        {1.0: share, 0.0: 1.0 - share},
+        parameters.batch_size,
+        parameters.seed,
+        shuffle_buffer=min(_BALANCED_SHUFFLE_ROWS, max(1, stats.negatives)),
+        cache_classes=[1.0],
+    )
+    balance = ClassBalance(stats.rows * share, stats.rows * (1.0 - share))
+    steps = parameters.steps_per_epoch or max(1, math.ceil(stats.rows / parameters.batch_size))
+    return batches, balance, steps
+
+
+def train_model(
+    feature_keys: Sequence[str],
+    parameters: TrainerParameters,
+    stats: TrainingStatistics,
+    train_rows: tf.data.Dataset,
+    valid: tf.data.Dataset,
+    log_dir: str,
+    cache_dir: Optional[str] = None,
+) -> Tuple[tf.keras.Model, Dict[str, Any]]:
+    """Trains one model, balanced-batch model or ensemble, as the parameters say.
+
+    `train_rows` are unbatched (feature vector, label) rows in `feature_keys` order (see
+    `inputs.disk_cached_rows`) and `stats` their statistics. Returns a Keras model that outputs a
+    logit, and figures for the training report. Ensemble members that see a share of the
+    negatives cache their rows under `cache_dir` (default: `log_dir`).
+    """
+    if parameters.ensemble_members > 1:
+        return _train_ensemble(feature_keys, parameters, stats, train_rows, valid, log_dir, cache_dir)
+    steps: Optional[int]
+    if parameters.balanced_batches:
+        batches, balance, steps = _balanced_batches(feature_keys, parameters, stats, train_rows)
+    else:
+        buffer_rows = shuffle_buffer_rows(stats.rows, len(feature_keys))
+        batches = shuffled_batches(train_rows, feature_keys, parameters.batch_size, parameters.seed, buffer_rows)
+        balance, steps = ClassBalance(stats.positives, stats.negatives), None
+    model = compile_model(build_model(feature_keys, parameters, stats, balance, parameters.seed), parameters, balance)
+    history = _fit(model, parameters, batches, valid, steps, log_dir)
+    return model, {
+        "epochs_run": len(history["loss"]),
+        "best_val_pr_auc": float(max(history["val_pr_auc"])),
+        "initial_bias": _bias_figure(parameters, balance),
+        "balanced_batches": parameters.balanced_batches,
+    }
