@@ -17,6 +17,7 @@ from components.class_skew.spec import ClassSkewParameters
 from components.common.parameters import ParameterError, require, require_choice
 from components.rebalance.spec import RebalanceParameters
 from components.trainer.spec import TrainerParameters
+from components.transform.spec import TransformInputs, TransformParameters
 from pipeline import features
 
 # One error type for every setting, the components' own and the pipeline's.
@@ -51,6 +52,10 @@ class PipelineConfig:
     span_drift: bool = True
     label_key: str = features.LABEL_KEY
     numeric_feature_keys: Tuple[str, ...] = features.NUMERIC_FEATURE_KEYS
+    # Text or integer-coded columns: the Transform maps them through vocabularies.
+    categorical_feature_keys: Tuple[str, ...] = ()
+    # Numeric columns with missing values in the data: the Transform adds a missing indicator for each.
+    nullable_feature_keys: Tuple[str, ...] = ()
     slice_feature_keys: Tuple[str, ...] = features.SLICE_FEATURE_KEYS
     # ExampleGen's hash-bucket split: train fits, valid stops early and tunes the
     # threshold, eval is only for the Evaluator.
@@ -58,6 +63,7 @@ class PipelineConfig:
     # Each component's own parameter dataclass, with its own defaults and checks (components/*/spec.py).
     class_skew: ClassSkewParameters = dataclasses.field(default_factory=ClassSkewParameters)
     rebalance: RebalanceParameters = dataclasses.field(default_factory=RebalanceParameters)
+    transform: TransformParameters = dataclasses.field(default_factory=TransformParameters)
     trainer: TrainerParameters = dataclasses.field(default_factory=TrainerParameters)
     evaluator: BlessingGateParameters = dataclasses.field(default_factory=BlessingGateParameters)
 
@@ -72,11 +78,23 @@ class PipelineConfig:
         )
         require(len(set(split_names)) == len(split_names), f"split_buckets names must be unique, got {split_names}")
         require(all(buckets >= 1 for _, buckets in self.split_buckets), "split_buckets counts must be >= 1")
-        require(self.label_key not in self.numeric_feature_keys, f"label {self.label_key!r} must not be a model input")
-        require(bool(self.numeric_feature_keys), "numeric_feature_keys must not be empty")
+        self.transform_inputs()  # checks the columns: no overlaps, the label is no input, at least one input
+        for name in ("train_split", "eval_split"):
+            split = getattr(self.class_skew, name)
+            require(split in split_names, f"class_skew.{name} {split!r} is not a split ExampleGen makes: {split_names}")
         unknown = [split for split in self.rebalance.splits if split not in split_names]
         require(not unknown, f"rebalance.splits names splits that ExampleGen does not make: {unknown}")
         require(
             "eval" not in self.rebalance.splits and "valid" not in self.rebalance.splits,
             "rebalance.splits must not include valid or eval: rebalancing them would bias the metrics",
+        )
+
+    def transform_inputs(self) -> TransformInputs:
+        """What the Transform's preprocessing_fn receives: the data set's columns and `transform.*`."""
+        return TransformInputs(
+            label_key=self.label_key,
+            numeric_feature_keys=self.numeric_feature_keys,
+            categorical_feature_keys=self.categorical_feature_keys,
+            nullable_feature_keys=self.nullable_feature_keys,
+            parameters=self.transform,
         )

@@ -84,7 +84,11 @@ def _manifest_span(folder: pathlib.Path, manifest: Mapping[str, object]) -> Prep
         rows=int(manifest["rows"]),  # type: ignore[arg-type]
         class_counts={int(k): v for k, v in manifest["class_counts"].items()},  # type: ignore[union-attr]
         split_counts={s: {int(k): v for k, v in c.items()} for s, c in manifest["split_counts"].items()},  # type: ignore[union-attr]
-        types=ColumnTypes(numeric=tuple(types["numeric"]), categorical=tuple(types["categorical"])),  # type: ignore[index]
+        types=ColumnTypes(
+            numeric=tuple(types["numeric"]),
+            categorical=tuple(types["categorical"]),
+            nullable=tuple(types.get("nullable", ())),
+        ),  # type: ignore[index]
         reused=True,
     )
 
@@ -162,7 +166,11 @@ def write_span(
             "class_counts": {str(k): v for k, v in scan.class_counts.items()},
             "split_counts": {s: {str(k): v for k, v in c.items()} for s, c in splitter.counts().items()},
             "label_values": scan.label_values,
-            "types": {"numeric": list(types.numeric), "categorical": list(types.categorical)},
+            "types": {
+                "numeric": list(types.numeric),
+                "categorical": list(types.categorical),
+                "nullable": list(types.nullable),
+            },
         }
         (staging / MANIFEST_FILENAME).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         for path in staging.rglob("*"):
@@ -211,11 +219,13 @@ def prepare_dataset(
         check_class_counts(description, scans[span])
     kinds = {span: prepared.types for span, prepared in reused.items()}
     kinds.update({span: scan.types for span, scan in scans.items()})
-    if len(set(kinds.values())) > 1:
+    if len({(kind.numeric, kind.categorical) for kind in kinds.values()}) > 1:
         # Rare: re-read the reused spans too, so the message can quote a row of each.
         everything = {span: scans.get(span) or scan_table(description, raw_spans[span]) for span in kinds}
         check_types_across_spans(everything)
-    types = kinds[max(kinds)]
+    latest = kinds[max(kinds)]
+    nullable = tuple(name for name in latest.numeric if any(name in kind.nullable for kind in kinds.values()))
+    types = dataclasses.replace(latest, nullable=nullable)
     written = {
         span: write_span(description, scan, types, prepared_root / f"{SPAN_DIR_PREFIX}{span}")
         for span, scan in scans.items()

@@ -35,6 +35,8 @@ class ColumnTypes:
 
     numeric: Tuple[str, ...]
     categorical: Tuple[str, ...]
+    # Numeric columns with a missing value somewhere: the Transform adds an indicator for each.
+    nullable: Tuple[str, ...] = ()
 
     def kind_of(self, column: str) -> str:
         return "numeric" if column in self.numeric else "categorical"
@@ -165,6 +167,7 @@ def scan_table(description: DatasetDescription, path: pathlib.Path) -> TableScan
     declared_numeric = set(description.columns.numeric)
     declared_categorical = set(description.columns.categorical)
     first_text: Dict[str, Tuple[int, str]] = {}
+    seen_missing = set()
     label_values: Dict[str, int] = collections.Counter()
     rows = 0
     for line, row in rows_iter:
@@ -179,7 +182,10 @@ def scan_table(description: DatasetDescription, path: pathlib.Path) -> TableScan
         label_values[raw_label] += 1
         for index, name in inputs:
             text = row[index].strip()
-            if text in missing or name in declared_categorical or name in first_text:
+            if text in missing:
+                seen_missing.add(name)
+                continue
+            if name in declared_categorical or name in first_text:
                 continue
             number = _parse_number(text)
             if number is not None and math.isfinite(number):
@@ -207,7 +213,9 @@ def scan_table(description: DatasetDescription, path: pathlib.Path) -> TableScan
     return TableScan(
         path=path,
         header=tuple(header),
-        types=ColumnTypes(numeric=numeric, categorical=categorical),
+        types=ColumnTypes(
+            numeric=numeric, categorical=categorical, nullable=tuple(name for name in numeric if name in seen_missing)
+        ),
         class_counts={NEGATIVE: rows - positives, POSITIVE: positives},
         label_values=dict(sorted(label_values.items())),
         rows=rows,

@@ -59,6 +59,7 @@ def test_mixed_types_drop_missing_and_slices(tmp_path):
     description, prepared = prepare("mixed", tmp_path)
     assert prepared.types.numeric == ("age", "marker")
     assert prepared.types.categorical == ("region", "clinic")
+    assert prepared.types.nullable == ("marker",)
     examples = [values(e) for s in SPLIT_NAMES for e in read_examples(prepared.spans[1].folder / s / SPLIT_FILENAME)]
     assert all("patient_id" not in example for example in examples)
     assert all(
@@ -73,6 +74,7 @@ def test_headerless_file_takes_names_and_missing_markers(tmp_path):
     _, prepared = prepare("headerless", tmp_path)
     assert prepared.types.numeric == ("temperature", "vibration")
     assert prepared.types.categorical == ("line",)
+    assert prepared.types.nullable == ("temperature", "vibration")
     examples = [values(e) for e in read_examples(prepared.spans[1].folder / "train" / SPLIT_FILENAME)]
     assert any("temperature" not in example for example in examples)
 
@@ -80,7 +82,7 @@ def test_headerless_file_takes_names_and_missing_markers(tmp_path):
 def test_credit_card_layout_keeps_its_columns_and_bands(tmp_path):
     _, prepared = prepare("creditcard", tmp_path)
     assert prepared.types.numeric == ("Time", *(f"V{i}" for i in range(1, 29)), "Amount")
-    assert prepared.types.categorical == ()
+    assert prepared.types.categorical == () and prepared.types.nullable == ()
     example = values(read_examples(prepared.spans[1].folder / "eval" / SPLIT_FILENAME)[0])
     assert example["hour_band"] in (b"night", b"morning", b"afternoon", b"evening")
     assert example["amount_bucket"] in (b"lt_10", b"10_to_100", b"100_to_1000", b"ge_1000")

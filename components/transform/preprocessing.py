@@ -2,8 +2,8 @@
 
 - Numeric columns are standardised with full-pass statistics of the training split (mean and
   variance over the values present). A missing value becomes 0, the mean after standardising, and
-  a column that can be missing gets an indicator feature `<column>__missing`, so the model can tell
-  an imputed mean from a real one.
+  a column that had missing values in the data gets an indicator feature `<column>__missing`, so
+  the model can tell an imputed mean from a real one.
 - Categorical columns (text, or numbers declared categorical) go through a vocabulary of the
   training split with out-of-vocabulary buckets, so a category never seen in training still maps
   to an id; a missing value is a category of its own. The Trainer one-hot encodes or embeds the ids.
@@ -78,7 +78,7 @@ def preprocessing_fn(raw: Mapping[str, Any], custom_config: Mapping[str, Any]) -
     for name in inputs.numeric_feature_keys:
         scaled = standardize(raw[name])
         outputs[name] = scaled["value"]
-        if isinstance(raw[name], tf.SparseTensor):
+        if name in inputs.nullable_feature_keys:
             outputs[missing_indicator_key(name)] = scaled["missing"]
     for name in inputs.categorical_feature_keys:
         outputs[name] = categorical_ids(raw[name], name, inputs)

@@ -45,6 +45,8 @@ class TransformInputs:
     label_key: str
     numeric_feature_keys: Tuple[str, ...]
     categorical_feature_keys: Tuple[str, ...]
+    # Numeric columns with missing values in the data: each gets an indicator feature.
+    nullable_feature_keys: Tuple[str, ...] = ()
     parameters: TransformParameters = TransformParameters()
 
     def __post_init__(self) -> None:
@@ -55,12 +57,15 @@ class TransformInputs:
             f"the label {self.label_key!r} must not be a model input",
         )
         require(bool(self.numeric_feature_keys + self.categorical_feature_keys), "the model needs at least one input")
+        strays = sorted(set(self.nullable_feature_keys) - set(self.numeric_feature_keys))
+        require(not strays, f"nullable columns {strays} are not numeric inputs")
 
     def to_custom_config(self) -> Dict[str, Any]:
         return {
             "label_key": self.label_key,
             "numeric_feature_keys": list(self.numeric_feature_keys),
             "categorical_feature_keys": list(self.categorical_feature_keys),
+            "nullable_feature_keys": list(self.nullable_feature_keys),
             "parameters": self.parameters.to_json_dict(),
         }
 
@@ -70,6 +75,7 @@ class TransformInputs:
             label_key=str(config["label_key"]),
             numeric_feature_keys=tuple(config["numeric_feature_keys"]),
             categorical_feature_keys=tuple(config["categorical_feature_keys"]),
+            nullable_feature_keys=tuple(config.get("nullable_feature_keys", ())),
             parameters=TransformParameters.from_json_dict(config.get("parameters", {})),
         )
 
@@ -82,3 +88,8 @@ def missing_indicator_key(column: str) -> str:
 def vocabulary_name(column: str) -> str:
     """The vocabulary file of a categorical column in the transform graph's assets."""
     return f"vocabulary_{column}"
+
+
+def transformed_numeric_keys(inputs: TransformInputs) -> Tuple[str, ...]:
+    """The float features Transform writes, in order: each numeric column, then each missing indicator."""
+    return inputs.numeric_feature_keys + tuple(missing_indicator_key(key) for key in inputs.nullable_feature_keys)

@@ -27,7 +27,7 @@ ROWS = [
     {"age": 60.0, "marker": [3.0], "region": [b"north"], "diagnosis": 0},
     {"age": 80.0, "marker": [5.0], "region": [], "diagnosis": 0},
 ]
-INPUTS = TransformInputs("diagnosis", ("age", "marker"), ("region",))
+INPUTS = TransformInputs("diagnosis", ("age", "marker"), ("region",), nullable_feature_keys=("marker",))
 
 
 def transform(rows, inputs=INPUTS):
@@ -48,7 +48,7 @@ def test_numbers_are_standardised_with_missing_values_imputed_and_flagged():
     markers = [row["marker"] for row in transformed]
     np.testing.assert_allclose(markers, [(1 - 3) / np.std([1, 3, 5]), 0.0, 0.0, (5 - 3) / np.std([1, 3, 5])], rtol=1e-5)
     assert [row[missing_indicator_key("marker")] for row in transformed] == [0.0, 1.0, 0.0, 0.0]
-    assert missing_indicator_key("age") not in transformed[0], "a column that is never missing needs no indicator"
+    assert missing_indicator_key("age") not in transformed[0], "a column never missing in the data needs no indicator"
     assert [row["diagnosis"] for row in transformed] == [0, 1, 0, 0]
 
 
@@ -70,10 +70,12 @@ def test_categories_get_vocabulary_ids_missing_is_a_category_and_unseen_ones_fal
 
 
 def test_inputs_travel_in_custom_config_and_are_checked():
-    inputs = TransformInputs("y", ("a",), ("b",), TransformParameters(oov_buckets=3))
+    inputs = TransformInputs("y", ("a",), ("b",), ("a",), TransformParameters(oov_buckets=3))
     assert TransformInputs.from_custom_config(inputs.to_custom_config()) == inputs
     with pytest.raises(ParameterError, match=r"columns \['a'\] are both numeric and categorical"):
         TransformInputs("y", ("a",), ("a",))
+    with pytest.raises(ParameterError, match=r"nullable columns \['b'\] are not numeric inputs"):
+        TransformInputs("y", ("a",), ("b",), ("b",))
     with pytest.raises(ParameterError, match="the label 'y' must not be a model input"):
         TransformInputs("y", ("y",), ())
     with pytest.raises(ParameterError, match="transform.oov_buckets must be >= 1"):
