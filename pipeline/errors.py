@@ -1,5 +1,9 @@
-"""Errors a user can act on: the runners print them as one line instead of a traceback."""
+"""Errors a user can act on: the runners print them as one line instead of a traceback.
 
+`UserInputError` lives in `components.common.errors`, so that components raise it without
+importing the pipeline; it is re-exported here for the pipeline's own modules and runners.
+"""
 
-class UserInputError(ValueError):
-    """Bad input (a file, column, value or folder) with what to do about it in the message."""
+from components.common.errors import UserInputError
+
+__all__ = ["UserInputError"]

@@ -8,7 +8,6 @@ Pure: builds component objects from the config, reads no files and no environmen
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Dict, List, Optional
 
 import tensorflow_model_analysis as tfma
@@ -18,14 +17,14 @@ from tfx.dsl.components.base import base_node
 from components.baseline.strategy import LatestBlessedOtherModelStrategy
 from components.blessing_gate.component import BlessingGate
 from components.blessing_gate.eval_config import gate_eval_config
-from components.blessing_gate.judge import GateThresholds
 from components.class_skew.component import ClassSkew
 from components.class_skew.resolver import RESOLVER_ID as PREVIOUS_STATISTICS_RESOLVER
 from components.class_skew.resolver import previous_statistics_resolver
 from components.rebalance.component import Rebalance
+from components.trainer import spec as trainer_spec
 from pipeline.config import PipelineConfig
 
-TRAINER_RUN_FN = "components.trainer.model.run_fn"
+TRAINER_RUN_FN = trainer_spec.RUN_FN
 TRAIN_SPLIT = "train"
 VALID_SPLIT = "valid"
 EVAL_SPLIT = "eval"
@@ -47,23 +46,8 @@ PUSHER = "Pusher"
 
 def trainer_custom_config(config: PipelineConfig) -> Dict[str, Any]:
     """The JSON-able settings `components.trainer.model.run_fn` reads from `fn_args.custom_config`."""
-    settings = dataclasses.asdict(config.trainer)
-    settings["label_key"] = config.label_key
-    settings["feature_keys"] = list(config.numeric_feature_keys)
-    settings["hidden_units"] = list(config.trainer.hidden_units)
-    return settings
-
-
-def gate_thresholds(config: PipelineConfig) -> GateThresholds:
-    gate = config.evaluator
-    return GateThresholds(
-        min_auc=gate.min_auc,
-        min_pr_auc=gate.min_pr_auc,
-        min_recall=gate.min_recall,
-        min_slice_positives=gate.min_slice_positives,
-        max_pr_auc_drop=gate.max_pr_auc_drop,
-        max_recall_drop=gate.max_recall_drop,
-    )
+    run = trainer_spec.TrainerRunConfig(config.label_key, config.numeric_feature_keys, config.trainer)
+    return run.to_custom_config()
 
 
 def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
@@ -72,12 +56,7 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
     TFMA's own thresholds hold on the overall slice (change thresholds against the
     baseline are skipped on the first run); BlessingGate judges every slice.
     """
-    return gate_eval_config(
-        gate_thresholds(config),
-        config.label_key,
-        config.slice_feature_keys,
-        recall_at_fpr=config.evaluator.recall_at_fpr,
-    )
+    return gate_eval_config(config.evaluator, config.label_key, config.slice_feature_keys)
 
 
 def baseline_model_resolver(config: PipelineConfig, trainer: base_node.BaseNode) -> Optional[tfx.dsl.Resolver]:
@@ -126,23 +105,22 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
         statistics=statistics_gen.outputs["statistics"],
         schema=schema_gen.outputs["schema"],
         previous_statistics=previous_statistics.outputs["statistics"] if previous_statistics else None,
+        examples=example_gen.outputs["examples"],
+        previous_examples=previous_statistics.outputs["examples"] if previous_statistics else None,
         label_key=config.label_key,
-        **dataclasses.asdict(config.class_skew),
+        parameters=config.class_skew,
     )
     rebalance = Rebalance(
         examples=example_gen.outputs["examples"],
         class_skew=class_skew.outputs["class_skew"],
         label_key=config.label_key,
-        **{
-            **dataclasses.asdict(config.rebalance),
-            "smote_feature_keys": config.rebalance.smote_feature_keys or config.numeric_feature_keys,
-        },
+        feature_keys=config.numeric_feature_keys,
+        parameters=config.rebalance,
     )
     trainer = tfx.components.Trainer(
         run_fn=TRAINER_RUN_FN,
         examples=rebalance.outputs["rebalanced_examples"],
         schema=schema_gen.outputs["schema"],
-        hyperparameters=class_skew.outputs["hyperparameters"],
         train_args=tfx.proto.TrainArgs(splits=[TRAIN_SPLIT]),
         eval_args=tfx.proto.EvalArgs(splits=[VALID_SPLIT]),
         custom_config=trainer_custom_config(config),
@@ -163,7 +141,7 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
         schema=schema_gen.outputs["schema"],
         label_key=config.label_key,
         slice_feature_keys=list(config.slice_feature_keys),
-        **dataclasses.asdict(gate_thresholds(config)),
+        parameters=config.evaluator,
     ).with_id(BLESSING_GATE)
     with tfx.dsl.Cond(gate.outputs["blessing"].future()[0].custom_property("blessed") == 1):
         pusher = tfx.components.Pusher(

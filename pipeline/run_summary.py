@@ -12,11 +12,9 @@ from typing import Dict, List, Optional
 
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
-from tfx.dsl.io import fileio
 
 from pipeline.config import PipelineConfig
 
-CLASS_SKEW_SUMMARY_FILE = "summary.txt"
 _STATE_NAMES = {
     metadata_store_pb2.Execution.COMPLETE: "ran",
     metadata_store_pb2.Execution.CACHED: "cached",
@@ -123,22 +121,28 @@ def _output_artifacts(store: metadata_store.MetadataStore, execution_id: int) ->
     return outputs
 
 
-def _read_text(path: str) -> Optional[str]:
-    if not fileio.exists(path):
-        return None
-    with fileio.open(path, "r") as handle:
-        return handle.read()
+def _class_skew_lines(report_uri: str) -> List[str]:
+    """ClassSkew's summary lines; none when its report cannot be read (the run's own log says why)."""
+    # Imported here, like summarize_run's imports: TFX modules, loaded only when a run is summarized.
+    from components.class_skew.errors import ClassSkewInputError
+    from components.class_skew.report import LabelDistributionReport
+
+    try:
+        report = LabelDistributionReport.load(report_uri)
+    except ClassSkewInputError:
+        return []
+    return [line for line in report.summary if line.strip()]
 
 
 def summarize_run(config: PipelineConfig, since: float) -> RunSummary:
     """Reads the newest run of `config.pipeline_name` started after `since` (epoch seconds)."""
-    # Imported here: TensorFlow-heavy modules, and the runners set TF_USE_LEGACY_KERAS first.
-    import tensorflow_model_analysis as tfma  # noqa: PLC0415
+    # Imported here: TensorFlow-heavy modules, loaded only when a run is summarized.
+    import tensorflow_model_analysis as tfma
 
-    from components.blessing_gate.keys import GATE_REPORT_MARKDOWN  # noqa: PLC0415
-    from components.blessing_gate.report import read_report as read_gate_report  # noqa: PLC0415
-    from components.blessing_gate.report import render_verdict_line  # noqa: PLC0415
-    from components.trainer import model as trainer_model  # noqa: PLC0415
+    from components.blessing_gate.report import read_report as read_gate_report
+    from components.blessing_gate.report import render_verdict_line
+    from components.blessing_gate.spec import GATE_REPORT_MARKDOWN
+    from components.trainer import model as trainer_model
 
     summary = RunSummary(None, [], [], {}, None, {}, [], None, "did not run")
     if not config.metadata_path or not os.path.exists(config.metadata_path):
@@ -158,8 +162,7 @@ def summarize_run(config: PipelineConfig, since: float) -> RunSummary:
         summary.nodes.append(NodeRun(node_id, state, seconds, is_resolver=type_name.endswith(".Resolver")))
         outputs = _output_artifacts(store, execution.id)
         if "class_skew" in outputs:
-            text = _read_text(os.path.join(outputs["class_skew"][0].uri, CLASS_SKEW_SUMMARY_FILE)) or ""
-            summary.class_skew_lines = [line for line in text.splitlines() if line.strip()]
+            summary.class_skew_lines = _class_skew_lines(outputs["class_skew"][0].uri)
         if "model" in outputs and node_id.startswith("Trainer"):
             serving_dir = os.path.join(outputs["model"][0].uri, "Format-Serving")
             try:

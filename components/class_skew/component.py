@@ -2,8 +2,9 @@
 
 Runs right after StatisticsGen and reads its ExampleStatistics (no pass over the data).
 Outputs:
-- `class_skew` (ClassSkewReport): `class_skew.json` (everything, see `report.load_report`)
-  and `summary.txt` (one line per split / finding); key figures as MLMD custom properties.
+- `class_skew` (ClassSkewReport): `class_skew.json` (everything, see
+  `report.LabelDistributionReport`, read back with its `load`) and `summary.txt` (one line per
+  split / finding); key figures as MLMD custom properties.
 - `hyperparameters` (standard HyperParameters): one JSON file that the stock Trainer
   parses into `fn_args.hyperparameters` (label_key, classes, class_counts, class_weights,
   initial_bias, positive_class; counts of the train split).
@@ -20,62 +21,43 @@ from typing import Optional
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
-from tfx.types.artifact import Artifact
-from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
 from components.class_skew import executor
-from components.class_skew import label_distribution as ld
-from components.class_skew.keys import (
-    FLOAT_PARAMS,
+from components.class_skew.errors import ClassSkewError, ClassSkewInputError, ClassSkewParameterError
+from components.class_skew.report import LabelDistributionReport
+from components.class_skew.spec import (
+    EXAMPLES_KEY,
     HYPERPARAMETERS_KEY,
-    POSITIVE_CLASS_PARAM,
+    PREVIOUS_EXAMPLES_KEY,
     PREVIOUS_STATISTICS_KEY,
     REPORT_KEY,
     SCHEMA_KEY,
     STATISTICS_KEY,
-    STRING_PARAMS,
+    ClassSkewParameters,
+    ClassSkewReport,
+    ClassSkewSpec,
 )
-from components.class_skew.label_distribution import ClassSkewError, ClassSkewInputError
-from components.class_skew.report import load_report
 
 __all__ = [
     "ClassSkew",
     "ClassSkewError",
     "ClassSkewInputError",
+    "ClassSkewParameterError",
+    "ClassSkewParameters",
     "ClassSkewReport",
     "ClassSkewSpec",
+    "EXAMPLES_KEY",
     "HYPERPARAMETERS_KEY",
+    "LabelDistributionReport",
+    "PREVIOUS_EXAMPLES_KEY",
     "PREVIOUS_STATISTICS_KEY",
     "REPORT_KEY",
     "SCHEMA_KEY",
     "STATISTICS_KEY",
-    "load_report",
 ]
 
-
-class ClassSkewReport(Artifact):
-    """The label's class distribution per split, skew, drift and findings (class_skew.json, summary.txt)."""
-
-    TYPE_NAME = "imbalanced.ClassSkewReport"
-
-
-class ClassSkewSpec(types.ComponentSpec):
-    """Inputs, outputs and parameters of ClassSkew."""
-
-    PARAMETERS = {
-        **{name: ExecutionParameter(type=str) for name in STRING_PARAMS},
-        **{name: ExecutionParameter(type=float) for name in FLOAT_PARAMS},
-        POSITIVE_CLASS_PARAM: ExecutionParameter(type=str, optional=True),
-    }
-    INPUTS = {
-        STATISTICS_KEY: ChannelParameter(type=standard_artifacts.ExampleStatistics),
-        SCHEMA_KEY: ChannelParameter(type=standard_artifacts.Schema),
-        PREVIOUS_STATISTICS_KEY: ChannelParameter(type=standard_artifacts.ExampleStatistics, optional=True),
-    }
-    OUTPUTS = {
-        REPORT_KEY: ChannelParameter(type=ClassSkewReport),
-        HYPERPARAMETERS_KEY: ChannelParameter(type=standard_artifacts.HyperParameters),
-    }
+# The default `parameters`: one frozen instance, so the defaults stay those of ClassSkewParameters.
+_DEFAULT_PARAMETERS = ClassSkewParameters()
 
 
 class ClassSkew(base_component.BaseComponent):
@@ -89,68 +71,36 @@ class ClassSkew(base_component.BaseComponent):
         statistics: types.BaseChannel,
         schema: types.BaseChannel,
         previous_statistics: Optional[types.BaseChannel] = None,
-        label_key: str = "Class",
-        imbalanced_ratio: float = 3.0,
-        severe_ratio: float = 100.0,
-        skew_linf_threshold: float = 0.01,
-        skew_js_threshold: float = 0.01,
-        drift_linf_threshold: float = 0.01,
-        drift_js_threshold: float = 0.01,
-        on_single_class: str = ld.FAIL,
-        on_empty_split: str = ld.FAIL,
-        on_severe_imbalance: str = ld.WARN,
-        on_skew: str = ld.WARN,
-        on_drift: str = ld.WARN,
-        train_split: str = "train",
-        eval_split: str = "eval",
-        positive_class: Optional[str] = None,
+        examples: Optional[types.BaseChannel] = None,
+        previous_examples: Optional[types.BaseChannel] = None,
+        *,
+        label_key: str,
+        parameters: ClassSkewParameters = _DEFAULT_PARAMETERS,
     ):
-        """Checks the settings at once (ClassSkewInputError naming the parameter).
+        """Checks the names at once (ClassSkewParameterError); the parameters checked themselves when built.
 
         Args:
           statistics: StatisticsGen's ExampleStatistics, computed with a schema in which the label is categorical.
           schema: the Schema (ImportSchemaGen / SchemaGen).
           previous_statistics: optional ExampleStatistics of the previous span (see `resolver.py`) for drift.
+          examples: optional Examples that `statistics` describe; only their span is read, for the report.
+          previous_examples: optional Examples that `previous_statistics` describe (the resolver's), for their span.
           label_key: the label feature.
-          imbalanced_ratio, severe_ratio: majority/minority count ratio from which a split is imbalanced / severe.
-          skew_*_threshold: train-vs-other-split label distribution limits (L-infinity, Jensen-Shannon in bits).
-          drift_*_threshold: previous-vs-current span label distribution limits.
-          on_*: "warn" (record, go on) or "fail" (raise ClassSkewError, nothing downstream runs).
-            on_single_class applies to the train split (other splits warn).
-          train_split, eval_split: the split whose counts feed the Trainer, and the headline skew split.
-          positive_class: binary labels only; default "1" if it is a class, else the train minority class.
+          parameters: thresholds, per-finding actions and split names (see `spec.ClassSkewParameters`).
         """
-        settings = ld.Settings(
-            label_key=label_key,
-            imbalanced_ratio=_number("imbalanced_ratio", imbalanced_ratio),
-            severe_ratio=_number("severe_ratio", severe_ratio),
-            skew_linf_threshold=_number("skew_linf_threshold", skew_linf_threshold),
-            skew_js_threshold=_number("skew_js_threshold", skew_js_threshold),
-            drift_linf_threshold=_number("drift_linf_threshold", drift_linf_threshold),
-            drift_js_threshold=_number("drift_js_threshold", drift_js_threshold),
-            on_single_class=on_single_class,
-            on_empty_split=on_empty_split,
-            on_severe_imbalance=on_severe_imbalance,
-            on_skew=on_skew,
-            on_drift=on_drift,
-            train_split=train_split,
-            eval_split=eval_split,
-            positive_class=positive_class,
-        )
+        if not isinstance(parameters, ClassSkewParameters):
+            raise ClassSkewParameterError(f"ClassSkew: parameters must be ClassSkewParameters, got {parameters!r}")
+        if not isinstance(label_key, str) or not label_key:
+            raise ClassSkewParameterError(f"ClassSkew: label_key must not be empty, got {label_key!r}")
         spec = ClassSkewSpec(
             statistics=statistics,
             schema=schema,
             previous_statistics=previous_statistics,
+            examples=examples,
+            previous_examples=previous_examples,
             class_skew=types.Channel(type=ClassSkewReport),
             hyperparameters=types.Channel(type=standard_artifacts.HyperParameters),
-            **{name: getattr(settings, name) for name in (*STRING_PARAMS, *FLOAT_PARAMS)},
-            positive_class=positive_class,
+            label_key=label_key,
+            **parameters.to_exec_properties(),
         )
         super().__init__(spec=spec)
-
-
-def _number(name: str, value: object) -> float:
-    """Floats for the float parameters (TFX type-checks them); ints are fine, strings and bools are not."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ClassSkewInputError(f"ClassSkew: {name} must be a number, got {value!r}")
-    return float(value)

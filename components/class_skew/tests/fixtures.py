@@ -20,7 +20,7 @@ from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import io_utils
 
 from components.class_skew import executor as executor_module
-from components.class_skew.component import ClassSkewReport
+from components.class_skew.spec import ClassSkewParameters, ClassSkewReport
 
 PROJECT_SCHEMA_PATH = os.path.join(os.path.dirname(__file__), "..", "..", "..", "schema", "schema.pbtxt")
 
@@ -37,27 +37,12 @@ feature { name: "animal" type: BYTES string_domain { name: "animal" value: "cat"
 feature { name: "x" type: FLOAT }
 """
 
-DEFAULT_PARAMS = {
-    "label_key": "Class",
-    "imbalanced_ratio": 3.0,
-    "severe_ratio": 100.0,
-    "skew_linf_threshold": 0.01,
-    "skew_js_threshold": 0.01,
-    "drift_linf_threshold": 0.01,
-    "drift_js_threshold": 0.01,
-    "on_single_class": "fail",
-    "on_empty_split": "fail",
-    "on_severe_imbalance": "warn",
-    "on_skew": "warn",
-    "on_drift": "warn",
-    "train_split": "train",
-    "eval_split": "eval",
-    "positive_class": None,
-}
-
 
 def parse_schema(text: str) -> schema_pb2.Schema:
     return text_format.Parse(text, schema_pb2.Schema())
+
+
+BINARY = parse_schema(BINARY_SCHEMA)
 
 
 def project_schema() -> schema_pb2.Schema:
@@ -116,26 +101,50 @@ def outputs(root: str) -> Dict[str, list]:
     return {"class_skew": [report], "hyperparameters": [hyperparameters]}
 
 
+def binary_stats(
+    counts: Mapping[object, int], schema: Optional[schema_pb2.Schema] = BINARY
+) -> statistics_pb2.DatasetFeatureStatisticsList:
+    return statistics(label_column(counts), schema)
+
+
+def assert_nothing_written(root: str) -> None:
+    for name in ("class_skew", "hyperparameters"):
+        assert fileio.listdir(os.path.join(root, name)) == []
+
+
+def examples_artifact(root: str, name: str, span: int) -> standard_artifacts.Examples:
+    """Examples as ExampleGen 1.16 records them: the span in the `span` custom property only."""
+    artifact = standard_artifacts.Examples()
+    artifact.uri = os.path.join(root, name)
+    artifact.set_int_custom_property("span", span)
+    return artifact
+
+
 def run(
     root: str,
     split_stats: Mapping[str, statistics_pb2.DatasetFeatureStatisticsList],
     schema: schema_pb2.Schema,
     previous: Optional[standard_artifacts.ExampleStatistics] = None,
     sample_rate_by_split: Optional[str] = None,
-    **params: object,
+    label_key: str = "Class",
+    extra_inputs: Optional[Mapping[str, list]] = None,
+    statistics_span: int = 2,
+    **overrides: object,
 ) -> Dict[str, list]:
-    """Runs the executor's Do on real artifacts; returns the output dict."""
-    current = statistics_artifact(root, "statistics", split_stats, span=2)
+    """Runs the executor's Do on real artifacts, with ClassSkewParameters(**overrides); returns the output dict."""
+    current = statistics_artifact(root, "statistics", split_stats, span=statistics_span)
     if sample_rate_by_split is not None:
         # As StatisticsGen 1.16 records it: a JSON string as the JSON value.
         current.set_json_value_custom_property("sample_rate_by_split", sample_rate_by_split)
     input_dict = {
         "statistics": [current],
         "schema": [schema_artifact(root, schema)],
+        **(extra_inputs or {}),
     }
     if previous is not None:
         input_dict["previous_statistics"] = [previous]
     output_dict = outputs(root)
-    exec_properties = {**DEFAULT_PARAMS, **params}
+    parameters = ClassSkewParameters(**overrides)
+    exec_properties = {"label_key": label_key, **parameters.to_exec_properties()}
     executor_module.Executor().Do(input_dict, output_dict, exec_properties)
     return output_dict

@@ -10,40 +10,10 @@ import pytest
 from tfx.dsl.io import fileio
 from tfx.utils import io_utils
 
-from components.class_skew import report as report_module
-from components.class_skew.label_distribution import ClassSkewError, ClassSkewInputError
+from components.class_skew.errors import ClassSkewError
+from components.class_skew.report import LabelDistributionReport
 from components.class_skew.tests import fixtures
-
-BINARY = fixtures.parse_schema(fixtures.BINARY_SCHEMA)
-
-
-def binary_stats(counts, schema=BINARY):
-    return fixtures.statistics(fixtures.label_column(counts), schema)
-
-
-@pytest.fixture(scope="module")
-def stats():
-    """TFDV statistics of label columns with known counts, computed once for the module."""
-    project = fixtures.project_schema()
-    return {
-        "balanced_train": binary_stats({0: 30, 1: 30}, project),
-        "balanced_eval": binary_stats({0: 10, 1: 10}, project),
-        "imbalanced_train": binary_stats({0: 80, 1: 20}),
-        "imbalanced_eval": binary_stats({0: 40, 1: 10}),
-        "severe_train": binary_stats({0: 1155, 1: 2}),
-        "severe_eval": binary_stats({0: 577, 1: 1}),
-        "single_train": binary_stats({0: 25}),
-        "empty": binary_stats({}),
-        "skewed_eval": binary_stats({0: 16, 1: 4}),
-        "drift_previous_train": binary_stats({0: 90, 1: 10}),
-        "no_counts": fixtures.statistics(fixtures.label_column({0: 8, 1: 2}), None),
-        "no_label": fixtures.statistics(fixtures.label_column({0: 8, 1: 2}), BINARY, label_key="other"),
-    }
-
-
-def read_json(uri, name):
-    with fileio.open(os.path.join(uri, name), "r") as handle:
-        return json.loads(handle.read())
+from components.class_skew.tests.fixtures import BINARY, assert_nothing_written
 
 
 def read_hyperparameters_like_trainer(uri):
@@ -52,24 +22,19 @@ def read_hyperparameters_like_trainer(uri):
         return json.loads(handle.read())
 
 
-def assert_nothing_written(root):
-    for name in ("class_skew", "hyperparameters"):
-        assert fileio.listdir(os.path.join(root, name)) == []
-
-
 def test_balanced_split_records_exact_counts_and_trainer_hyperparameters(tmp_path, stats):
     out = fixtures.run(
         str(tmp_path), {"train": stats["balanced_train"], "eval": stats["balanced_eval"]}, fixtures.project_schema()
     )
     report_artifact = out["class_skew"][0]
-    report = report_module.load_report(report_artifact.uri)
-    assert report["splits"]["train"]["class_counts"] == {"0": 30, "1": 30}
-    assert report["splits"]["eval"]["class_counts"] == {"0": 10, "1": 10}
-    assert report["splits"]["train"]["severity"] == "balanced"
-    assert report["splits"]["train"]["imbalance_ratio"] == 1.0
-    assert report["findings"] == []
-    assert report["skew"]["eval"]["linf"] == 0.0 and report["skew"]["eval"]["js"] == 0.0
-    assert report["drift"] is None
+    report = LabelDistributionReport.load(report_artifact.uri)
+    assert report.splits["train"].class_counts == {"0": 30, "1": 30}
+    assert report.splits["eval"].class_counts == {"0": 10, "1": 10}
+    assert report.splits["train"].severity == "balanced"
+    assert report.splits["train"].imbalance_ratio == 1.0
+    assert report.findings == ()
+    assert report.skew["eval"].linf == 0.0 and report.skew["eval"].js == 0.0
+    assert report.drift is None
 
     hyperparameters = read_hyperparameters_like_trainer(out["hyperparameters"][0].uri)
     assert hyperparameters == {
@@ -93,30 +58,30 @@ def test_balanced_split_records_exact_counts_and_trainer_hyperparameters(tmp_pat
 
 def test_imbalanced_split_is_noted_with_weights_and_bias(tmp_path, stats):
     out = fixtures.run(str(tmp_path), {"train": stats["imbalanced_train"], "eval": stats["imbalanced_eval"]}, BINARY)
-    report = report_module.load_report(out["class_skew"][0].uri)
-    train = report["splits"]["train"]
-    assert train["class_counts"] == {"0": 80, "1": 20}
-    assert train["severity"] == "imbalanced" and train["imbalance_ratio"] == 4.0
-    assert train["minority_class"] == "1" and train["minority_share"] == pytest.approx(0.2)
-    kinds = {(f["split"], f["kind"], f["action"]) for f in report["findings"]}
+    report = LabelDistributionReport.load(out["class_skew"][0].uri)
+    train = report.splits["train"]
+    assert train.class_counts == {"0": 80, "1": 20}
+    assert train.severity == "imbalanced" and train.imbalance_ratio == 4.0
+    assert train.minority_class == "1" and train.minority_share == pytest.approx(0.2)
+    kinds = {(f.split, f.kind, f.action) for f in report.findings}
     assert kinds == {("train", "imbalanced", "note"), ("eval", "imbalanced", "note")}
     # n / (k * count): 100 / (2 * 80), 100 / (2 * 20).
-    assert report["class_weights"] == {"0": pytest.approx(0.625), "1": pytest.approx(2.5)}
-    assert report["initial_bias"] == pytest.approx(math.log(20 / 80))
+    assert report.class_weights == {"0": pytest.approx(0.625), "1": pytest.approx(2.5)}
+    assert report.initial_bias == pytest.approx(math.log(20 / 80))
     assert out["class_skew"][0].get_float_custom_property("train_imbalance_ratio") == 4.0
 
 
 def test_severe_imbalance_warns_and_summary_reads_like_the_issue(tmp_path, stats):
     out = fixtures.run(str(tmp_path), {"train": stats["severe_train"], "eval": stats["severe_eval"]}, BINARY)
-    report = report_module.load_report(out["class_skew"][0].uri)
-    assert report["splits"]["train"]["severity"] == "severe"
-    assert report["splits"]["train"]["class_counts"] == {"0": 1155, "1": 2}
-    severe = [f for f in report["findings"] if f["kind"] == "severe_imbalance"]
-    assert {f["split"] for f in severe} == {"train", "eval"}
-    assert all(f["action"] == "warn" for f in severe)
-    assert severe[0]["numbers"]["imbalance_ratio"] == pytest.approx(577.5)
-    assert report["summary"][0] == "train: 0.17% positive (1:578, severe)"
-    assert report["summary"][1] == "eval: 0.17% positive (1:577, severe)"
+    report = LabelDistributionReport.load(out["class_skew"][0].uri)
+    assert report.splits["train"].severity == "severe"
+    assert report.splits["train"].class_counts == {"0": 1155, "1": 2}
+    severe = [f for f in report.findings if f.kind == "severe_imbalance"]
+    assert {f.split for f in severe} == {"train", "eval"}
+    assert all(f.action == "warn" for f in severe)
+    assert severe[0].numbers["imbalance_ratio"] == pytest.approx(577.5)
+    assert report.summary[0] == "train: 0.17% positive (1:578, severe)"
+    assert report.summary[1] == "eval: 0.17% positive (1:577, severe)"
 
 
 def test_severe_imbalance_fails_when_configured(tmp_path, stats):
@@ -140,11 +105,11 @@ def test_single_class_train_split_can_warn(tmp_path, stats):
     out = fixtures.run(
         str(tmp_path), {"train": stats["single_train"], "eval": stats["balanced_eval"]}, BINARY, on_single_class="warn"
     )
-    report = report_module.load_report(out["class_skew"][0].uri)
-    assert report["splits"]["train"]["severity"] == "single-class"
-    assert report["splits"]["train"]["absent_classes"] == ["1"]
-    assert report["initial_bias"] is None
-    assert report["class_weights"] == {"0": 1.0, "1": None}
+    report = LabelDistributionReport.load(out["class_skew"][0].uri)
+    assert report.splits["train"].severity == "single-class"
+    assert report.splits["train"].absent_classes == ("1",)
+    assert report.initial_bias is None
+    assert report.class_weights == {"0": 1.0, "1": None}
     hyperparameters = read_hyperparameters_like_trainer(out["hyperparameters"][0].uri)
     assert hyperparameters["class_counts"] == {"0": 25, "1": 0}
 
@@ -159,28 +124,28 @@ def test_empty_split_can_warn(tmp_path, stats):
     out = fixtures.run(
         str(tmp_path), {"train": stats["balanced_train"], "eval": stats["empty"]}, BINARY, on_empty_split="warn"
     )
-    report = report_module.load_report(out["class_skew"][0].uri)
-    assert report["splits"]["eval"]["severity"] == "empty"
-    assert report["splits"]["eval"]["class_counts"] == {"0": 0, "1": 0}
-    assert "eval" not in report["skew"]
-    assert [f["kind"] for f in report["findings"]] == ["empty_split"]
+    report = LabelDistributionReport.load(out["class_skew"][0].uri)
+    assert report.splits["eval"].severity == "empty"
+    assert report.splits["eval"].class_counts == {"0": 0, "1": 0}
+    assert "eval" not in report.skew
+    assert [f.kind for f in report.findings] == ["empty_split"]
 
 
 def test_skew_over_threshold_warns_with_distances(tmp_path, stats):
     out = fixtures.run(str(tmp_path), {"train": stats["balanced_train"], "eval": stats["skewed_eval"]}, BINARY)
-    report = report_module.load_report(out["class_skew"][0].uri)
-    skew = report["skew"]["eval"]
-    assert skew["linf"] == pytest.approx(0.3)
+    report = LabelDistributionReport.load(out["class_skew"][0].uri)
+    skew = report.skew["eval"]
+    assert skew.linf == pytest.approx(0.3)
     # JS(0.5/0.5 || 0.8/0.2) in bits.
     mix = [0.65, 0.35]
     expected_js = 0.5 * sum(p * math.log2(p / m) for p, m in zip([0.5, 0.5], mix, strict=True)) + 0.5 * sum(
         q * math.log2(q / m) for q, m in zip([0.8, 0.2], mix, strict=True)
     )
-    assert skew["js"] == pytest.approx(expected_js)
-    findings = [f for f in report["findings"] if f["kind"] == "skew"]
-    assert len(findings) == 1 and findings[0]["split"] == "eval" and findings[0]["action"] == "warn"
+    assert skew.js == pytest.approx(expected_js)
+    findings = [f for f in report.findings if f.kind == "skew"]
+    assert len(findings) == 1 and findings[0].split == "eval" and findings[0].action == "warn"
     assert out["class_skew"][0].get_float_custom_property("skew_linf") == pytest.approx(0.3)
-    assert any(line.startswith("eval vs train: label distribution skew L-inf 0.3000") for line in report["summary"])
+    assert any(line.startswith("eval vs train: label distribution skew L-inf 0.3000") for line in report.summary)
 
 
 def test_skew_below_threshold_is_no_finding(tmp_path, stats):
@@ -191,9 +156,9 @@ def test_skew_below_threshold_is_no_finding(tmp_path, stats):
         skew_linf_threshold=0.5,
         skew_js_threshold=0.5,
     )
-    report = report_module.load_report(out["class_skew"][0].uri)
-    assert report["skew"]["eval"]["over_threshold"] is False
-    assert [f["kind"] for f in report["findings"]] == ["imbalanced"]
+    report = LabelDistributionReport.load(out["class_skew"][0].uri)
+    assert report.skew["eval"].over_threshold is False
+    assert [f.kind for f in report.findings] == ["imbalanced"]
 
 
 def test_skew_fails_when_configured(tmp_path, stats):
@@ -210,19 +175,44 @@ def test_drift_against_previous_span(tmp_path, stats):
     out = fixtures.run(
         str(tmp_path), {"train": stats["imbalanced_train"], "eval": stats["imbalanced_eval"]}, BINARY, previous=previous
     )
-    report = report_module.load_report(out["class_skew"][0].uri)
-    drift = report["drift"]
-    assert drift["previous_span"] == 1
-    assert drift["splits"]["train"]["previous_class_counts"] == {"0": 90, "1": 10}
-    assert drift["splits"]["train"]["linf"] == pytest.approx(0.1)
-    assert drift["splits"]["eval"]["linf"] == pytest.approx(0.3)
-    drift_findings = {f["split"]: f for f in report["findings"] if f["kind"] == "drift"}
+    report = LabelDistributionReport.load(out["class_skew"][0].uri)
+    drift = report.drift
+    assert drift.previous_span == 1
+    assert drift.splits["train"].previous_class_counts == {"0": 90, "1": 10}
+    assert drift.splits["train"].linf == pytest.approx(0.1)
+    assert drift.splits["eval"].linf == pytest.approx(0.3)
+    drift_findings = {f.split: f for f in report.findings if f.kind == "drift"}
     assert set(drift_findings) == {"train", "eval"}
-    assert drift_findings["train"]["numbers"]["previous_span"] == 1
+    assert drift_findings["train"].numbers["previous_span"] == 1
     artifact = out["class_skew"][0]
     assert artifact.get_float_custom_property("drift_linf") == pytest.approx(0.1)
-    assert artifact.get_float_custom_property("drift_js") == pytest.approx(drift["splits"]["train"]["js"])
+    assert artifact.get_float_custom_property("drift_js") == pytest.approx(drift.splits["train"].js)
     assert artifact.get_int_custom_property("previous_span") == 1
+
+
+def test_spans_come_from_the_examples_when_the_statistics_carry_none(tmp_path, stats):
+    """TFX 1.16: ExampleGen records the span only as a custom property, and StatisticsGen's copy says 0."""
+    previous = fixtures.statistics_artifact(
+        str(tmp_path), "previous", {"train": stats["drift_previous_train"], "eval": stats["balanced_eval"]}, span=0
+    )
+    out = fixtures.run(
+        str(tmp_path),
+        {"train": stats["imbalanced_train"], "eval": stats["imbalanced_eval"]},
+        BINARY,
+        previous=previous,
+        statistics_span=0,
+        extra_inputs={
+            "examples": [fixtures.examples_artifact(str(tmp_path), "examples", span=2)],
+            "previous_examples": [fixtures.examples_artifact(str(tmp_path), "previous_examples", span=1)],
+        },
+    )
+    report = LabelDistributionReport.load(out["class_skew"][0].uri)
+    assert report.span == 2
+    assert report.drift.previous_span == 1
+    drift_messages = [f.message for f in report.findings if f.kind == "drift"]
+    assert drift_messages and all("drift since span 1 " in message for message in drift_messages)
+    assert out["class_skew"][0].get_int_custom_property("span") == 2
+    assert out["class_skew"][0].get_int_custom_property("previous_span") == 1
 
 
 def test_drift_fails_when_configured(tmp_path, stats):
@@ -243,19 +233,19 @@ def test_multiclass_string_label(tmp_path):
     train = fixtures.statistics(fixtures.label_column({"cat": 50, "dog": 30, "eel": 20}), schema, "animal")
     eval_ = fixtures.statistics(fixtures.label_column({"cat": 5, "dog": 3, "eel": 2}), schema, "animal")
     out = fixtures.run(str(tmp_path), {"train": train, "eval": eval_}, schema, label_key="animal")
-    report = report_module.load_report(out["class_skew"][0].uri)
-    assert report["classes"] == ["cat", "dog", "eel"]
-    assert report["splits"]["train"]["class_counts"] == {"cat": 50, "dog": 30, "eel": 20}
-    assert report["splits"]["train"]["severity"] == "balanced"
-    assert report["splits"]["train"]["imbalance_ratio"] == 2.5
-    assert report["positive_class"] is None and report["initial_bias"] is None
-    assert report["class_weights"] == {
+    report = LabelDistributionReport.load(out["class_skew"][0].uri)
+    assert report.classes == ("cat", "dog", "eel")
+    assert report.splits["train"].class_counts == {"cat": 50, "dog": 30, "eel": 20}
+    assert report.splits["train"].severity == "balanced"
+    assert report.splits["train"].imbalance_ratio == 2.5
+    assert report.positive_class is None and report.initial_bias is None
+    assert report.class_weights == {
         "cat": pytest.approx(100 / 150),
         "dog": pytest.approx(100 / 90),
         "eel": pytest.approx(100 / 60),
     }
-    assert report["skew"]["eval"]["linf"] == pytest.approx(0.0)
-    assert report["summary"][0] == "train: cat 50.00%, dog 30.00%, eel 20.00% (1:2.5, balanced)"
+    assert report.skew["eval"].linf == pytest.approx(0.0)
+    assert report.summary[0] == "train: cat 50.00%, dog 30.00%, eel 20.00% (1:2.5, balanced)"
     hyperparameters = read_hyperparameters_like_trainer(out["hyperparameters"][0].uri)
     assert hyperparameters["classes"] == ["cat", "dog", "eel"] and hyperparameters["positive_class"] is None
 
@@ -265,10 +255,10 @@ def test_multiclass_int_label_orders_classes_numerically(tmp_path):
     counts = {2: 30, 10: 10, 1: 60}
     train = fixtures.statistics(fixtures.label_column(counts), schema)
     out = fixtures.run(str(tmp_path), {"train": train, "eval": train}, schema)
-    report = report_module.load_report(out["class_skew"][0].uri)
-    assert report["classes"] == ["1", "2", "10"]
-    assert report["splits"]["train"]["class_counts"] == {"1": 60, "2": 30, "10": 10}
-    assert report["splits"]["train"]["severity"] == "imbalanced"
+    report = LabelDistributionReport.load(out["class_skew"][0].uri)
+    assert report.classes == ("1", "2", "10")
+    assert report.splits["train"].class_counts == {"1": 60, "2": 30, "10": 10}
+    assert report.splits["train"].severity == "imbalanced"
 
 
 def test_same_inputs_give_identical_files(tmp_path, stats):
@@ -287,84 +277,9 @@ def test_sampled_statistics_are_flagged(tmp_path, stats):
         BINARY,
         sample_rate_by_split='{"train": 0.5, "eval": 1.0}',
     )
-    report = report_module.load_report(out["class_skew"][0].uri)
-    assert report["splits"]["train"]["sample_rate"] == 0.5
-    assert report["splits"]["eval"]["sample_rate"] == 1.0
-    sampled = [f for f in report["findings"] if f["kind"] == "sampled_statistics"]
-    assert [(f["split"], f["action"]) for f in sampled] == [("train", "warn")]
-    assert "sampled 50% of the rows" in sampled[0]["message"]
-
-
-# --- Bad input -------------------------------------------------------------------------------------------
-
-
-def test_label_missing_from_statistics(tmp_path, stats):
-    with pytest.raises(ClassSkewInputError, match=r"split 'train'.*label 'Class' is not in the statistics"):
-        fixtures.run(str(tmp_path), {"train": stats["no_label"], "eval": stats["balanced_eval"]}, BINARY)
-    assert_nothing_written(str(tmp_path))
-
-
-def test_statistics_without_counts_say_how_to_fix_the_schema(tmp_path, stats):
-    with pytest.raises(ClassSkewInputError, match=r"no per-class counts .*num_stats.*is_categorical: true"):
-        fixtures.run(str(tmp_path), {"train": stats["no_counts"], "eval": stats["balanced_eval"]}, BINARY)
-
-
-def test_schema_with_non_categorical_int_label(tmp_path, stats):
-    schema = fixtures.parse_schema(fixtures.NOT_CATEGORICAL_SCHEMA)
-    with pytest.raises(ClassSkewInputError, match=r"INT but not declared categorical.*is_categorical: true"):
-        fixtures.run(str(tmp_path), {"train": stats["balanced_train"], "eval": stats["balanced_eval"]}, schema)
-
-
-def test_class_in_eval_but_not_in_train(tmp_path):
-    schema = fixtures.parse_schema(fixtures.STRING_SCHEMA)
-    train = fixtures.statistics(fixtures.label_column({"cat": 5, "dog": 5}), schema, "animal")
-    eval_ = fixtures.statistics(fixtures.label_column({"cat": 2, "dog": 2, "eel": 1}), schema, "animal")
-    message = r"split 'eval' has class\(es\) \['eel'\].*never occur in the 'train'"
-    with pytest.raises(ClassSkewInputError, match=message):
-        fixtures.run(str(tmp_path), {"train": train, "eval": eval_}, schema, label_key="animal")
-    assert_nothing_written(str(tmp_path))
-
-
-def test_zero_row_train_split_fails(tmp_path, stats):
-    with pytest.raises(ClassSkewError, match=r"empty_split.*train: no labelled rows \(0 rows\)"):
-        fixtures.run(str(tmp_path), {"train": stats["empty"], "eval": stats["balanced_eval"]}, BINARY)
-
-
-def test_malformed_previous_statistics_file(tmp_path, stats):
-    previous = fixtures.statistics_artifact(str(tmp_path), "previous", {"train": stats["balanced_train"]}, span=1)
-    stats_path = os.path.join(previous.uri, "Split-train", "FeatureStats.pb")
-    with fileio.open(stats_path, "wb") as handle:
-        handle.write(b"\x0a\xff\xff not a statistics proto")
-    with pytest.raises(ClassSkewInputError, match=r"malformed previous-span statistics.*span 1.*Split-train"):
-        fixtures.run(
-            str(tmp_path), {"train": stats["balanced_train"], "eval": stats["balanced_eval"]}, BINARY, previous=previous
-        )
-    assert_nothing_written(str(tmp_path))
-
-
-def test_previous_statistics_without_the_label(tmp_path, stats):
-    previous = fixtures.statistics_artifact(str(tmp_path), "previous", {"train": stats["no_label"]}, span=1)
-    with pytest.raises(ClassSkewInputError, match=r"malformed previous-span statistics.*label 'Class' is not in"):
-        fixtures.run(
-            str(tmp_path), {"train": stats["balanced_train"], "eval": stats["balanced_eval"]}, BINARY, previous=previous
-        )
-
-
-def test_previous_statistics_with_no_common_split(tmp_path, stats):
-    previous = fixtures.statistics_artifact(str(tmp_path), "previous", {"other": stats["balanced_train"]}, span=1)
-    with pytest.raises(ClassSkewInputError, match=r"share no comparable split"):
-        fixtures.run(
-            str(tmp_path), {"train": stats["balanced_train"], "eval": stats["balanced_eval"]}, BINARY, previous=previous
-        )
-
-
-def test_statistics_without_the_eval_split(tmp_path, stats):
-    with pytest.raises(ClassSkewInputError, match=r"no 'eval' split \(splits: \['train'\]\)"):
-        fixtures.run(str(tmp_path), {"train": stats["balanced_train"]}, BINARY)
-
-
-def test_label_missing_from_schema(tmp_path, stats):
-    with pytest.raises(ClassSkewInputError, match=r"label 'Klass' is not a feature of the schema"):
-        fixtures.run(
-            str(tmp_path), {"train": stats["balanced_train"], "eval": stats["balanced_eval"]}, BINARY, label_key="Klass"
-        )
+    report = LabelDistributionReport.load(out["class_skew"][0].uri)
+    assert report.splits["train"].sample_rate == 0.5
+    assert report.splits["eval"].sample_rate == 1.0
+    sampled = [f for f in report.findings if f.kind == "sampled_statistics"]
+    assert [(f.split, f.action) for f in sampled] == [("train", "warn")]
+    assert "sampled 50% of the rows" in sampled[0].message

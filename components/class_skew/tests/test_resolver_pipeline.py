@@ -1,94 +1,98 @@
-"""The previous-span resolver inside a real (tiny) TFX pipeline run twice with LocalDagRunner.
+"""The previous-span resolver and ClassSkew inside a real (tiny) TFX pipeline run on two spans.
 
-A stand-in for StatisticsGen publishes prepared TFDV statistics with a given span, so the
-test takes seconds, not minutes; ClassSkew and the Resolver are the real ones. Run 1
-(span 1) has no previous span: ClassSkew runs with the optional input empty. Run 2
-(span 2) gets span 1's statistics and records the drift.
+CsvExampleGen reads `span-{SPAN}/train/*` and `span-{SPAN}/eval/*` (splits given, so the
+counts are exact), StatisticsGen and ImportSchemaGen are TFX's own: their artifacts carry
+the spans as TFX 1.16 records them (ExampleGen: a custom property of the Examples;
+StatisticsGen: span 0). Run 1 (span 1) has no previous span: ClassSkew runs with the
+optional inputs empty. Run 2 (span 2) gets span 1's statistics and records the drift,
+naming both spans right.
 """
 
 import os
 
 import pytest
 from tfx import v1 as tfx
-from tfx.dsl.component.experimental.annotations import OutputArtifact, Parameter
-from tfx.dsl.component.experimental.decorators import component
-from tfx.dsl.io import fileio
 from tfx.orchestration import metadata
-from tfx.types import standard_artifacts
 from tfx.utils import io_utils
 
-from components.class_skew import report as report_module
 from components.class_skew import resolver
 from components.class_skew.component import ClassSkew
+from components.class_skew.report import LabelDistributionReport
 from components.class_skew.tests import fixtures
 
-
-@component
-def PreparedStatistics(  # noqa: N802 (TFX names components like classes)
-    source_dir: Parameter[str], span: Parameter[int], statistics: OutputArtifact[standard_artifacts.ExampleStatistics]
-) -> None:
-    """Publishes the Split-*/FeatureStats.pb files under `source_dir` as ExampleStatistics of `span`."""
-    splits = sorted(name[len("Split-") :] for name in fileio.listdir(source_dir) if name.startswith("Split-"))
-    for split in splits:
-        target = os.path.join(statistics.uri, f"Split-{split}")
-        fileio.makedirs(target)
-        fileio.copy(
-            os.path.join(source_dir, f"Split-{split}", "FeatureStats.pb"), os.path.join(target, "FeatureStats.pb")
-        )
-    statistics.split_names = '["' + '","'.join(splits) + '"]'
-    statistics.span = span
+SPANS = {
+    1: {"train": {0: 90, 1: 10}, "eval": {0: 45, 1: 5}},
+    2: {"train": {0: 80, 1: 20}, "eval": {0: 40, 1: 10}},
+}
 
 
-def _pipeline(root: str, source_dir: str, span: int, schema_path: str) -> tfx.dsl.Pipeline:
-    statistics_gen = PreparedStatistics(source_dir=source_dir, span=span).with_id("StatisticsGen")
+def _write_span(data_root: str, span: int) -> None:
+    for split, counts in SPANS[span].items():
+        folder = os.path.join(data_root, f"span-{span}", split)
+        os.makedirs(folder)
+        rows = [f"{index}.5,{label}" for index, label in enumerate(fixtures.label_column(counts))]
+        with open(os.path.join(folder, "rows.csv"), "w") as handle:
+            handle.write("\n".join(["x,Class", *rows]) + "\n")
+
+
+def _pipeline(root: str, data_root: str, schema_path: str) -> tfx.dsl.Pipeline:
+    example_gen = tfx.components.CsvExampleGen(
+        input_base=data_root,
+        input_config=tfx.proto.Input(
+            splits=[
+                tfx.proto.Input.Split(name=split, pattern=f"span-{{SPAN}}/{split}/*") for split in ("train", "eval")
+            ]
+        ),
+    )
     schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_path)
+    statistics_gen = tfx.components.StatisticsGen(
+        examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"]
+    )
     previous = resolver.previous_statistics_resolver(statistics_gen)
     class_skew = ClassSkew(
         statistics=statistics_gen.outputs["statistics"],
         schema=schema_gen.outputs["schema"],
         previous_statistics=previous.outputs[resolver.OUTPUT_KEY],
+        examples=example_gen.outputs["examples"],
+        previous_examples=previous.outputs[resolver.EXAMPLES_OUTPUT_KEY],
+        label_key="Class",
     )
     return tfx.dsl.Pipeline(
         pipeline_name="class_skew_resolver_test",
         pipeline_root=os.path.join(root, "pipeline_root"),
-        components=[statistics_gen, schema_gen, previous, class_skew],
-        enable_cache=False,
+        components=[example_gen, schema_gen, statistics_gen, previous, class_skew],
+        enable_cache=True,
         metadata_connection_config=metadata.sqlite_metadata_connection_config(os.path.join(root, "mlmd.sqlite")),
     )
 
 
-def _latest_report(root: str) -> dict:
+def _latest_report(root: str) -> LabelDistributionReport:
     config = metadata.sqlite_metadata_connection_config(os.path.join(root, "mlmd.sqlite"))
     with metadata.Metadata(config) as store:
         artifacts = store.store.get_artifacts_by_type("imbalanced.ClassSkewReport")
-    return report_module.load_report(max(artifacts, key=lambda a: a.id).uri)
+    return LabelDistributionReport.load(max(artifacts, key=lambda a: a.id).uri)
 
 
 @pytest.mark.e2e
-def test_second_run_compares_with_previous_span(tmp_path):
+def test_second_span_compares_with_the_first_and_names_both(tmp_path):
     root = str(tmp_path)
-    schema = fixtures.parse_schema(fixtures.BINARY_SCHEMA)
+    data_root = os.path.join(root, "data")
     schema_path = os.path.join(root, "schema_in", "schema.pbtxt")
-    io_utils.write_pbtxt_file(schema_path, schema)
-    spans = {
-        1: {"train": {0: 90, 1: 10}, "eval": {0: 45, 1: 5}},
-        2: {"train": {0: 80, 1: 20}, "eval": {0: 40, 1: 10}},
-    }
-    for span, split_counts in spans.items():
-        split_stats = {
-            split: fixtures.statistics(fixtures.label_column(counts), schema) for split, counts in split_counts.items()
-        }
-        source = fixtures.statistics_artifact(root, f"prepared_span_{span}", split_stats, span=span)
-        tfx.orchestration.LocalDagRunner().run(_pipeline(root, source.uri, span, schema_path))
+    io_utils.write_pbtxt_file(schema_path, fixtures.parse_schema(fixtures.BINARY_SCHEMA))
+    for span, split_counts in SPANS.items():
+        _write_span(data_root, span)
+        tfx.orchestration.LocalDagRunner().run(_pipeline(root, data_root, schema_path))
         report = _latest_report(root)
-        assert report["span"] == span
-        assert report["splits"]["train"]["class_counts"] == {
+        assert report.span == span
+        assert report.splits["train"].class_counts == {
             "0": split_counts["train"][0],
             "1": split_counts["train"][1],
         }
         if span == 1:
-            assert report["drift"] is None
+            assert report.drift is None
         else:
-            assert report["drift"]["previous_span"] == 1
-            assert report["drift"]["splits"]["train"]["previous_class_counts"] == {"0": 90, "1": 10}
-            assert report["drift"]["splits"]["train"]["linf"] == pytest.approx(0.1)
+            assert report.drift.previous_span == 1
+            assert report.drift.splits["train"].previous_class_counts == {"0": 90, "1": 10}
+            assert report.drift.splits["train"].linf == pytest.approx(0.1)
+            drift_messages = [finding.message for finding in report.findings if finding.kind == "drift"]
+            assert drift_messages and all("drift since span 1 " in message for message in drift_messages)
