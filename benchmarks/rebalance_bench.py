@@ -44,14 +44,14 @@ UNDERSAMPLE_COUNTING_JOB = "undersample (counting pass)"
 
 def default_csv() -> pathlib.Path:
     """The verified credit-card CSV under data/ (downloaded and checked on first use)."""
-    from pipeline import data  # noqa: PLC0415
+    from pipeline import data
 
     return data.ensure_raw_dataset(REPO_ROOT / "data")
 
 
 def _csv_line_to_example(line: str, header: Sequence[str], replica: int) -> bytes:
     """One CSV row as a serialized tf.Example with CsvExampleGen's types (float features, int label)."""
-    from tensorflow.core.example import example_pb2  # noqa: PLC0415
+    from tensorflow.core.example import example_pb2
 
     example = example_pb2.Example()
     feature_map = example.features.feature
@@ -66,7 +66,11 @@ def _csv_line_to_example(line: str, header: Sequence[str], replica: int) -> byte
 
 def build_examples(csv_path: pathlib.Path, out_dir: pathlib.Path, scale: int) -> Dict[str, int]:
     """Writes <out_dir>/Split-train/data_tfrecord-*.gz and class_skew/class_skew.json; returns class counts."""
-    import apache_beam as beam  # noqa: PLC0415
+    import apache_beam as beam
+
+    from components.class_skew.analysis import analyze
+    from components.class_skew.counts import LabelCounts
+    from components.class_skew.spec import ClassSkewParameters
 
     done = out_dir / "build_done.json"
     if done.exists():
@@ -98,10 +102,11 @@ def build_examples(csv_path: pathlib.Path, out_dir: pathlib.Path, scale: int) ->
         for line in handle:
             name, count = json.loads(line)
             counts[name] = count
-    report_dir = out_dir / "class_skew"
-    report_dir.mkdir(parents=True, exist_ok=True)
-    report = {"label_key": "Class", "splits": {"train": {"class_counts": counts, "missing_label_count": 0}}}
-    (report_dir / "class_skew.json").write_text(json.dumps(report))
+    # ClassSkew's report of these counts, saved as ClassSkew saves it. The report needs an eval
+    # split; the examples have only train, whose counts it repeats (Rebalance reads train's only).
+    total = sum(counts.values())
+    split_counts = {split: LabelCounts(split, total, dict(counts), 0) for split in ("train", "eval")}
+    analyze(split_counts, "Class", ClassSkewParameters()).save(str(out_dir / "class_skew"))
     done.write_text(json.dumps({"class_counts": counts}))
     return counts
 
@@ -142,17 +147,17 @@ class RssSampler:
 
 def run_child(job: str, data_dir: pathlib.Path, out_dir: pathlib.Path, beam_args: List[str]) -> Dict[str, float]:
     """In a child process: one measured job; prints {"seconds", "peak_rss_mb"} as JSON."""
-    import apache_beam as beam  # noqa: PLC0415
-    import tensorflow  # noqa: F401, PLC0415  (same imports in every job: see module docstring)
-    from tfx.components.util import examples_utils  # noqa: PLC0415
-    from tfx.dsl.components.base import base_beam_executor  # noqa: PLC0415
-    from tfx.proto import example_gen_pb2  # noqa: PLC0415
-    from tfx.types import artifact_utils, standard_artifacts  # noqa: PLC0415
+    import apache_beam as beam
+    import tensorflow  # noqa: F401  (same imports in every job: see module docstring)
+    from tfx.components.util import examples_utils
+    from tfx.dsl.components.base import base_beam_executor
+    from tfx.proto import example_gen_pb2
+    from tfx.types import artifact_utils, standard_artifacts
 
-    from components.class_skew.component import ClassSkewReport  # noqa: PLC0415
-    from components.rebalance import executor as rebalance_executor  # noqa: PLC0415
-    from components.rebalance.plan import RebalanceParameters  # noqa: PLC0415
-    from pipeline import features  # noqa: PLC0415
+    from components.class_skew.spec import ClassSkewReport
+    from components.rebalance import executor as rebalance_executor
+    from components.rebalance import spec as rebalance_spec
+    from pipeline import features
 
     input_pattern = str(data_dir / "examples" / "Split-train" / "*")
     sampler = RssSampler()
@@ -175,17 +180,21 @@ def run_child(job: str, data_dir: pathlib.Path, out_dir: pathlib.Path, beam_args
         output = standard_artifacts.Examples()
         output.uri = str(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
-        inputs = {rebalance_executor.EXAMPLES_KEY: [examples]}
+        inputs = {rebalance_spec.EXAMPLES_KEY: [examples]}
         if job != UNDERSAMPLE_COUNTING_JOB:
             report = ClassSkewReport()
             report.uri = str(data_dir / "class_skew")
-            inputs[rebalance_executor.CLASS_SKEW_KEY] = [report]
-        params = RebalanceParameters(
-            strategy=strategy, target_ratio=0.1, smote_feature_keys=features.NUMERIC_FEATURE_KEYS
-        )
+            inputs[rebalance_spec.CLASS_SKEW_KEY] = [report]
+        params = rebalance_spec.RebalanceParameters(strategy=strategy, target_ratio=0.1)
+        exec_properties = {
+            rebalance_spec.LABEL_KEY: features.LABEL_KEY,
+            # SMOTE interpolates every numeric model input (smote_feature_keys is empty).
+            rebalance_spec.FEATURE_KEYS: json.dumps(list(features.NUMERIC_FEATURE_KEYS)),
+            **params.to_exec_properties(),
+        }
         context = base_beam_executor.BaseBeamExecutor.Context(beam_pipeline_args=beam_args, tmp_dir=str(out_dir))
         rebalance_executor.Executor(context).Do(
-            inputs, {rebalance_executor.REBALANCED_EXAMPLES_KEY: [output]}, params.to_exec_properties()
+            inputs, {rebalance_spec.REBALANCED_EXAMPLES_KEY: [output]}, exec_properties
         )
         counts = output.get_json_value_custom_property("class_counts")["train"]
         print(f"# {job}: {counts['before']} -> {counts['after']}", file=sys.stderr)

@@ -1,6 +1,6 @@
 """`create_pipeline(config)`: the TFX pipeline for imbalanced binary classification.
 
-ExampleGen -> StatisticsGen -> ExampleValidator -> ClassSkew -> Rebalance -> Trainer
+ExampleGen -> StatisticsGen -> ExampleValidator -> ClassSkew -> Rebalance -> Transform -> Trainer
 -> Evaluator (against the last blessed model) -> Pusher (only when blessed).
 
 Pure: builds component objects from the config, reads no files and no environment.
@@ -22,6 +22,7 @@ from components.class_skew.resolver import RESOLVER_ID as PREVIOUS_STATISTICS_RE
 from components.class_skew.resolver import previous_statistics_resolver
 from components.rebalance.component import Rebalance
 from components.trainer import spec as trainer_spec
+from components.transform import spec as transform_spec
 from pipeline.config import PipelineConfig
 
 TRAINER_RUN_FN = trainer_spec.RUN_FN
@@ -36,6 +37,7 @@ SCHEMA_GEN = "ImportSchemaGen"
 EXAMPLE_VALIDATOR = "ExampleValidator"
 CLASS_SKEW = "ClassSkew"
 REBALANCE = "Rebalance"
+TRANSFORM = "Transform"
 TRAINER = "Trainer"
 BASELINE_RESOLVER = "latest_blessed_model_resolver"
 PREVIOUS_STATISTICS = PREVIOUS_STATISTICS_RESOLVER
@@ -45,8 +47,17 @@ PUSHER = "Pusher"
 
 
 def trainer_custom_config(config: PipelineConfig) -> Dict[str, Any]:
-    """The JSON-able settings `components.trainer.model.run_fn` reads from `fn_args.custom_config`."""
-    run = trainer_spec.TrainerRunConfig(config.label_key, config.numeric_feature_keys, config.trainer)
+    """The JSON-able settings `components.trainer.model.run_fn` reads from `fn_args.custom_config`.
+
+    The feature keys are the Transform's outputs: numeric columns, then missing-value indicators, then vocabulary ids.
+    """
+    inputs = config.transform_inputs()
+    run = trainer_spec.TrainerRunConfig(
+        label_key=config.label_key,
+        numeric_feature_keys=transform_spec.transformed_numeric_keys(inputs),
+        categorical_feature_keys=inputs.categorical_feature_keys,
+        parameters=config.trainer,
+    )
     return run.to_custom_config()
 
 
@@ -117,10 +128,19 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
         feature_keys=config.numeric_feature_keys,
         parameters=config.rebalance,
     )
-    trainer = tfx.components.Trainer(
-        run_fn=TRAINER_RUN_FN,
+    # Statistics and vocabularies from train only; eval stays raw for the Evaluator, which scores
+    # it through the serving signature (the transform graph is inside the model).
+    transform = tfx.components.Transform(
         examples=rebalance.outputs["rebalanced_examples"],
         schema=schema_gen.outputs["schema"],
+        preprocessing_fn=transform_spec.PREPROCESSING_FN,
+        custom_config=config.transform_inputs().to_custom_config(),
+        splits_config=tfx.proto.SplitsConfig(analyze=[TRAIN_SPLIT], transform=[TRAIN_SPLIT, VALID_SPLIT]),
+    )
+    trainer = tfx.components.Trainer(
+        run_fn=TRAINER_RUN_FN,
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
         train_args=tfx.proto.TrainArgs(splits=[TRAIN_SPLIT]),
         eval_args=tfx.proto.EvalArgs(splits=[VALID_SPLIT]),
         custom_config=trainer_custom_config(config),
@@ -162,6 +182,7 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
             previous_statistics,
             class_skew,
             rebalance,
+            transform,
             trainer,
             baseline_resolver,
             evaluator,

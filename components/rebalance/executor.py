@@ -1,4 +1,4 @@
-"""Rebalance executor: reads artifacts, plans per class, runs the Beam job, moves the result into place.
+"""Rebalance executor: reads artifacts, plans per class, runs the Beam jobs, moves the result into place.
 
 Order of work, so that nothing partial is ever visible:
 1. class counts: from the ClassSkew report if given, else one Beam counting pass;
@@ -15,11 +15,9 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from typing import Any, Dict, List, Mapping
+from typing import Any, Dict, List, Mapping, Tuple
 
-import apache_beam as beam
 from absl import logging
-from apache_beam.metrics.metric import MetricsFilter
 from tfx import types
 from tfx.components.util import examples_utils
 from tfx.dsl.components.base import base_beam_executor
@@ -27,41 +25,34 @@ from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 
+from components.class_skew.errors import ClassSkewInputError
+from components.class_skew.report import REPORT_FILE_NAME as CLASS_SKEW_REPORT_FILE_NAME
+from components.class_skew.report import LabelDistributionReport
 from components.common.artifact_io import write_text_atomically
-from components.rebalance import sampling, smote
+from components.rebalance import counting, jobs
+from components.rebalance.errors import CandidateShortfallError, RebalanceInputError, RebalanceInternalError
 from components.rebalance.plan import (
     DEFAULT_CUT_LIMITS,
     CutLimits,
-    RebalanceError,
-    RebalanceInputError,
-    RebalanceParameters,
     SplitPlan,
     describe,
     plan_split,
     unchanged_plan,
 )
+from components.rebalance.problems import SHORTFALL, Problem
+from components.rebalance.spec import (
+    CLASS_SKEW_KEY,
+    EXAMPLES_KEY,
+    FEATURE_KEYS,
+    LABEL_KEY,
+    REBALANCED_EXAMPLES_KEY,
+    RebalanceParameters,
+    smote_features,
+)
 
-# Keys repeated from component.py (which imports this module).
-EXAMPLES_KEY = "examples"
-CLASS_SKEW_KEY = "class_skew"
-REBALANCED_EXAMPLES_KEY = "rebalanced_examples"
-
-CLASS_SKEW_FILE_NAME = "class_skew.json"
 SUMMARY_FILE_NAME = "rebalance_summary.json"
 TEMP_DIR_PREFIX = ".rebalance-tmp-"
-OUTPUT_FILE_PREFIX = "data_tfrecord"
-# Records chosen by the cuts, and SMOTE's synthetic records, go to files of their own (no Flatten).
-EXTRA_FILE_PREFIX = "data_tfrecord-extra"
-SMOTE_FILE_PREFIX = "data_tfrecord-smote"
 SUPPORTED_FILE_FORMAT = "tfrecords_gzip"
-
-
-class RebalanceInternalError(RebalanceError):
-    """The Beam job wrote other counts than planned: a bug or a runner that drops or repeats records."""
-
-
-class CandidateShortfallError(RebalanceInternalError):
-    """A single-pass cut saw fewer candidates than it needs (an 8-sigma event); redone in two passes."""
 
 
 def split_dir_name(split: str) -> str:
@@ -70,56 +61,48 @@ def split_dir_name(split: str) -> str:
 
 def read_class_skew_counts(report_uri: str, label_key: str) -> Dict[str, Dict[str, int]]:
     """{split: {class: count}} from a ClassSkew report; raises RebalanceInputError if it does not fit."""
-    path = os.path.join(report_uri, CLASS_SKEW_FILE_NAME)
-    if not fileio.exists(path):
-        raise RebalanceInputError(f"no {CLASS_SKEW_FILE_NAME} in {report_uri!r}: pass ClassSkew's class_skew output")
-    with fileio.open(path, "r") as handle:
-        try:
-            report = json.loads(handle.read())
-        except json.JSONDecodeError as error:
-            raise RebalanceInputError(f"{path} is not valid JSON ({error}); re-run ClassSkew") from error
-    splits = report.get("splits") if isinstance(report, dict) else None
-    if not isinstance(splits, dict):
-        raise RebalanceInputError(f"{path} has no 'splits' mapping; it is not a ClassSkew report")
-    report_label = report.get("label_key")
-    if report_label is not None and report_label != label_key:
+    try:
+        report = LabelDistributionReport.load(report_uri)
+    except ClassSkewInputError as error:
+        raise RebalanceInputError(str(error)) from error
+    path = os.path.join(report_uri, CLASS_SKEW_REPORT_FILE_NAME)
+    if report.label_key != label_key:
         raise RebalanceInputError(
-            f"{path} describes label {report_label!r} but Rebalance uses label_key={label_key!r}; configure both alike"
+            f"{path} describes label {report.label_key!r} but Rebalance uses label_key={label_key!r}; "
+            "configure both alike"
         )
     counts = {}
-    for split, entry in splits.items():
-        class_counts = entry.get("class_counts") if isinstance(entry, dict) else None
-        if not isinstance(class_counts, dict):
-            raise RebalanceInputError(f"{path}: split {split!r} has no class_counts mapping")
-        missing = int(entry.get("missing_label_count") or 0)
-        if missing:
+    for split, distribution in report.splits.items():
+        if distribution.missing_label_count:
             raise RebalanceInputError(
-                f"split {split!r}: {missing} example(s) have no label {label_key!r} (per {path}); every example "
-                "needs a label to be rebalanced"
+                f"split {split!r}: {distribution.missing_label_count} example(s) have no label {label_key!r} "
+                f"(per {path}); every example needs a label to be rebalanced"
             )
-        counts[split] = {str(name): int(count) for name, count in class_counts.items()}
+        counts[split] = {str(name): int(count) for name, count in distribution.class_counts.items()}
     return counts
-
-
-def _read_text_lines(pattern: str) -> List[str]:
-    lines = []
-    for path in sorted(fileio.glob(pattern)):
-        with fileio.open(path, "r") as handle:
-            lines.extend(line for line in handle.read().splitlines() if line.strip())
-    return lines
 
 
 def _copy_tree(source: str, destination: str) -> None:
     """Copies a directory file by file (same bytes)."""
     fileio.makedirs(destination)
     for name in sorted(fileio.listdir(source)):
-        name = name.rstrip("/")
+        name = os.fsdecode(name).rstrip("/")
         source_path = os.path.join(source, name)
         destination_path = os.path.join(destination, name)
         if fileio.isdir(source_path):
             _copy_tree(source_path, destination_path)
         else:
             fileio.copy(source_path, destination_path, overwrite=False)
+
+
+def _raise_problems(problems: List[Problem], label_key: str) -> None:
+    """One RebalanceInputError naming every problem (CandidateShortfallError if a cut came up short)."""
+    if not problems:
+        return
+    message = "; ".join(sorted(problem.describe(label_key) for problem in problems))
+    if any(problem.kind == SHORTFALL for problem in problems):
+        raise CandidateShortfallError(message)
+    raise RebalanceInputError(message)
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):
@@ -133,6 +116,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     ) -> None:
         self._log_startup(input_dict, output_dict, exec_properties)
         params = RebalanceParameters.from_exec_properties(exec_properties)
+        label_key = exec_properties[LABEL_KEY]
+        smote_keys = smote_features(params, label_key, json.loads(exec_properties[FEATURE_KEYS]))
         examples = artifact_utils.get_single_instance(input_dict[EXAMPLES_KEY])
         output = artifact_utils.get_single_instance(output_dict[REBALANCED_EXAMPLES_KEY])
         self._check_examples(examples, params)
@@ -142,7 +127,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         counts_source = "counted"
         class_skew = input_dict.get(CLASS_SKEW_KEY) or []
         if class_skew:
-            report_counts = read_class_skew_counts(artifact_utils.get_single_uri(class_skew), params.label_key)
+            report_counts = read_class_skew_counts(artifact_utils.get_single_uri(class_skew), label_key)
             counts = {split: report_counts[split] for split in split_names if split in report_counts}
             counts_source = "class_skew"
         temp_root = os.path.join(output.uri, f"{TEMP_DIR_PREFIX}{uuid.uuid4().hex}")
@@ -150,10 +135,10 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             to_count = [split for split in split_names if split not in counts]
             if to_count:
                 logging.info("Rebalance: counting classes of splits %s in Beam", to_count)
-                counts.update(self._count_classes(examples, to_count, params.label_key, temp_root))
+                counts.update(self._count_classes(examples, to_count, label_key, temp_root))
                 counts_source = "counted" if not class_skew else "class_skew+counted"
             plans = {
-                split: plan_split(split, counts[split], params)
+                split: plan_split(split, counts[split], params, label_key)
                 if split in params.splits
                 else unchanged_plan(split, counts[split], "not in splits: copied unchanged")
                 for split in split_names
@@ -164,13 +149,14 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                     logging.warning("Rebalance: split %r not changed: %s", plan.split, plan.note)
             to_rebalance = [split for split in params.splits if plans[split].changes_data]
             if to_rebalance:
-                self._rebalance(examples, [plans[split] for split in to_rebalance], params, temp_root)
+                rebalanced_plans = [plans[split] for split in to_rebalance]
+                self._rebalance(examples, rebalanced_plans, params, label_key, smote_keys, temp_root)
             for split in split_names:
                 if split not in to_rebalance:
                     source = artifact_utils.get_split_uri([examples], split)
                     _copy_tree(source, os.path.join(temp_root, split_dir_name(split)))
             self._move_into_place(temp_root, output.uri, split_names)
-            summary = self._summary(params, plans, counts_source, to_rebalance)
+            summary = self._summary(params, label_key, plans, counts_source, to_rebalance)
             write_text_atomically(os.path.join(output.uri, SUMMARY_FILE_NAME), json.dumps(summary, indent=2) + "\n")
         finally:
             if fileio.exists(temp_root):
@@ -202,138 +188,58 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     ) -> Dict[str, Dict[str, int]]:
         """One Beam pass over each split: {split: {class: count}}; bad labels raise RebalanceInputError."""
         counts_prefix = os.path.join(temp_root, "counts", "class_counts")
+        problems_prefix = os.path.join(temp_root, "counts", "problems")
+        patterns = {split: _split_pattern(examples, split) for split in splits}
         with self._make_beam_pipeline() as pipeline:
-            per_split = []
-            for split in splits:
-                (pattern,) = examples_utils.get_split_file_patterns([examples], split)
-                per_split.append(
-                    pipeline
-                    | f"ReadSplit[{split}]" >> beam.io.ReadFromTFRecord(pattern)
-                    | f"CountClasses[{split}]" >> sampling.CountClasses(label_key)
-                    | f"ToJson[{split}]" >> beam.Map(lambda kv, s=split: json.dumps([s, kv[0], kv[1]]))
-                )
-            _ = (
-                per_split
-                | "FlattenCounts" >> beam.Flatten()
-                | "WriteCounts" >> beam.io.WriteToText(counts_prefix, file_name_suffix=".jsonl")
-            )
-        counts: Dict[str, Dict[str, int]] = {split: {} for split in splits}
-        problems = []
-        for line in _read_text_lines(counts_prefix + "*"):
-            split, key, count = json.loads(line)
-            if key.startswith(sampling.PROBLEM_PREFIX):
-                problems.append(sampling.describe_problem(split, label_key, key, count))
-            else:
-                counts[split][key] = int(count)
-        if problems:
-            raise RebalanceInputError("; ".join(sorted(problems)))
-        return counts
+            _ = pipeline | "CountSplits" >> jobs.CountSplits(patterns, label_key, counts_prefix, problems_prefix)
+        _raise_problems(jobs.read_problems(problems_prefix), label_key)
+        return jobs.read_counts(counts_prefix, splits)
 
     def _rebalance(
-        self, examples: types.Artifact, plans: List[SplitPlan], params: RebalanceParameters, temp_root: str
+        self,
+        examples: types.Artifact,
+        plans: List[SplitPlan],
+        params: RebalanceParameters,
+        label_key: str,
+        smote_keys: Tuple[str, ...],
+        temp_root: str,
     ) -> None:
         """Runs the job; redoes it in two passes if a single-pass cut came up short (same records)."""
+        job = (examples, plans, params, label_key, smote_keys, temp_root)
         try:
-            self._run_rebalance_job(examples, plans, params, temp_root, DEFAULT_CUT_LIMITS)
+            self._run_rebalance_job(*job, DEFAULT_CUT_LIMITS)
         except CandidateShortfallError as error:
             logging.warning("Rebalance: %s; running again with two-pass cuts", error)
-            for plan in plans:
-                split_dir = os.path.join(temp_root, split_dir_name(plan.split))
-                if fileio.exists(split_dir):
-                    fileio.rmtree(split_dir)
-            problems_dir = os.path.join(temp_root, "problems")
-            if fileio.exists(problems_dir):
-                fileio.rmtree(problems_dir)
-            self._run_rebalance_job(examples, plans, params, temp_root, CutLimits(single_pass_max_rows=0))
+            for name in [split_dir_name(plan.split) for plan in plans] + ["problems"]:
+                if fileio.exists(os.path.join(temp_root, name)):
+                    fileio.rmtree(os.path.join(temp_root, name))
+            self._run_rebalance_job(*job, CutLimits(single_pass_max_rows=0))
 
     def _run_rebalance_job(
         self,
         examples: types.Artifact,
         plans: List[SplitPlan],
         params: RebalanceParameters,
+        label_key: str,
+        smote_keys: Tuple[str, ...],
         temp_root: str,
         limits: CutLimits,
     ) -> None:
         problems_prefix = os.path.join(temp_root, "problems", "problems")
-        key = sampling.seed_key(params.seed)
         pipeline = self._make_beam_pipeline()
-        problem_lines = []
+        problems = []
         for plan in plans:
             split = plan.split
-            (pattern,) = examples_utils.get_split_file_patterns([examples], split)
-            inputs = {"records": pipeline | f"ReadSplit[{split}]" >> beam.io.ReadFromTFRecord(pattern)}
-            if plan.needs_second_read(limits):
-                inputs["cut_records"] = pipeline | f"ReadSplitForCut[{split}]" >> beam.io.ReadFromTFRecord(pattern)
-            applied = inputs | f"ApplyPlan[{split}]" >> sampling.ApplyPlan(plan, params.label_key, params.seed, limits)
-            # One write per PCollection: a Flatten would be materialized in memory by the portable runners.
-            outputs = {OUTPUT_FILE_PREFIX: applied["records"], EXTRA_FILE_PREFIX: applied[sampling.EXTRA_RECORDS]}
-            problem_lines.append(
-                applied[sampling.PROBLEMS_TAG]
-                | f"SumProblems[{split}]" >> beam.CombinePerKey(sum)
-                | f"DescribeProblems[{split}]"
-                >> beam.MapTuple(
-                    lambda name, count, s=split: (
-                        sampling.describe_problem(s, params.label_key, name, count)
-                        if name.startswith(sampling.PROBLEM_PREFIX)
-                        else f"split {s!r}: {count} example(s) of class {name!r}, which the class counts do not list"
-                    )
-                )
+            split_dir = os.path.join(temp_root, split_dir_name(split))
+            rebalance_split = jobs.RebalanceSplit(
+                _split_pattern(examples, split), plan, label_key, params, smote_keys, limits, split_dir
             )
-            smote_classes = plan.smote_classes
-            if smote_classes:
-                synthetic = applied[sampling.SMOTE_TAG] | f"Smote[{split}]" >> smote.SynthesizeSmote(
-                    split,
-                    {name: rule.synthetic for name, rule in smote_classes.items()},
-                    params.smote_feature_keys,
-                    params.k_neighbors,
-                    key,
-                )
-                outputs[SMOTE_FILE_PREFIX] = synthetic["records"]
-                problem_lines.append(synthetic[sampling.PROBLEMS_TAG])
-            for file_prefix, records in outputs.items():
-                _ = records | f"WriteSplit[{split}][{file_prefix}]" >> beam.io.WriteToTFRecord(
-                    os.path.join(temp_root, split_dir_name(split), file_prefix),
-                    file_name_suffix=".gz",
-                    compression_type=beam.io.filesystem.CompressionTypes.GZIP,
-                )
-        _ = (
-            problem_lines
-            | "FlattenProblems" >> beam.Flatten()
-            | "WriteProblems" >> beam.io.WriteToText(problems_prefix, file_name_suffix=".txt")
-        )
+            problems.append(pipeline | f"Rebalance[{split}]" >> rebalance_split)
+        _ = tuple(problems) | "Problems" >> jobs.WriteProblems(problems_prefix)
         result = pipeline.run()
         result.wait_until_finish()
-        problems = _read_text_lines(problems_prefix + "*")
-        if any(sampling.SHORTFALL_MESSAGE in line for line in problems):
-            raise CandidateShortfallError("; ".join(sorted(problems)))
-        if problems:
-            raise RebalanceInputError("; ".join(sorted(problems)))
-        self._verify_counts(result, plans)
-
-    def _verify_counts(self, result: beam.runners.runner.PipelineResult, plans: List[SplitPlan]) -> None:
-        """The job's per-class counters must equal the plan: in = counts before, out = counts after."""
-        seen: Dict[tuple, int] = {}
-        for counter in result.metrics().query(MetricsFilter().with_namespace(sampling.METRICS_NAMESPACE))["counters"]:
-            value = counter.committed if counter.committed is not None else counter.attempted
-            seen[tuple(counter.key.metric.name.split("|", 2))] = seen.get(
-                tuple(counter.key.metric.name.split("|", 2)), 0
-            ) + int(value or 0)
-        if not seen:
-            logging.warning("Rebalance: the runner reports no counters; output counts not verified")
-            return
-        for plan in plans:
-            got_in = {n: c for (s, d, n), c in seen.items() if s == plan.split and d == "in" and c}
-            got_out = {n: c for (s, d, n), c in seen.items() if s == plan.split and d == "out" and c}
-            if got_in != plan.counts_before:
-                raise RebalanceInputError(
-                    f"split {plan.split!r}: the examples hold class counts {dict(sorted(got_in.items()))} but the "
-                    f"plan used {plan.counts_before} (from the class_skew report?); re-run ClassSkew on these examples"
-                )
-            if got_out != plan.counts_after:
-                raise RebalanceInternalError(
-                    f"split {plan.split!r}: wrote {dict(sorted(got_out.items()))}, planned {plan.counts_after}"
-                )
-            logging.info("Rebalance: split %r verified: %s -> %s", plan.split, got_in, got_out)
+        _raise_problems(jobs.read_problems(problems_prefix), label_key)
+        counting.check_counts(counting.read_counters(result), plans)
 
     @staticmethod
     def _move_into_place(temp_root: str, output_uri: str, split_names: List[str]) -> None:
@@ -350,12 +256,16 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
     @staticmethod
     def _summary(
-        params: RebalanceParameters, plans: Mapping[str, SplitPlan], counts_source: str, rebalanced: List[str]
+        params: RebalanceParameters,
+        label_key: str,
+        plans: Mapping[str, SplitPlan],
+        counts_source: str,
+        rebalanced: List[str],
     ) -> Dict[str, Any]:
         return {
             "strategy": params.strategy,
             "seed": params.seed,
-            "label_key": params.label_key,
+            "label_key": label_key,
             "target_ratio": params.target_ratio,
             "target_counts": None if params.target_counts is None else dict(params.target_counts),
             "counts_source": counts_source,
@@ -393,3 +303,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         output.set_string_custom_property("strategy", params.strategy)
         output.set_int_custom_property("seed", params.seed)
         output.set_json_value_custom_property("rebalanced_splits", rebalanced)
+
+
+def _split_pattern(examples: types.Artifact, split: str) -> str:
+    (pattern,) = examples_utils.get_split_file_patterns([examples], split)
+    return pattern

@@ -1,11 +1,11 @@
-"""What Rebalance does to each class of a split: parameters, their validation, and the per-class plan.
+"""What Rebalance does to each class of a split: the per-class plan.
 
-Pure Python (no Beam, no TFX): the executor computes a `SplitPlan` from class counts before it
+Pure Python (no Beam): the executor computes a `SplitPlan` from class counts before it
 starts the Beam job that writes anything, so every bad-input case fails before a byte is written.
 
 Every class gets a target count `n` from its count `N`. Each record of the class is written
 `n // N` times, plus once more if it is among the `n % N` records with the smallest per-record
-hash (see `sampling.record_hash`). That one rule covers all strategies:
+hash (see `record_keys.record_hash`). That one rule covers all strategies:
 - undersample (n < N): `n // N == 0`, so exactly the `n` smallest-hash records are kept;
 - oversample (n > N): every record is kept `n // N` times, `n % N` of them once more;
 - keep (n == N): every record once.
@@ -21,12 +21,13 @@ results, halving (in log scale) both the duplication and the data thrown away.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-from typing import Dict, Iterable, Mapping, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Dict, Iterable, Mapping, Tuple, Type
 
-STRATEGIES = ("none", "undersample", "oversample", "hybrid", "smote")
-SINGLE_CLASS_ACTIONS = ("fail", "skip")
+from components.rebalance.errors import RebalanceInputError
+
+if TYPE_CHECKING:  # only a type here: the plan stays free of TFX imports
+    from components.rebalance.spec import RebalanceParameters
 
 # How the k records of a class with the smallest hashes are found (k = `ClassRule.extra`):
 # - k <= SINGLE_PASS_MAX_ROWS: in the same pass that writes the data. Records whose hash is below
@@ -53,150 +54,6 @@ class CutLimits:
 
 
 DEFAULT_CUT_LIMITS = CutLimits()
-
-
-TargetCountsLike = Union[None, Mapping[str, int], Iterable[Tuple[str, int]]]
-
-
-class RebalanceError(ValueError):
-    """Base class of every error Rebalance raises on purpose."""
-
-
-class RebalanceParameterError(RebalanceError):
-    """A Rebalance parameter is out of range or inconsistent (raised when the component is built)."""
-
-
-class RebalanceInputError(RebalanceError):
-    """The input examples (or class counts) cannot be rebalanced as configured."""
-
-
-def _require(condition: bool, message: str) -> None:
-    if not condition:
-        raise RebalanceParameterError(message)
-
-
-def normalize_target_counts(target_counts: TargetCountsLike) -> Optional[Tuple[Tuple[str, int], ...]]:
-    """((class, count), ...) with class names as str; accepts a mapping or pairs; None stays None."""
-    if target_counts is None:
-        return None
-    pairs = list(target_counts.items()) if isinstance(target_counts, Mapping) else list(target_counts)
-    normalized = []
-    for pair in pairs:
-        _require(
-            isinstance(pair, (tuple, list)) and len(pair) == 2,
-            f"target_counts entries must be (class, count) pairs, got {pair!r}",
-        )
-        name, count = pair
-        _require(
-            isinstance(count, int) and not isinstance(count, bool),
-            f"target_counts[{name!r}] must be an int, got {count!r}",
-        )
-        _require(count >= 0, f"target_counts[{name!r}] must be >= 0, got {count!r}")
-        normalized.append((str(name), int(count)))
-    names = [name for name, _ in normalized]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    _require(not duplicates, f"target_counts names classes more than once: {duplicates}")
-    _require(bool(normalized), "target_counts must name at least one class (or be None to use target_ratio)")
-    return tuple(normalized)
-
-
-@dataclasses.dataclass(frozen=True)
-class RebalanceParameters:
-    """The component's parameters, validated; field names match `pipeline.config.RebalanceConfig`."""
-
-    label_key: str = "Class"
-    strategy: str = "undersample"
-    target_ratio: float = 0.1
-    target_counts: Optional[Tuple[Tuple[str, int], ...]] = None
-    splits: Tuple[str, ...] = ("train",)
-    seed: int = 42
-    k_neighbors: int = 5
-    smote_feature_keys: Tuple[str, ...] = ()
-    max_oversampling_factor: float = 100.0
-    smote_max_minority_rows: int = 200_000
-    on_single_class: str = "fail"
-
-    def __post_init__(self) -> None:
-        _require(isinstance(self.label_key, str) and bool(self.label_key), "label_key must be a non-empty string")
-        _require(self.strategy in STRATEGIES, f"strategy must be one of {', '.join(STRATEGIES)}; got {self.strategy!r}")
-        _require(
-            isinstance(self.target_ratio, (int, float)) and not isinstance(self.target_ratio, bool),
-            f"target_ratio must be a number, got {self.target_ratio!r}",
-        )
-        _require(
-            0.0 < self.target_ratio <= 1.0,
-            f"target_ratio is minority/majority after rebalancing and must be in (0, 1] (1.0 = balanced, "
-            f"0.1 = one minority per ten majority); got {self.target_ratio!r}",
-        )
-        object.__setattr__(self, "target_counts", normalize_target_counts(self.target_counts))
-        splits = (self.splits,) if isinstance(self.splits, str) else tuple(self.splits)
-        _require(bool(splits), "splits must name at least one split to rebalance")
-        _require(all(isinstance(s, str) and s for s in splits), f"splits must be non-empty strings, got {splits!r}")
-        _require(len(set(splits)) == len(splits), f"splits names a split more than once: {list(splits)}")
-        object.__setattr__(self, "splits", splits)
-        _require(
-            isinstance(self.seed, int) and not isinstance(self.seed, bool), f"seed must be an int, got {self.seed!r}"
-        )
-        _require(
-            isinstance(self.k_neighbors, int) and self.k_neighbors >= 1,
-            f"k_neighbors must be an int >= 1, got {self.k_neighbors!r}",
-        )
-        keys = (
-            (self.smote_feature_keys,) if isinstance(self.smote_feature_keys, str) else tuple(self.smote_feature_keys)
-        )
-        object.__setattr__(self, "smote_feature_keys", keys)
-        _require(len(set(keys)) == len(keys), f"smote_feature_keys names a feature more than once: {list(keys)}")
-        _require(
-            self.label_key not in keys,
-            f"smote_feature_keys must not include the label {self.label_key!r}: {list(keys)}",
-        )
-        if self.strategy == "smote":
-            _require(bool(keys), "strategy 'smote' needs smote_feature_keys (the numeric features to interpolate)")
-        _require(
-            self.max_oversampling_factor >= 1.0,
-            f"max_oversampling_factor must be >= 1, got {self.max_oversampling_factor!r}",
-        )
-        _require(
-            isinstance(self.smote_max_minority_rows, int) and self.smote_max_minority_rows >= 1,
-            f"smote_max_minority_rows must be an int >= 1, got {self.smote_max_minority_rows!r}",
-        )
-        _require(
-            self.on_single_class in SINGLE_CLASS_ACTIONS,
-            f"on_single_class must be one of {', '.join(SINGLE_CLASS_ACTIONS)}; got {self.on_single_class!r}",
-        )
-
-    def to_exec_properties(self) -> Dict[str, object]:
-        """Scalars as they are; tuples as JSON strings (the IR stores only primitive parameters)."""
-        return {
-            "label_key": self.label_key,
-            "strategy": self.strategy,
-            "target_ratio": float(self.target_ratio),
-            "target_counts": None if self.target_counts is None else json.dumps([list(p) for p in self.target_counts]),
-            "splits": json.dumps(list(self.splits)),
-            "seed": self.seed,
-            "k_neighbors": self.k_neighbors,
-            "smote_feature_keys": json.dumps(list(self.smote_feature_keys)),
-            "max_oversampling_factor": float(self.max_oversampling_factor),
-            "smote_max_minority_rows": self.smote_max_minority_rows,
-            "on_single_class": self.on_single_class,
-        }
-
-    @classmethod
-    def from_exec_properties(cls, properties: Mapping[str, object]) -> RebalanceParameters:
-        target_counts = properties.get("target_counts")
-        return cls(
-            label_key=str(properties["label_key"]),
-            strategy=str(properties["strategy"]),
-            target_ratio=float(properties["target_ratio"]),
-            target_counts=None if not target_counts else [tuple(p) for p in json.loads(str(target_counts))],
-            splits=tuple(json.loads(str(properties["splits"]))),
-            seed=int(properties["seed"]),
-            k_neighbors=int(properties["k_neighbors"]),
-            smote_feature_keys=tuple(json.loads(str(properties["smote_feature_keys"]))),
-            max_oversampling_factor=float(properties["max_oversampling_factor"]),
-            smote_max_minority_rows=int(properties["smote_max_minority_rows"]),
-            on_single_class=str(properties["on_single_class"]),
-        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -313,8 +170,11 @@ def _binary_targets(m: int, big_m: int, strategy: str, ratio: float) -> Tuple[in
     return minority_after, majority_after
 
 
-def plan_split(split: str, counts: Mapping[str, int], params: RebalanceParameters) -> SplitPlan:
-    """The per-class plan of one split to rebalance; raises RebalanceInputError on every bad case."""
+def plan_split(split: str, counts: Mapping[str, int], params: RebalanceParameters, label_key: str) -> SplitPlan:
+    """The per-class plan of one split to rebalance; raises RebalanceInputError on every bad case.
+
+    `label_key` only names the label in the messages.
+    """
     present = {name: int(n) for name, n in counts.items() if int(n) > 0}
     total = sum(present.values())
     if total == 0:
@@ -324,7 +184,7 @@ def plan_split(split: str, counts: Mapping[str, int], params: RebalanceParameter
         )
     if params.strategy == "none":
         return unchanged_plan(split, present, "strategy 'none': copied unchanged")
-    rule_type = SmoteRule if params.strategy == "smote" else ClassRule
+    rule_type: Type[ClassRule] = SmoteRule if params.strategy == "smote" else ClassRule
 
     if params.target_counts is not None:
         targets = dict(params.target_counts)
@@ -332,7 +192,7 @@ def plan_split(split: str, counts: Mapping[str, int], params: RebalanceParameter
         if missing:
             raise RebalanceInputError(
                 f"split {split!r}: target_counts names class(es) {missing} with no rows in this split; classes "
-                f"found (label {params.label_key!r}): {dict(sorted(present.items()))}. Fix target_counts."
+                f"found (label {label_key!r}): {dict(sorted(present.items()))}. Fix target_counts."
             )
         rules = {}
         for name, before in sorted(present.items()):
@@ -359,7 +219,7 @@ def plan_split(split: str, counts: Mapping[str, int], params: RebalanceParameter
             (only,) = present
             message = (
                 f"split {split!r} has only one class ({only!r}: {present[only]} rows) in label "
-                f"{params.label_key!r}; {params.strategy} needs a minority and a majority class."
+                f"{label_key!r}; {params.strategy} needs a minority and a majority class."
             )
             if params.on_single_class == "fail":
                 raise RebalanceInputError(message + " Set on_single_class='skip' to copy such a split unchanged.")
@@ -367,7 +227,7 @@ def plan_split(split: str, counts: Mapping[str, int], params: RebalanceParameter
         if len(present) > 2:
             raise RebalanceInputError(
                 f"split {split!r} has {len(present)} classes {dict(sorted(present.items()))} in label "
-                f"{params.label_key!r}; target_ratio is for binary labels. Set target_counts per class."
+                f"{label_key!r}; target_ratio is for binary labels. Set target_counts per class."
             )
         # Minority = fewer rows; on a tie the data are balanced already and the order does not matter.
         minority, majority = sorted(present, key=lambda name: (present[name], name))
@@ -403,5 +263,5 @@ def plan_split(split: str, counts: Mapping[str, int], params: RebalanceParameter
     return plan
 
 
-def describe(plans: Sequence[SplitPlan]) -> str:
+def describe(plans: Iterable[SplitPlan]) -> str:
     return "; ".join(f"{p.split}: {p.counts_before} -> {p.counts_after} ({p.note})" for p in plans)

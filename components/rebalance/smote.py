@@ -21,7 +21,9 @@ import apache_beam as beam
 import numpy as np
 from apache_beam import pvalue
 
-from components.rebalance.sampling import PROBLEMS_TAG, _CountingDoFn, parse_example, record_hash
+from components.rebalance.counting import CountingDoFn
+from components.rebalance.problems import PROBLEMS_TAG, SMOTE_INPUT, Problem
+from components.rebalance.record_keys import parse_example, record_hash
 
 SMOTE_SALT = b"\x00smote\x00"
 
@@ -60,7 +62,7 @@ def feature_matrix(examples: Sequence, feature_keys: Sequence[str], split: str, 
 
 def nearest_neighbors(matrix: np.ndarray, k: int) -> np.ndarray:
     """int [rows, k]: for each row the k nearest other rows (exact, Euclidean; ties by row order)."""
-    from sklearn.neighbors import NearestNeighbors  # noqa: PLC0415  (only SMOTE workers need sklearn)
+    from sklearn.neighbors import NearestNeighbors  # imported here: only SMOTE workers need sklearn
 
     if k >= len(matrix):
         raise ValueError(f"k_neighbors={k} needs more than {k} rows, got {len(matrix)}")
@@ -113,7 +115,7 @@ def synthesize(
             yield synthetic.SerializeToString(deterministic=True)  # map order fixed: same bytes everywhere
 
 
-class _SynthesizeClass(_CountingDoFn):
+class _SynthesizeClass(CountingDoFn):
     def __init__(self, split: str, synthetic_counts, feature_keys: Sequence[str], k: int, key: bytes):
         super().__init__(split)
         self._synthetic_counts = dict(synthetic_counts)
@@ -136,17 +138,17 @@ class _SynthesizeClass(_CountingDoFn):
                 )
             )
         except ValueError as error:
-            yield pvalue.TaggedOutput(PROBLEMS_TAG, str(error))
+            yield pvalue.TaggedOutput(PROBLEMS_TAG, Problem(SMOTE_INPUT, self._split, 1, str(error)))
             return
         self._counts.inc("out", class_name, len(synthetic))
         yield from synthetic
 
 
 class SynthesizeSmote(beam.PTransform):
-    """(class, serialized example) of the classes to grow -> synthetic examples, and problem messages.
+    """(class, serialized example) of the classes to grow -> synthetic examples, and problems.
 
-    Returns {"records": synthetic serialized examples, "problems": str messages}. Holds one class of
-    one split in one worker's memory.
+    Returns {"records": synthetic serialized examples, "problems": a `Problem` per class it cannot
+    grow}. Holds one class of one split in one worker's memory.
     """
 
     def __init__(self, split: str, synthetic_counts, feature_keys: Sequence[str], k: int, key: bytes):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Dict, Iterable, List, Mapping, Sequence
 
@@ -11,6 +10,10 @@ import tensorflow as tf
 from tfx.components.util import examples_utils
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_artifacts
+
+from components.class_skew.analysis import analyze
+from components.class_skew.counts import LabelCounts
+from components.class_skew.spec import ClassSkewParameters
 
 NUMERIC_KEYS = ("f0", "f1", "f2")
 STRING_KEY = "row_id"
@@ -100,15 +103,8 @@ def class_counts(records: Iterable[bytes], label_key: str = LABEL_KEY) -> Dict[s
 
 
 def write_class_skew_report(root: str, counts: Mapping[str, Mapping[str, int]], label_key: str = LABEL_KEY) -> str:
-    """A class_skew.json with the layout ClassSkew writes (only the keys Rebalance reads)."""
-    os.makedirs(root, exist_ok=True)
-    report = {
-        "label_key": label_key,
-        "splits": {
-            split: {"class_counts": dict(split_counts), "missing_label_count": 0}
-            for split, split_counts in counts.items()
-        },
-    }
-    with open(os.path.join(root, "class_skew.json"), "w") as handle:
-        json.dump(report, handle)
+    """ClassSkew's report of these class counts (a train and an eval split), saved as ClassSkew saves it."""
+    split_counts = {split: LabelCounts(split, sum(c.values()), dict(c), 0) for split, c in counts.items()}
+    parameters = ClassSkewParameters(on_single_class="warn", on_empty_split="warn")
+    analyze(split_counts, label_key, parameters).save(root)
     return root

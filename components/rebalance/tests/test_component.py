@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
+import json
 
 import pytest
 from tfx import types
 from tfx.dsl.components.base import executor_spec
 from tfx.types import standard_artifacts
 
-from components.class_skew.component import ClassSkewReport
+from components.class_skew.spec import ClassSkewReport
 from components.rebalance import component, spec
-from components.rebalance.plan import RebalanceParameterError, RebalanceParameters
+from components.rebalance.errors import RebalanceParameterError
+from components.rebalance.spec import RebalanceParameters
 
 
 def examples_channel():
@@ -19,30 +20,33 @@ def examples_channel():
 
 
 def test_built_from_the_pipeline_config_with_beam_args():
-    config = spec.RebalanceParameters()
+    parameters = RebalanceParameters(strategy="smote", smote_feature_keys=("V1",))
     rebalance = component.Rebalance(
         examples=examples_channel(),
         class_skew=types.Channel(type=ClassSkewReport),
         label_key="Class",
-        **{**dataclasses.asdict(config), "smote_feature_keys": ("V1",)},
+        feature_keys=("V1", "V2"),
+        parameters=parameters,
     ).with_beam_pipeline_args(["--direct_num_workers=2"])
     assert isinstance(rebalance.executor_spec, executor_spec.BeamExecutorSpec)
     assert "--direct_num_workers=2" in rebalance.executor_spec.beam_pipeline_args
-    assert set(rebalance.inputs) == {component.EXAMPLES_KEY, component.CLASS_SKEW_KEY}
-    assert rebalance.outputs[component.REBALANCED_EXAMPLES_KEY].type is standard_artifacts.Examples
-    params = RebalanceParameters.from_exec_properties(rebalance.exec_properties)
-    assert params.strategy == config.strategy and params.splits == config.splits
-    assert params.smote_feature_keys == ("V1",) and params.target_ratio == config.target_ratio
+    assert set(rebalance.inputs) == {spec.EXAMPLES_KEY, spec.CLASS_SKEW_KEY}
+    assert rebalance.outputs[spec.REBALANCED_EXAMPLES_KEY].type is standard_artifacts.Examples
+    assert RebalanceParameters.from_exec_properties(rebalance.exec_properties) == parameters
+    assert rebalance.exec_properties[spec.LABEL_KEY] == "Class"
+    assert json.loads(rebalance.exec_properties[spec.FEATURE_KEYS]) == ["V1", "V2"]
 
 
-def test_config_fields_are_exactly_the_parameters():
-    component_params = set(component.RebalanceSpec.PARAMETERS) - {"label_key"}
-    assert component_params == {field.name for field in dataclasses.fields(spec.RebalanceParameters)}
+def test_default_parameters_are_the_dataclass_defaults():
+    rebalance = component.Rebalance(examples=examples_channel(), label_key="Class")
+    assert RebalanceParameters.from_exec_properties(rebalance.exec_properties) == RebalanceParameters()
+    assert rebalance.exec_properties["strategy"] == "none"
 
 
 def test_class_skew_is_optional_and_target_counts_travel_as_json():
-    rebalance = component.Rebalance(examples=examples_channel(), strategy="hybrid", target_counts={"a": 3, "b": 9})
-    assert component.CLASS_SKEW_KEY not in rebalance.inputs or not rebalance.inputs[component.CLASS_SKEW_KEY]
+    parameters = RebalanceParameters(strategy="hybrid", target_counts={"a": 3, "b": 9})
+    rebalance = component.Rebalance(examples=examples_channel(), label_key="Class", parameters=parameters)
+    assert spec.CLASS_SKEW_KEY not in rebalance.inputs or not rebalance.inputs[spec.CLASS_SKEW_KEY]
     params = RebalanceParameters.from_exec_properties(rebalance.exec_properties)
     assert params.target_counts == (("a", 3), ("b", 9))
 
@@ -57,11 +61,30 @@ def test_class_skew_is_optional_and_target_counts_travel_as_json():
         ({"on_single_class": "warn"}, "on_single_class"),
     ],
 )
-def test_bad_parameters_fail_when_the_component_is_built(overrides, match):
+def test_bad_parameters_fail_before_the_component_is_built(overrides, match):
     with pytest.raises(RebalanceParameterError, match=match):
-        component.Rebalance(examples=examples_channel(), **overrides)
+        component.Rebalance(examples=examples_channel(), label_key="Class", parameters=RebalanceParameters(**overrides))
+
+
+@pytest.mark.parametrize(
+    "feature_keys, parameters, match",
+    [
+        ((), RebalanceParameters(strategy="smote"), "strategy 'smote' needs rebalance.smote_feature_keys"),
+        (("V1",), RebalanceParameters(smote_feature_keys=("V1", "Class")), "must not include the label 'Class'"),
+    ],
+)
+def test_smote_features_are_checked_against_the_data_set_when_the_component_is_built(feature_keys, parameters, match):
+    with pytest.raises(RebalanceParameterError, match=match):
+        component.Rebalance(
+            examples=examples_channel(), label_key="Class", feature_keys=feature_keys, parameters=parameters
+        )
+
+
+def test_parameters_of_another_type_are_refused():
+    with pytest.raises(RebalanceParameterError, match="parameters must be RebalanceParameters"):
+        component.Rebalance(examples=examples_channel(), label_key="Class", parameters={"strategy": "smote"})
 
 
 def test_wrong_input_type_is_refused():
     with pytest.raises(TypeError):
-        component.Rebalance(examples=types.Channel(type=standard_artifacts.Schema))
+        component.Rebalance(examples=types.Channel(type=standard_artifacts.Schema), label_key="Class")

@@ -10,26 +10,32 @@ from tfx.components.util import examples_utils
 from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils
 
-from components.class_skew.component import ClassSkewReport
-from components.rebalance import executor
-from components.rebalance.plan import RebalanceInputError, RebalanceParameters
+from components.class_skew.spec import ClassSkewReport
+from components.rebalance import executor, spec
+from components.rebalance.errors import RebalanceInputError
+from components.rebalance.spec import RebalanceParameters
 from components.rebalance.tests import fixtures as fx
 
 MULTI_PROCESS_ARGS = ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
 BINARY_COUNTS = {"train": {"0": 240, "1": 15}, "eval": {"0": 60, "1": 6}}
 
 
-def run(tmp_path, examples, beam_args=(), class_skew_counts=None, name="out", **overrides):
-    """Runs the executor; returns the output artifact."""
-    params = RebalanceParameters(**{"smote_feature_keys": fx.NUMERIC_KEYS, "k_neighbors": 3, **overrides})
+def run(tmp_path, examples, beam_args=(), class_skew_counts=None, name="out", label_key=fx.LABEL_KEY, **overrides):
+    """Runs the executor (SMOTE on every numeric feature unless told otherwise); returns the output artifact."""
+    params = RebalanceParameters(**{"strategy": "undersample", "k_neighbors": 3, **overrides})
+    exec_properties = {
+        spec.LABEL_KEY: label_key,
+        spec.FEATURE_KEYS: json.dumps(list(fx.NUMERIC_KEYS)),
+        **params.to_exec_properties(),
+    }
     output = fx.output_artifact(str(tmp_path / name))
-    inputs = {executor.EXAMPLES_KEY: [examples]}
+    inputs = {spec.EXAMPLES_KEY: [examples]}
     if class_skew_counts is not None:
         report = ClassSkewReport()
         report.uri = fx.write_class_skew_report(str(tmp_path / f"{name}_class_skew"), class_skew_counts)
-        inputs[executor.CLASS_SKEW_KEY] = [report]
+        inputs[spec.CLASS_SKEW_KEY] = [report]
     context = base_beam_executor.BaseBeamExecutor.Context(beam_pipeline_args=list(beam_args), tmp_dir=str(tmp_path))
-    executor.Executor(context).Do(inputs, {executor.REBALANCED_EXAMPLES_KEY: [output]}, params.to_exec_properties())
+    executor.Executor(context).Do(inputs, {spec.REBALANCED_EXAMPLES_KEY: [output]}, exec_properties)
     return output
 
 

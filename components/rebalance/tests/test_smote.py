@@ -10,7 +10,8 @@ import pytest
 import tensorflow as tf
 from imblearn.over_sampling import SMOTE
 
-from components.rebalance import sampling, smote
+from components.rebalance import smote
+from components.rebalance.record_keys import seed_key
 from components.rebalance.tests import fixtures as fx
 
 K = 5
@@ -25,9 +26,7 @@ def vector(example: tf.train.Example, keys=fx.NUMERIC_KEYS) -> np.ndarray:
 def synthesize_in_beam(records, synthetic_count, tmp_path, seed=11):
     with beam.Pipeline() as pipeline:
         bases = pipeline | beam.Create([("1", r) for r in records])
-        out = bases | smote.SynthesizeSmote(
-            "train", {"1": synthetic_count}, fx.NUMERIC_KEYS, K, sampling.seed_key(seed)
-        )
+        out = bases | smote.SynthesizeSmote("train", {"1": synthetic_count}, fx.NUMERIC_KEYS, K, seed_key(seed))
         _ = out["records"] | beam.io.WriteToTFRecord(str(tmp_path / "Split-syn" / "part"), file_name_suffix=".gz")
     return fx.read_split(str(tmp_path), "syn")
 
@@ -87,18 +86,18 @@ def test_synthetic_distribution_agrees_with_imbalanced_learn(minority, synthetic
 
 
 def test_synthesis_does_not_depend_on_input_order_and_follows_the_seed(minority):
-    key = sampling.seed_key(3)
+    key = seed_key(3)
     shuffled = list(minority)
     random.Random(0).shuffle(shuffled)
     first = list(smote.synthesize(minority, 55, fx.NUMERIC_KEYS, K, key, "train", "1"))
     second = list(smote.synthesize(shuffled, 55, fx.NUMERIC_KEYS, K, key, "train", "1"))
-    other = list(smote.synthesize(minority, 55, fx.NUMERIC_KEYS, K, sampling.seed_key(4), "train", "1"))
+    other = list(smote.synthesize(minority, 55, fx.NUMERIC_KEYS, K, seed_key(4), "train", "1"))
     assert first == second and len(first) == 55 and first != other
 
 
 def test_integer_features_stay_integers():
     records = [fx.make_example({"f0": float(i), "n": i * 10, "Class": 1, "row_id": str(i)}) for i in range(8)]
-    synthetic = list(smote.synthesize(records, 16, ("f0", "n"), 3, sampling.seed_key(1), "train", "1"))
+    synthetic = list(smote.synthesize(records, 16, ("f0", "n"), 3, seed_key(1), "train", "1"))
     for record in synthetic:
         feature = tf.train.Example.FromString(record).features.feature["n"]
         assert feature.WhichOneof("kind") == "int64_list" and 0 <= feature.int64_list.value[0] <= 70
@@ -116,9 +115,9 @@ def test_bad_smote_features_are_refused_with_the_feature_named(bad_values, match
     records = fx.make_rows({1: 8})
     records.append(fx.make_example({"f0": 0.5, "f2": 0.1, "Class": 1, "row_id": "bad", **bad_values}))
     with pytest.raises(ValueError, match=match):
-        list(smote.synthesize(records, 10, fx.NUMERIC_KEYS, 3, sampling.seed_key(1), "train", "1"))
+        list(smote.synthesize(records, 10, fx.NUMERIC_KEYS, 3, seed_key(1), "train", "1"))
 
 
 def test_absent_smote_feature_is_refused():
     with pytest.raises(ValueError, match=r"split 'train': feature 'nope' is absent"):
-        list(smote.synthesize(fx.make_rows({1: 8}), 4, ("f0", "nope"), 3, sampling.seed_key(1), "train", "1"))
+        list(smote.synthesize(fx.make_rows({1: 8}), 4, ("f0", "nope"), 3, seed_key(1), "train", "1"))

@@ -1,0 +1,161 @@
+"""The Beam jobs of Rebalance, as PTransforms applied to the pipeline root, and reading back what they found.
+
+The executor makes the pipeline and runs it; these transforms read the split files, apply the
+pure transforms (`counting`, `apply_plan`, `smote`) and write. What a job finds (class counts,
+problems) goes to JSON-lines files under the executor's temporary folder, read back after the
+run, so the executor can fail before anything is moved into place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Dict, List, Mapping, Sequence, Tuple
+
+import apache_beam as beam
+from tfx.dsl.io import fileio
+
+from components.rebalance import smote
+from components.rebalance.apply_plan import EXTRA_RECORDS, SMOTE_TAG, ApplyPlan
+from components.rebalance.counting import COUNTS_TAG, CountClasses
+from components.rebalance.plan import CutLimits, SplitPlan
+from components.rebalance.problems import PROBLEMS_TAG, Problem, SumProblems
+from components.rebalance.record_keys import seed_key
+from components.rebalance.spec import RebalanceParameters
+
+OUTPUT_FILE_PREFIX = "data_tfrecord"
+# Records chosen by the cuts, and SMOTE's synthetic records, go to files of their own (no Flatten).
+EXTRA_FILE_PREFIX = "data_tfrecord-extra"
+SMOTE_FILE_PREFIX = "data_tfrecord-smote"
+JSON_LINES_SUFFIX = ".jsonl"
+
+
+def read_json_lines(prefix: str) -> List[str]:
+    """The non-empty lines of every file `<prefix>*`, files in name order."""
+    lines: List[str] = []
+    for path in sorted(fileio.glob(prefix + "*")):
+        with fileio.open(path, "r") as handle:
+            lines.extend(line for line in handle.read().splitlines() if line.strip())
+    return lines
+
+
+class WriteProblems(beam.PTransform):
+    """A tuple of PCollections of Problems -> one JSON line per (kind, split, detail), counts summed, at `prefix`.
+
+    A tuple, not a list: Beam would take a list for data to `Create`.
+    """
+
+    def __init__(self, prefix: str):
+        super().__init__()
+        self._prefix = prefix
+
+    def expand(self, problems):
+        return (
+            problems
+            | "FlattenProblems" >> beam.Flatten()
+            | "SumProblems" >> SumProblems()
+            | "ProblemsToJson" >> beam.Map(Problem.to_json)
+            | "WriteProblems" >> beam.io.WriteToText(self._prefix, file_name_suffix=JSON_LINES_SUFFIX)
+        )
+
+
+def read_problems(prefix: str) -> List[Problem]:
+    return [Problem.from_json(line) for line in read_json_lines(prefix)]
+
+
+class CountSplits(beam.PTransform):
+    """Pipeline root -> the class counts of each split as JSON lines [split, class, count] at `counts_prefix`.
+
+    Records without a usable label are written as problems at `problems_prefix`.
+    """
+
+    def __init__(self, patterns: Mapping[str, str], label_key: str, counts_prefix: str, problems_prefix: str):
+        super().__init__()
+        self._patterns = dict(patterns)
+        self._label_key = label_key
+        self._counts_prefix = counts_prefix
+        self._problems_prefix = problems_prefix
+
+    def expand(self, root):
+        counts, problems = [], []
+        for split, pattern in self._patterns.items():
+            counted = (
+                root
+                | f"ReadSplit[{split}]" >> beam.io.ReadFromTFRecord(pattern)
+                | f"CountClasses[{split}]" >> CountClasses(self._label_key, split)
+            )
+            counts.append(
+                counted[COUNTS_TAG] | f"ToJson[{split}]" >> beam.Map(lambda kv, s=split: json.dumps([s, kv[0], kv[1]]))
+            )
+            problems.append(counted[PROBLEMS_TAG])
+        _ = (
+            counts
+            | "FlattenCounts" >> beam.Flatten()
+            | "WriteCounts" >> beam.io.WriteToText(self._counts_prefix, file_name_suffix=JSON_LINES_SUFFIX)
+        )
+        return tuple(problems) | "Problems" >> WriteProblems(self._problems_prefix)
+
+
+def read_counts(counts_prefix: str, splits: Sequence[str]) -> Dict[str, Dict[str, int]]:
+    """{split: {class: count}} as `CountSplits` wrote them; every split in `splits` is present."""
+    counts: Dict[str, Dict[str, int]] = {split: {} for split in splits}
+    for line in read_json_lines(counts_prefix):
+        split, name, count = json.loads(line)
+        counts[split][name] = int(count)
+    return counts
+
+
+class RebalanceSplit(beam.PTransform):
+    """Pipeline root -> one split rebalanced by its plan, written as gzip TFRecords under `split_dir`.
+
+    Reads the split's files (twice when a class needs a two-pass cut), applies the plan, runs SMOTE
+    for the classes it grows, and writes each output PCollection to files of its own: a Flatten of
+    the main records would be materialized in memory by the portable runners. Returns the problems
+    found (Problems), for `WriteProblems`.
+    """
+
+    def __init__(
+        self,
+        pattern: str,
+        plan: SplitPlan,
+        label_key: str,
+        parameters: RebalanceParameters,
+        smote_feature_keys: Tuple[str, ...],
+        limits: CutLimits,
+        split_dir: str,
+    ):
+        super().__init__()
+        self._pattern = pattern
+        self._plan = plan
+        self._label_key = label_key
+        self._parameters = parameters
+        self._smote_feature_keys = smote_feature_keys
+        self._limits = limits
+        self._split_dir = split_dir
+
+    def expand(self, root):
+        plan, params = self._plan, self._parameters
+        inputs = {"records": root | "ReadSplit" >> beam.io.ReadFromTFRecord(self._pattern)}
+        if plan.needs_second_read(self._limits):
+            inputs["cut_records"] = root | "ReadSplitForCut" >> beam.io.ReadFromTFRecord(self._pattern)
+        applied = inputs | "ApplyPlan" >> ApplyPlan(plan, self._label_key, params.seed, self._limits)
+        outputs = {OUTPUT_FILE_PREFIX: applied["records"], EXTRA_FILE_PREFIX: applied[EXTRA_RECORDS]}
+        problems = [applied[PROBLEMS_TAG]]
+        smote_classes = plan.smote_classes
+        if smote_classes:
+            synthetic = applied[SMOTE_TAG] | "Smote" >> smote.SynthesizeSmote(
+                plan.split,
+                {name: rule.synthetic for name, rule in smote_classes.items()},
+                self._smote_feature_keys,
+                params.k_neighbors,
+                seed_key(params.seed),
+            )
+            outputs[SMOTE_FILE_PREFIX] = synthetic["records"]
+            problems.append(synthetic[PROBLEMS_TAG])
+        for file_prefix, records in outputs.items():
+            _ = records | f"Write[{file_prefix}]" >> beam.io.WriteToTFRecord(
+                os.path.join(self._split_dir, file_prefix),
+                file_name_suffix=".gz",
+                compression_type=beam.io.filesystem.CompressionTypes.GZIP,
+            )
+        return tuple(problems) | "MergeProblems" >> beam.Flatten()
