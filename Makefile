@@ -1,6 +1,6 @@
 # Two commands on a fresh machine (Python 3.10 from pyenv, nothing else installed):
 #   make run    builds .venv from requirements.lock, fetches the credit-card data, runs the whole pipeline
-#   make test   builds .venv from requirements.lock, runs ruff and the test suite
+#   make test   builds .venv from requirements.lock, runs ruff, mypy and the test suite
 SHELL := /bin/bash
 PYTHON_310 ?= $(shell (pyenv root 2>/dev/null || echo $$HOME/.pyenv))/versions/3.10.13/bin/python
 VENV := .venv
@@ -11,7 +11,7 @@ export TF_USE_LEGACY_KERAS := 1
 RUN_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: venv run test lint lock clean
+.PHONY: venv run test lint typecheck lock clean
 
 $(VENV)/.synced: requirements.lock
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON_310) -m pip install --quiet uv
@@ -28,7 +28,19 @@ run: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 
-test: lint
+# mypy with the settings of [tool.mypy] in pyproject.toml, on the package and the runners. Files in
+# MYPY_PENDING still have type errors: until they are fixed they are read only as imports of the
+# others (--follow-imports=silent: their own errors are not reported). Empty it file by file.
+MYPY_PENDING := components/baseline/strategy.py components/blessing_gate/judge.py components/trainer/model.py \
+	pipeline/data.py pipeline/dataset.py pipeline/overrides.py pipeline/pipeline.py pipeline/prepare.py \
+	pipeline/run_summary.py local_runner.py
+MYPY_FILES = $(filter-out $(MYPY_PENDING),$(sort $(shell find components pipeline -name '*.py' \
+	-not -path '*/tests/*' -not -name 'test_*.py')) kubeflow_runner.py local_runner.py)
+
+typecheck: venv
+	$(VENV)/bin/mypy --follow-imports=silent $(MYPY_FILES)
+
+test: lint typecheck
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Re-resolve requirements.in against the verified TFX 1.16 pin set (needs ../shared).
@@ -37,4 +49,4 @@ lock:
 		--python $(PYTHON_310) --python-version 3.10 -o requirements.lock
 
 clean:
-	rm -rf $(VENV) outputs build *.egg-info
+	rm -rf $(VENV) outputs build *.egg-info .mypy_cache

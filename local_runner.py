@@ -9,22 +9,19 @@ Metadata SQLite file, Beam arguments, data preparation, and the run summary.
 
 from __future__ import annotations
 
-import os
+import argparse
+import datetime
+import pathlib
+import sys
+import time
+from typing import List, Optional, Sequence
 
-# TFX 1.16 needs Keras 2 (tf-keras); this must be set before TensorFlow is imported.
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import argparse  # noqa: E402
-import pathlib  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from typing import List, Optional, Sequence  # noqa: E402
-
-from pipeline.config import ConfigError, PipelineConfig  # noqa: E402
-from pipeline.errors import UserInputError  # noqa: E402
-from pipeline.output_folder import METADATA_FILENAME  # noqa: E402
-from pipeline.overrides import add_config_flags, apply_overrides  # noqa: E402
+from pipeline import data, output_folder
+from pipeline.config import ConfigError, PipelineConfig
+from pipeline.errors import UserInputError
+from pipeline.overrides import add_config_flags, apply_overrides
+from pipeline.run_lock import RunInProgressError, RunLock
+from pipeline.schedule import CronSchedule, parse_cron
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent
 DEFAULT_PIPELINE_NAME = "imbalanced-fraud"
@@ -65,8 +62,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         "--schedule",
         metavar="CRON",
-        help="run on a cron schedule (minute hour day-of-month month day-of-week, local time), e.g. '0 3 * * *'; "
-        "one run at a time (a lock on the output folder). New data arrives as a new span-<N>/ folder under --data",
+        help="run on a cron schedule (minute hour day-of-month month day-of-week, local time), e.g. '0 3 * * *' "
+        "or '0 3 * * MON-FRI'; one run at a time (a lock on the output folder). New data arrives as a new "
+        "span-<N>/ folder under --data",
     )
     parser.add_argument("--max-runs", type=int, help="with --schedule: stop after this many runs (default: forever)")
     return parser.parse_args(argv)
@@ -80,7 +78,7 @@ def build_config(args: argparse.Namespace, data_root: pathlib.Path) -> PipelineC
         data_root=str(data_root),
         serving_model_dir=str(output / "serving_model"),
         schema_path=str(REPO_ROOT / "schema" / "schema.pbtxt"),
-        metadata_path=str(output / METADATA_FILENAME),
+        metadata_path=str(output / output_folder.METADATA_FILENAME),
         beam_pipeline_args=tuple(args.beam_args) if args.beam_args else DEFAULT_BEAM_ARGS,
         enable_cache=not args.no_cache,
     )
@@ -96,9 +94,6 @@ def _error(message: str) -> None:
 
 def run_once(args: argparse.Namespace, config: PipelineConfig, source: pathlib.Path) -> int:
     """One locked run: prepare the spans, run the pipeline, print the summary."""
-    from pipeline import data  # noqa: PLC0415
-    from pipeline.schedule import RunInProgressError, RunLock  # noqa: PLC0415
-
     output = pathlib.Path(args.output).resolve()
     started = time.time()
     try:
@@ -120,10 +115,11 @@ def run_once(args: argparse.Namespace, config: PipelineConfig, source: pathlib.P
 
 
 def _run_pipeline(config: PipelineConfig, started: float) -> int:
-    from tfx import v1 as tfx  # noqa: PLC0415
+    # Imported here: the components' TensorFlow code loads only once the settings and data are good.
+    from tfx import v1 as tfx
 
-    from pipeline import run_summary  # noqa: PLC0415
-    from pipeline.pipeline import create_pipeline  # noqa: PLC0415
+    from pipeline import run_summary
+    from pipeline.pipeline import create_pipeline
 
     run_started = time.time()
     failure: Optional[BaseException] = None
@@ -139,10 +135,10 @@ def _run_pipeline(config: PipelineConfig, started: float) -> int:
     return EXIT_OK
 
 
-def run_on_schedule(args: argparse.Namespace, config: PipelineConfig, source: pathlib.Path, schedule) -> int:
+def run_on_schedule(
+    args: argparse.Namespace, config: PipelineConfig, source: pathlib.Path, schedule: CronSchedule
+) -> int:
     """Runs at each time the cron schedule fires, one run at a time, until --max-runs (or forever)."""
-    import datetime  # noqa: PLC0415
-
     runs = 0
     exit_code = EXIT_OK
     while args.max_runs is None or runs < args.max_runs:
@@ -163,13 +159,11 @@ def run_on_schedule(args: argparse.Namespace, config: PipelineConfig, source: pa
 def run(argv: Optional[Sequence[str]] = None) -> int:
     """Checks the settings, then runs once or on a schedule; returns the exit code."""
     args = parse_args(argv)
-    from pipeline import data, output_folder, schedule  # noqa: PLC0415 (light: no TensorFlow before the checks)
-
     output = pathlib.Path(args.output).resolve()
     try:
         config = build_config(args, output / PREPARED_DATA_DIR)
         output_folder.check_output_folder(output, args.pipeline_name)
-        cron = schedule.parse_cron(args.schedule) if args.schedule else None
+        cron = parse_cron(args.schedule) if args.schedule else None
         if args.max_runs is not None and args.max_runs < 1:
             raise UserInputError(f"--max-runs must be >= 1, got {args.max_runs}")
         source = data.resolve_input(args.data, pathlib.Path(args.data_dir))

@@ -19,20 +19,16 @@ recall) for max_f1 and for max recall with valid precision >= 0.5 / 0.6 / 0.7.
 
 from __future__ import annotations
 
-import os
+import argparse
+import json
+import pathlib
+import time
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import pathlib  # noqa: E402
-import time  # noqa: E402
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from pipeline import features  # noqa: E402
+# Sets TF_USE_LEGACY_KERAS (see components/__init__.py); TensorFlow is imported after it, in the functions.
+from pipeline import features
 
 SPLITS = ("train", "valid", "eval")
 
@@ -42,7 +38,7 @@ def load_splits(examples_dir: pathlib.Path, cache: Optional[pathlib.Path]) -> Di
     if cache is not None and cache.exists():
         with np.load(cache) as stored:
             return {name: stored[name] for name in stored.files}
-    import tensorflow as tf  # noqa: PLC0415
+    import tensorflow as tf
 
     spec = {key: tf.io.FixedLenFeature([1], tf.float32) for key in features.NUMERIC_FEATURE_KEYS}
     spec[features.LABEL_KEY] = tf.io.FixedLenFeature([1], tf.int64)
@@ -84,7 +80,7 @@ def precision_recall_at(labels: np.ndarray, scores: np.ndarray, threshold: float
 
 
 def train_one(data: Mapping[str, np.ndarray], run: Mapping[str, Any], seed: int):
-    import tensorflow as tf  # noqa: PLC0415
+    import tensorflow as tf
 
     tf.keras.utils.set_random_seed(seed)
     x_train, y_train = data["x_train"], data["y_train"].astype(np.float32)
@@ -128,8 +124,8 @@ def train_one(data: Mapping[str, np.ndarray], run: Mapping[str, Any], seed: int)
 
 
 def sweep_run(data: Mapping[str, np.ndarray], run: Mapping[str, Any]) -> Dict[str, Any]:
-    import tensorflow as tf  # noqa: PLC0415
-    from sklearn.metrics import average_precision_score, roc_auc_score  # noqa: PLC0415
+    import tensorflow as tf
+    from sklearn.metrics import average_precision_score, roc_auc_score
 
     start = time.perf_counter()
     seeds = tuple(run.get("seeds", (42,)))

@@ -2,6 +2,7 @@
 
 import argparse
 import dataclasses
+import json
 
 import pytest
 
@@ -47,6 +48,10 @@ def test_defaults_are_valid_and_frozen():
             lambda: _config(rebalance=RebalanceParameters(splits=("train", "eval"))),
             "rebalance.splits must not include valid or eval",
         ),
+        (
+            lambda: _config(class_skew=ClassSkewParameters(eval_split="test")),
+            r"class_skew.eval_split 'test' is not a split ExampleGen makes: \['train', 'valid', 'eval'\]",
+        ),
     ],
 )
 def test_invalid_values_name_the_field(build, message):
@@ -84,19 +89,42 @@ def test_overrides_parse_types_and_revalidate():
             min_slice_positives=17,
             max_pr_auc_drop=0.03,
             max_recall_drop=0.07,
+            recall_at_fpr=0.002,
         ),
     ],
     ids=["defaults", "overridden"],
 )
-def test_gate_thresholds_are_the_evaluator_config_values(evaluator):
+def test_the_gate_and_its_evaluator_take_the_pipeline_configs_evaluator_section(evaluator):
     # Imported here: pipeline.pipeline pulls in TFX and TFMA, which the other tests do not need.
-    from pipeline.pipeline import gate_thresholds
+    from pipeline.pipeline import BLESSING_GATE, EVALUATOR, create_pipeline
 
-    thresholds = gate_thresholds(_config(evaluator=evaluator))
-    field_names = [field.name for field in dataclasses.fields(thresholds)]
-    assert field_names, "GateThresholds has no fields"
-    for name in field_names:
-        assert getattr(thresholds, name) == getattr(evaluator, name), name
+    config = _config(evaluator=evaluator)
+    nodes = {node.id: node for node in create_pipeline(config).components}
+    gate = nodes[BLESSING_GATE].exec_properties
+    assert BlessingGateParameters.from_exec_properties(gate) == config.evaluator
+    assert gate["label_key"] == config.label_key
+    # The Evaluator's TFMA thresholds and reported rate come from the same object.
+    eval_config = json.loads(nodes[EVALUATOR].exec_properties["eval_config"])
+    metrics = {
+        json.loads(metric["config"])["name"]: metric
+        for metrics_spec in eval_config["metrics_specs"]
+        for metric in metrics_spec["metrics"]
+    }
+    thresholds = {
+        name: entry["threshold"] for name, metric in metrics.items() for entry in metric.get("per_slice_thresholds", [])
+    }
+    minimums = {name: threshold["value_threshold"]["lower_bound"] for name, threshold in thresholds.items()}
+    assert minimums == pytest.approx(
+        {"auc": evaluator.min_auc, "pr_auc": evaluator.min_pr_auc, "recall": evaluator.min_recall}
+    )
+    drops = {
+        name: -threshold["change_threshold"]["absolute"]
+        for name, threshold in thresholds.items()
+        if "change_threshold" in threshold
+    }
+    assert drops == pytest.approx({"pr_auc": evaluator.max_pr_auc_drop, "recall": evaluator.max_recall_drop})
+    specificity = json.loads(metrics["recall_at_fpr"]["config"])["specificity"]
+    assert specificity == pytest.approx(1.0 - evaluator.recall_at_fpr)
 
 
 def test_config_flags_collect_repeated_values_in_order():

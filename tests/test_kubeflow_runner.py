@@ -1,13 +1,12 @@
-"""`kubeflow_runner.py`: the KFP v2 spec it compiles, its flag checks and the kfp calls it would make.
+"""`kubeflow_runner.py` and `pipeline/kubeflow.py`: the KFP v2 spec the runner compiles and its flag checks.
 
 No cluster here: the compiled YAML is parsed back into KFP's PipelineSpec protobuf (strictly)
-and checked against `create_pipeline(config)`; --host/--schedule are tested through the pure
-`plan_submission`, whose arguments are bound to the real kfp.Client method signatures.
+and checked against `create_pipeline(config)`. The kfp calls for --host/--schedule are tested
+in test_kfp_submission.py, the cron grammar in test_schedule.py.
 """
 
 from __future__ import annotations
 
-import inspect
 import pathlib
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
 import kubeflow_runner
+from pipeline import kubeflow
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 IMAGE = "registry.example/imbalanced-tfx:test"
@@ -44,11 +44,11 @@ BASE_FLAGS = (
 @pytest.fixture(autouse=True)
 def _no_pipeline_env(monkeypatch):
     for name in (
-        kubeflow_runner.ENV_IMAGE,
-        kubeflow_runner.ENV_PIPELINE_ROOT,
-        kubeflow_runner.ENV_DATA_ROOT,
-        kubeflow_runner.ENV_SERVING_MODEL_DIR,
-        kubeflow_runner.ENV_BEAM_ARGS,
+        kubeflow.ENV_IMAGE,
+        kubeflow.ENV_PIPELINE_ROOT,
+        kubeflow.ENV_DATA_ROOT,
+        kubeflow.ENV_SERVING_MODEL_DIR,
+        kubeflow.ENV_BEAM_ARGS,
     ):
         monkeypatch.delenv(name, raising=False)
 
@@ -76,7 +76,7 @@ def dsl_pipeline():
     from pipeline.pipeline import create_pipeline
 
     args = kubeflow_runner.parse_args(list(BASE_FLAGS))
-    return create_pipeline(kubeflow_runner.build_config(args, environ={}))
+    return create_pipeline(kubeflow.build_config(args, environ={}))
 
 
 def _expected_tasks(dsl_pipeline, baseline: str) -> set:
@@ -139,7 +139,7 @@ def test_paths_and_settings_reach_the_spec(compiled):
     spec = _parse_strict(compiled)
     assert spec.default_pipeline_root == PIPELINE_ROOT
     assert _task_parameter(spec, pipeline_module.EXAMPLE_GEN, "input_base") == DATA_ROOT
-    assert _task_parameter(spec, pipeline_module.SCHEMA_GEN, "schema_file") == kubeflow_runner.DEFAULT_SCHEMA_PATH
+    assert _task_parameter(spec, pipeline_module.SCHEMA_GEN, "schema_file") == kubeflow.DEFAULT_SCHEMA_PATH
     assert SERVING_DIR in _task_parameter(spec, pipeline_module.PUSHER, "push_destination")
     assert f'"max_epochs": {MAX_EPOCHS}' in _task_parameter(spec, pipeline_module.TRAINER, "custom_config")
     # The Pusher runs only on a positive blessing.
@@ -249,7 +249,7 @@ def _flags_without(*names: str) -> list:
             ("has 4 fields", "give 5"),
         ),
         ([*BASE_FLAGS, "--set", "metadata_path=/tmp/m.sqlite"], ("--set metadata_path", "Kubeflow provides")),
-        ([*BASE_FLAGS, "--set", "trainer.no_such=1"], ("unknown setting 'no_such'",)),
+        ([*BASE_FLAGS, "--set", "trainer.no_such=1"], ("unknown setting 'trainer.no_such'",)),
     ],
 )
 def test_bad_flags_give_one_clear_line_and_write_nothing(flags, fragments, tmp_path, capsys):
@@ -262,21 +262,19 @@ def test_bad_flags_give_one_clear_line_and_write_nothing(flags, fragments, tmp_p
 
 
 def test_settings_come_from_the_environment(monkeypatch):
-    monkeypatch.setenv(kubeflow_runner.ENV_IMAGE, IMAGE)
-    monkeypatch.setenv(kubeflow_runner.ENV_PIPELINE_ROOT, "s3://b/root/")
-    monkeypatch.setenv(kubeflow_runner.ENV_DATA_ROOT, DATA_ROOT)
+    monkeypatch.setenv(kubeflow.ENV_IMAGE, IMAGE)
+    monkeypatch.setenv(kubeflow.ENV_PIPELINE_ROOT, "s3://b/root/")
+    monkeypatch.setenv(kubeflow.ENV_DATA_ROOT, DATA_ROOT)
     args = kubeflow_runner.parse_args([])
     assert args.image == IMAGE
-    config = kubeflow_runner.build_config(
-        args, environ={kubeflow_runner.ENV_BEAM_ARGS: "--runner=FlinkRunner  --a='x y'"}
-    )
+    config = kubeflow.build_config(args, environ={kubeflow.ENV_BEAM_ARGS: "--runner=FlinkRunner  --a='x y'"})
     assert config.pipeline_root == "s3://b/root"
     assert config.serving_model_dir == "s3://b/root/serving_model"
     assert config.metadata_path is None
     assert config.beam_pipeline_args == ("--runner=FlinkRunner", "--a=x y")
     # Flags win over the environment; no flag and no env: the in-pod DirectRunner defaults.
-    assert kubeflow_runner.beam_args_from(["--x"], {kubeflow_runner.ENV_BEAM_ARGS: "--y"}) == ("--x",)
-    assert kubeflow_runner.beam_args_from(None, {}) == kubeflow_runner.DEFAULT_BEAM_ARGS
+    assert kubeflow.beam_args_from(["--x"], {kubeflow.ENV_BEAM_ARGS: "--y"}) == ("--x",)
+    assert kubeflow.beam_args_from(None, {}) == kubeflow.DEFAULT_BEAM_ARGS
 
 
 def test_help_explains_each_flag_and_errors_come_before_tensorflow():
@@ -319,95 +317,6 @@ def test_help_explains_each_flag_and_errors_come_before_tensorflow():
     ]
 
 
-# ----------------------------------------------------------------------------- cron and submission
-
-
-@pytest.mark.parametrize(
-    ("expression", "expected"),
-    [
-        ("0 3 * * *", "0 0 3 * * *"),
-        ("*/15 * * * MON-FRI", "0 */15 * * * MON-FRI"),
-        ("30 0 3 * * ?", "30 0 3 * * ?"),
-        ("0 0 0 1,15 JAN-JUN 0", "0 0 0 1,15 JAN-JUN 0"),
-    ],
-)
-def test_cron_becomes_kfp_six_field_cron(expression, expected):
-    assert kubeflow_runner.kfp_cron(expression) == expected
-
-
-@pytest.mark.parametrize(
-    ("expression", "fragment"),
-    [
-        ("", "has 0 fields"),
-        ("0 3 * *", "has 4 fields"),
-        ("0 0 3 * * * 2030", "has 7 fields"),
-        ("60 * * * *", "minute value '60' must be 0-59"),
-        ("0 24 * * *", "hour value '24' must be 0-23"),
-        ("0 0 0 * *", "day of month value '0' must be 1-31"),
-        ("*/0 * * * *", "minute step '0' must be a positive number"),
-        ("? * * * *", "'?' is only allowed for the day fields"),
-        ("0 3 * * FUNDAY", "day of week value 'FUNDAY'"),
-        ("0 3-- * * *", "cannot read hour '3--'"),
-    ],
-)
-def test_bad_cron_is_refused_before_any_network_call(expression, fragment):
-    with pytest.raises(kubeflow_runner.KubeflowUsageError, match="--schedule") as raised:
-        kubeflow_runner.kfp_cron(expression)
-    assert fragment in str(raised.value)
-
-
-def _plan(*extra: str):
-    args = kubeflow_runner.parse_args([*BASE_FLAGS, "--baseline", "none", *extra])
-    config = kubeflow_runner.build_config(args, environ={})
-    return kubeflow_runner.plan_submission(args, pathlib.Path("/specs/p.yaml"), config), config
-
-
-def test_no_host_means_compile_only():
-    plan, _ = _plan()
-    assert plan is None
-
-
-def test_host_plans_one_run_with_kfp_client_arguments():
-    import kfp
-
-    plan, config = _plan("--host", "http://localhost:8080", "--experiment", "fraud", "--no-cache")
-    assert plan.method == kubeflow_runner.CREATE_RUN
-    assert plan.client_kwargs == {"host": "http://localhost:8080"}
-    assert plan.method_kwargs == {
-        "pipeline_file": "/specs/p.yaml",
-        "arguments": {},
-        "experiment_name": "fraud",
-        "namespace": None,
-        "pipeline_root": PIPELINE_ROOT,
-        "enable_caching": False,
-    }
-    # The names match kfp 2.5's real signatures (no server involved).
-    inspect.signature(kfp.Client).bind(**plan.client_kwargs)
-    inspect.signature(kfp.Client.create_run_from_pipeline_package).bind(None, **plan.method_kwargs)
-    assert config.enable_cache is False
-
-
-def test_schedule_plans_a_recurring_run_that_never_overlaps():
-    import kfp
-
-    plan, _ = _plan("--host", "https://kfp.example", "--namespace", "team-a", "--schedule", "0 3 * * *")
-    assert plan.method == kubeflow_runner.CREATE_RECURRING_RUN
-    assert plan.client_kwargs == {"host": "https://kfp.example", "namespace": "team-a"}
-    assert plan.experiment_name == kubeflow_runner.DEFAULT_PIPELINE_NAME
-    assert plan.namespace == "team-a"
-    kwargs = plan.method_kwargs
-    assert kwargs["cron_expression"] == "0 0 3 * * *"
-    assert kwargs["max_concurrency"] == 1
-    assert kwargs["no_catchup"] is True
-    assert kwargs["pipeline_package_path"] == "/specs/p.yaml"
-    assert kwargs["pipeline_root"] == PIPELINE_ROOT
-    assert kwargs["enable_caching"] is True
-    assert kwargs["job_name"] == f"{kubeflow_runner.DEFAULT_PIPELINE_NAME}-retrain"
-    inspect.signature(kfp.Client).bind(**plan.client_kwargs)
-    inspect.signature(kfp.Client.create_recurring_run).bind(None, experiment_id="experiment-id", **kwargs)
-    inspect.signature(kfp.Client.create_experiment).bind(None, name=plan.experiment_name, namespace=plan.namespace)
-
-
 def test_custom_artifact_type_names_must_be_namespaced_for_kfp():
     from tfx import v1 as tfx
     from tfx.types.artifact import Artifact
@@ -422,9 +331,9 @@ def test_custom_artifact_type_names_must_be_namespaced_for_kfp():
         importer = tfx.dsl.Importer(source_uri="gs://b/report", artifact_type=artifact_type).with_id("import_report")
         return tfx.dsl.Pipeline(pipeline_name="names", pipeline_root=PIPELINE_ROOT, components=[importer])
 
-    kubeflow_runner.check_artifact_type_names(pipeline_importing(Namespaced))
-    with pytest.raises(kubeflow_runner.NotCompilableError) as raised:
-        kubeflow_runner.check_artifact_type_names(pipeline_importing(PlainName))
+    kubeflow.check_artifact_type_names(pipeline_importing(Namespaced))
+    with pytest.raises(kubeflow.NotCompilableError) as raised:
+        kubeflow.check_artifact_type_names(pipeline_importing(PlainName))
     message = str(raised.value)
     assert "import_report.result" in message and "'PlainNameReport'" in message
     assert "'imbalanced.PlainNameReport'" in message
