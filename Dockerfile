@@ -24,9 +24,9 @@ RUN python -m pip install --no-deps /pipeline \
     && cd / && python -c "import tfx, tf_keras, sklearn, tensorflow_model_analysis as tfma; \
 assert tfx.__version__ == '1.16.0', tfx.__version__; \
 assert tf_keras.__version__.startswith('2.16'), tf_keras.__version__; \
-import components.trainer.model, components.class_skew.executor, components.rebalance.executor, components.blessing_gate.executor; \
+import components.trainer.model, components.transform.preprocessing, components.class_skew.executor, components.rebalance.executor, components.blessing_gate.executor; \
 print('tfx', tfx.__version__, 'tf-keras', tf_keras.__version__, 'tfma', tfma.__version__, 'sklearn', sklearn.__version__)" \
-    && test -f /pipeline/schema/schema.pbtxt
+    && test -f /pipeline/schema/creditcard/schema.pbtxt
 
 # The compiled spec sets each step's command (`python -m
 # tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor`), so KFP does not use the

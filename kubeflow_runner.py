@@ -24,7 +24,8 @@ from pipeline.errors import UserInputError
 from pipeline.overrides import add_config_flags
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent
-DEFAULT_PIPELINE_NAME = "imbalanced-fraud"
+DEFAULT_PIPELINE_NAME = "imbalanced-creditcard"
+DEFAULT_DATASET = REPO_ROOT / "schema" / "creditcard" / "dataset.yaml"
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -46,11 +47,16 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         f"(local paths are refused: the pods do not share this disk) (env {kubeflow.ENV_PIPELINE_ROOT}; required)",
     )
     parser.add_argument(
+        "--dataset",
+        default=str(DEFAULT_DATASET),
+        help="the data set's description (schema/<name>/dataset.yaml) with its reviewed schema.pbtxt beside it: "
+        "the label, slices and model inputs come from them (a first local_runner.py run writes the schema)",
+    )
+    parser.add_argument(
         "--data-root",
         default=os.environ.get(kubeflow.ENV_DATA_ROOT),
-        help="folder (gs:// or s3://) holding the prepared CSV(s) ExampleGen reads: run local_runner.py once "
-        "and upload outputs/prepared_data/, or upload the clean CSV that pipeline/data.py writes "
-        f"(env {kubeflow.ENV_DATA_ROOT}; required)",
+        help="folder (gs:// or s3://) holding the prepared spans ExampleGen reads (span-<N>/<split>/): run "
+        f"local_runner.py once and upload OUTPUT/prepared_data/ (env {kubeflow.ENV_DATA_ROOT}; required)",
     )
     parser.add_argument(
         "--serving-model-dir",
@@ -60,9 +66,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--schema-path",
-        default=kubeflow.DEFAULT_SCHEMA_PATH,
-        help="the schema file as the pods see it: the Dockerfile copies the repo to /pipeline, "
-        "or give a gs:// / s3:// URI",
+        help="the schema file as the pods see it (default: the description's schema.pbtxt inside the image, "
+        f"where the Dockerfile copies the repo: {kubeflow.IMAGE_REPO_ROOT}/schema/NAME/schema.pbtxt), "
+        "or a gs:// / s3:// URI",
     )
     parser.add_argument("--pipeline-name", default=DEFAULT_PIPELINE_NAME, help="KFP pipeline name (a-z, 0-9, -)")
     add_config_flags(

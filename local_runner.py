@@ -1,7 +1,8 @@
 """Runs the pipeline locally with TFX's LocalDagRunner on Apache Beam.
 
-    python local_runner.py                      # default: the credit-card fraud data, fetched and verified
-    python local_runner.py --data my.csv --output runs/mine --beam-arg=--direct_num_workers=2
+    python local_runner.py                                   # the credit-card fraud data, fetched and verified
+    python local_runner.py --dataset schema/loans/dataset.yaml --output runs/loans
+    python local_runner.py --data loans.csv --label status --positive bad --output runs/loans   # quick path
 
 This file owns everything the pure `create_pipeline(config)` must not: paths, the ML
 Metadata SQLite file, Beam arguments, data preparation, and the run summary.
@@ -10,21 +11,27 @@ Metadata SQLite file, Beam arguments, data preparation, and the run summary.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import pathlib
 import sys
 import time
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
+
+import yaml
 
 from pipeline import data, output_folder
 from pipeline.config import ConfigError, PipelineConfig
+from pipeline.dataset import DatasetDescription, description_yaml, load_description, parse_description
 from pipeline.errors import UserInputError
 from pipeline.overrides import add_config_flags, apply_overrides
+from pipeline.prepare import PreparedData, prepare_dataset
 from pipeline.run_lock import RunInProgressError, RunLock
 from pipeline.schedule import CronSchedule, parse_cron
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent
-DEFAULT_PIPELINE_NAME = "imbalanced-fraud"
+DEFAULT_DATASET = REPO_ROOT / "schema" / "creditcard" / "dataset.yaml"
+QUICK_DESCRIPTION = pathlib.Path("dataset") / "dataset.yaml"
 PREPARED_DATA_DIR = "prepared_data"
 # In-process DirectRunner: one process, the least memory. Record order is not reproducible in any
 # mode: TFX's ExampleGen passes every split through an unseeded beam.Reshuffle before writing it, so
@@ -39,19 +46,28 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument(
-        "--data",
-        help="CSV with a header row, the numeric feature columns and a 0/1 label column, or a folder of "
-        "span-<N>/ sub-folders with one such CSV each (the pipeline trains on the highest span). "
-        "Default: the credit-card fraud data set, downloaded once into --data-dir and checked against its sha256.",
+        "--dataset",
+        help="the data set's description (schema/<name>/dataset.yaml: where the table is, its label, columns and "
+        f"slices; see pipeline/dataset.py). Default: {DEFAULT_DATASET.relative_to(REPO_ROOT)}, the credit-card "
+        "fraud data, downloaded once into --data-dir and checked against its sha256",
     )
-    parser.add_argument("--data-dir", default=str(REPO_ROOT / "data"), help="where the default data set is cached")
+    quick = parser.add_argument_group(
+        "quick path",
+        "a CSV with a header, without a description: --data, --label and --positive write one to "
+        "OUTPUT/dataset/dataset.yaml to start from (review it, then use --dataset)",
+    )
+    quick.add_argument("--data", help="a CSV file with a header row, or a folder of span-<N>/ folders of such files")
+    quick.add_argument("--label", help="the label column")
+    quick.add_argument("--positive", action="append", help="a label value of the class of interest (repeatable)")
+    quick.add_argument("--slice", action="append", default=[], help="a categorical column the gate judges by slice")
+    parser.add_argument("--data-dir", default=str(REPO_ROOT / "data"), help="where downloaded data sets are cached")
     parser.add_argument(
         "--output",
         default=str(REPO_ROOT / "outputs"),
         help="folder for the prepared data, pipeline artifacts, ML Metadata store and pushed models; "
         "reusing it lets later runs hit the cache and compare with the last blessed model",
     )
-    parser.add_argument("--pipeline-name", default=DEFAULT_PIPELINE_NAME, help="name recorded in ML Metadata")
+    parser.add_argument("--pipeline-name", help="name recorded in ML Metadata (default: imbalanced-<data set name>)")
     add_config_flags(
         parser,
         beam_arg_help="a Beam pipeline argument, repeatable, e.g. --beam-arg=--direct_num_workers=2 or "
@@ -64,25 +80,58 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         metavar="CRON",
         help="run on a cron schedule (minute hour day-of-month month day-of-week, local time), e.g. '0 3 * * *' "
         "or '0 3 * * MON-FRI'; one run at a time (a lock on the output folder). New data arrives as a new "
-        "span-<N>/ folder under --data",
+        "span-<N>/ folder in the description's data folder",
     )
     parser.add_argument("--max-runs", type=int, help="with --schedule: stop after this many runs (default: forever)")
     return parser.parse_args(argv)
 
 
-def build_config(args: argparse.Namespace, data_root: pathlib.Path) -> PipelineConfig:
+def load_dataset(args: argparse.Namespace, output: pathlib.Path) -> Tuple[DatasetDescription, Optional[str]]:
+    """The description to run, and for the quick path the text of the one it writes once the checks pass."""
+    given = (("--data", args.data), ("--label", args.label), ("--positive", args.positive))
+    quick = [flag for flag, value in given if value]
+    if args.dataset and quick:
+        raise UserInputError(f"--dataset and {', '.join(quick)} exclude each other: the description names the data")
+    if not quick:
+        return load_description(pathlib.Path(args.dataset) if args.dataset else DEFAULT_DATASET), None
+    missing = {"--data", "--label", "--positive"} - set(quick)
+    if missing:
+        raise UserInputError(
+            f"the quick path needs --data, --label and --positive; missing {', '.join(sorted(missing))}"
+        )
+    source = pathlib.Path(args.data).resolve()
+    if not source.exists():
+        raise UserInputError(f"--data {source} does not exist; give a CSV file or a folder of span-<N>/ folders")
+    text = description_yaml(source, args.label, args.positive, slices=args.slice)
+    return parse_description(yaml.safe_load(text), output / QUICK_DESCRIPTION), text
+
+
+def build_config(args: argparse.Namespace, description: DatasetDescription, data_root: pathlib.Path) -> PipelineConfig:
+    """The settings before data prep: paths, the description's label and slices, and every --set."""
     output = pathlib.Path(args.output).resolve()
     config = PipelineConfig(
-        pipeline_name=args.pipeline_name,
+        pipeline_name=args.pipeline_name or f"imbalanced-{description.name}",
         pipeline_root=str(output / "pipeline_root"),
         data_root=str(data_root),
         serving_model_dir=str(output / "serving_model"),
-        schema_path=str(REPO_ROOT / "schema" / "schema.pbtxt"),
+        schema_path=str(description.schema_path) if description.schema_path.is_file() else None,
+        label_key=description.label.column,
+        slice_feature_keys=description.slice_feature_keys,
         metadata_path=str(output / output_folder.METADATA_FILENAME),
         beam_pipeline_args=tuple(args.beam_args) if args.beam_args else DEFAULT_BEAM_ARGS,
         enable_cache=not args.no_cache,
     )
     return apply_overrides(config, args.overrides)
+
+
+def with_columns(config: PipelineConfig, prepared: PreparedData) -> PipelineConfig:
+    """The config with the model's input columns as data prep found them."""
+    return dataclasses.replace(
+        config,
+        numeric_feature_keys=prepared.types.numeric,
+        categorical_feature_keys=prepared.types.categorical,
+        nullable_feature_keys=prepared.types.nullable,
+    )
 
 
 EXIT_OK, EXIT_PIPELINE_FAILED, EXIT_BAD_INPUT, EXIT_BUSY = 0, 1, 2, 3
@@ -92,33 +141,52 @@ def _error(message: str) -> None:
     print(f"error: {message}", file=sys.stderr, flush=True)
 
 
-def run_once(args: argparse.Namespace, config: PipelineConfig, source: pathlib.Path) -> int:
+def run_once(
+    args: argparse.Namespace,
+    config: PipelineConfig,
+    description: DatasetDescription,
+    description_text: Optional[str],
+    source: pathlib.Path,
+) -> int:
     """One locked run: prepare the spans, run the pipeline, print the summary."""
     output = pathlib.Path(args.output).resolve()
     started = time.time()
     try:
         with RunLock(output):
-            spans = data.prepare_spans(source, pathlib.Path(config.data_root))
-            for span, prepared in spans.items():
+            prepared = prepare_dataset(description, data.find_spans(source), pathlib.Path(config.data_root))
+            for span, prepared_span in prepared.spans.items():
+                counts = {split: counts[1] for split, counts in prepared_span.split_counts.items()}
                 print(
-                    f"data: span {span}: {prepared.clean_csv} ({prepared.rows} rows, classes "
-                    f"{prepared.class_counts}{', unchanged' if prepared.reused else ''})",
+                    f"data: span {span}: {prepared_span.rows} rows, {prepared_span.class_counts[1]} of the class of "
+                    f"interest (train/valid/eval {counts['train']}/{counts['valid']}/{counts['eval']})"
+                    f"{', unchanged' if prepared_span.reused else ''}",
                     flush=True,
                 )
-            return _run_pipeline(config, started)
+            if description_text is not None:
+                # Generated from the flags on every quick-path run: copy it elsewhere to edit it.
+                description.path.parent.mkdir(parents=True, exist_ok=True)
+                description.path.write_text(description_text)
+                print(f"data: wrote {description.path} to start from; review it, then run with --dataset", flush=True)
+            types = prepared.types
+            print(
+                f"data: {len(types.numeric)} numeric ({len(types.nullable)} with missing values) and "
+                f"{len(types.categorical)} categorical model inputs",
+                flush=True,
+            )
+            return _run_pipeline(with_columns(config, prepared), description, started)
     except RunInProgressError as error:
         _error(str(error))
         return EXIT_BUSY
-    except UserInputError as error:
+    except (UserInputError, ConfigError) as error:
         _error(str(error))
         return EXIT_BAD_INPUT
 
 
-def _run_pipeline(config: PipelineConfig, started: float) -> int:
+def _run_pipeline(config: PipelineConfig, description: DatasetDescription, started: float) -> int:
     # Imported here: the components' TensorFlow code loads only once the settings and data are good.
     from tfx import v1 as tfx
 
-    from pipeline import run_summary
+    from pipeline import run_summary, schema_review
     from pipeline.pipeline import create_pipeline
 
     run_started = time.time()
@@ -129,6 +197,14 @@ def _run_pipeline(config: PipelineConfig, started: float) -> int:
         failure = error
     summary = run_summary.summarize_run(config, since=run_started)
     print(summary.render(total_seconds=time.time() - started), flush=True)
+    if failure is None and config.schema_path is None and summary.schema_uri:
+        saved = schema_review.save_inferred_schema(summary.schema_uri, description.schema_path, config.label_key)
+        if saved:
+            print(
+                f"schema: SchemaGen inferred one; saved to {saved}. Review it and commit it: later runs import it "
+                "and ExampleValidator checks every new span against it",
+                flush=True,
+            )
     if failure is not None:
         _error(f"the pipeline failed: {type(failure).__name__}: {failure}")
         return EXIT_PIPELINE_FAILED
@@ -136,7 +212,12 @@ def _run_pipeline(config: PipelineConfig, started: float) -> int:
 
 
 def run_on_schedule(
-    args: argparse.Namespace, config: PipelineConfig, source: pathlib.Path, schedule: CronSchedule
+    args: argparse.Namespace,
+    config: PipelineConfig,
+    description: DatasetDescription,
+    description_text: Optional[str],
+    source: pathlib.Path,
+    schedule: CronSchedule,
 ) -> int:
     """Runs at each time the cron schedule fires, one run at a time, until --max-runs (or forever)."""
     runs = 0
@@ -145,7 +226,7 @@ def run_on_schedule(
         fire_at = schedule.next_after(datetime.datetime.now())
         print(f"schedule {schedule.expression!r}: next run at {fire_at:%Y-%m-%d %H:%M}", flush=True)
         time.sleep(max(0.0, (fire_at - datetime.datetime.now()).total_seconds()))
-        exit_code = run_once(args, config, source)
+        exit_code = run_once(args, config, description, description_text, source)
         runs += 1
         print(
             f"scheduled run {runs} finished at {datetime.datetime.now():%Y-%m-%d %H:%M:%S} with exit code {exit_code}",
@@ -157,22 +238,23 @@ def run_on_schedule(
 
 
 def run(argv: Optional[Sequence[str]] = None) -> int:
-    """Checks the settings, then runs once or on a schedule; returns the exit code."""
+    """Checks the description and settings, then runs once or on a schedule; returns the exit code."""
     args = parse_args(argv)
     output = pathlib.Path(args.output).resolve()
     try:
-        config = build_config(args, output / PREPARED_DATA_DIR)
-        output_folder.check_output_folder(output, args.pipeline_name)
+        description, description_text = load_dataset(args, output)
+        config = build_config(args, description, output / PREPARED_DATA_DIR)
+        output_folder.check_output_folder(output, config.pipeline_name)
         cron = parse_cron(args.schedule) if args.schedule else None
         if args.max_runs is not None and args.max_runs < 1:
             raise UserInputError(f"--max-runs must be >= 1, got {args.max_runs}")
-        source = data.resolve_input(args.data, pathlib.Path(args.data_dir))
+        source = data.resolve_source(description, pathlib.Path(args.data_dir))
     except (UserInputError, ConfigError) as error:
         _error(str(error))
         return EXIT_BAD_INPUT
     if cron is None:
-        return run_once(args, config, source)
-    return run_on_schedule(args, config, source, cron)
+        return run_once(args, config, description, description_text, source)
+    return run_on_schedule(args, config, description, description_text, source, cron)
 
 
 def main(argv: Optional[List[str]] = None) -> None:

@@ -18,7 +18,7 @@ from components.common.parameters import ParameterError, require, require_choice
 from components.rebalance.spec import RebalanceParameters
 from components.trainer.spec import TrainerParameters
 from components.transform.spec import TransformInputs, TransformParameters
-from pipeline import features
+from pipeline.dataset import SPLIT_NAMES
 
 # One error type for every setting, the components' own and the pipeline's.
 ConfigError = ParameterError
@@ -36,13 +36,20 @@ class PipelineConfig:
 
     pipeline_name: str
     pipeline_root: str
-    # Folder holding the clean CSV(s) that data prep wrote; ExampleGen's input_base.
+    # Folder of the prepared spans (span-<N>/<split>/) that data prep wrote; ExampleGen's input_base.
     data_root: str
     serving_model_dir: str
-    # The hand-checked schema that ImportSchemaGen brings in (schema/schema.pbtxt).
-    schema_path: str
-    # ExampleGen's file pattern under data_root; {SPAN} makes it read the highest span.
-    input_pattern: str = "span-{SPAN}/*"
+    # The data set's reviewed schema, which ImportSchemaGen brings in; None on a data set's first
+    # run: SchemaGen infers one and the runner saves it beside the description for review.
+    schema_path: Optional[str]
+    # The data set's columns (its description, and data prep's types for the model's inputs).
+    label_key: str
+    numeric_feature_keys: Tuple[str, ...] = ()
+    # Text or integer-coded columns: the Transform maps them through vocabularies.
+    categorical_feature_keys: Tuple[str, ...] = ()
+    # Numeric columns with missing values in the data: the Transform adds a missing indicator for each.
+    nullable_feature_keys: Tuple[str, ...] = ()
+    slice_feature_keys: Tuple[str, ...] = ()
     # SQLite file of the ML Metadata store; None where the orchestrator provides one (Kubeflow).
     metadata_path: Optional[str] = None
     beam_pipeline_args: Tuple[str, ...] = ()
@@ -50,16 +57,6 @@ class PipelineConfig:
     baseline: str = "last_blessed_other"
     # ClassSkew compares the label distribution with the previous span's (a Python resolver).
     span_drift: bool = True
-    label_key: str = features.LABEL_KEY
-    numeric_feature_keys: Tuple[str, ...] = features.NUMERIC_FEATURE_KEYS
-    # Text or integer-coded columns: the Transform maps them through vocabularies.
-    categorical_feature_keys: Tuple[str, ...] = ()
-    # Numeric columns with missing values in the data: the Transform adds a missing indicator for each.
-    nullable_feature_keys: Tuple[str, ...] = ()
-    slice_feature_keys: Tuple[str, ...] = features.SLICE_FEATURE_KEYS
-    # ExampleGen's hash-bucket split: train fits, valid stops early and tunes the
-    # threshold, eval is only for the Evaluator.
-    split_buckets: Tuple[Tuple[str, int], ...] = (("train", 6), ("valid", 2), ("eval", 2))
     # Each component's own parameter dataclass, with its own defaults and checks (components/*/spec.py).
     class_skew: ClassSkewParameters = dataclasses.field(default_factory=ClassSkewParameters)
     rebalance: RebalanceParameters = dataclasses.field(default_factory=RebalanceParameters)
@@ -68,22 +65,18 @@ class PipelineConfig:
     evaluator: BlessingGateParameters = dataclasses.field(default_factory=BlessingGateParameters)
 
     def __post_init__(self) -> None:
-        for name in ("pipeline_name", "pipeline_root", "data_root", "serving_model_dir", "schema_path", "label_key"):
+        for name in ("pipeline_name", "pipeline_root", "data_root", "serving_model_dir", "label_key"):
             require(bool(getattr(self, name)), f"{name} must not be empty")
+        require(self.schema_path is None or bool(self.schema_path), "schema_path must be a path or None")
         require_choice("baseline", self.baseline, BASELINES)
-        split_names = [name for name, _ in self.split_buckets]
-        require(
-            {"train", "valid", "eval"} <= set(split_names),
-            f"split_buckets must define train, valid and eval splits, got {split_names}",
-        )
-        require(len(set(split_names)) == len(split_names), f"split_buckets names must be unique, got {split_names}")
-        require(all(buckets >= 1 for _, buckets in self.split_buckets), "split_buckets counts must be >= 1")
-        self.transform_inputs()  # checks the columns: no overlaps, the label is no input, at least one input
+        if self.numeric_feature_keys or self.categorical_feature_keys:
+            # The runners fill the columns in after data prep; checked once they are there.
+            self.transform_inputs()
         for name in ("train_split", "eval_split"):
             split = getattr(self.class_skew, name)
-            require(split in split_names, f"class_skew.{name} {split!r} is not a split ExampleGen makes: {split_names}")
-        unknown = [split for split in self.rebalance.splits if split not in split_names]
-        require(not unknown, f"rebalance.splits names splits that ExampleGen does not make: {unknown}")
+            require(split in SPLIT_NAMES, f"class_skew.{name} {split!r} is not a split data prep makes: {SPLIT_NAMES}")
+        unknown = [split for split in self.rebalance.splits if split not in SPLIT_NAMES]
+        require(not unknown, f"rebalance.splits names splits that data prep does not make: {unknown}")
         require(
             "eval" not in self.rebalance.splits and "valid" not in self.rebalance.splits,
             "rebalance.splits must not include valid or eval: rebalancing them would bias the metrics",

@@ -21,12 +21,13 @@ import tempfile
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 from pipeline.config import PipelineConfig
+from pipeline.dataset import load_description
 from pipeline.errors import UserInputError
 from pipeline.overrides import apply_overrides
+from pipeline.schema_review import columns_from_schema, read_schema
 
 # Where the Dockerfile copies the repository inside the image.
 IMAGE_REPO_ROOT = "/pipeline"
-DEFAULT_SCHEMA_PATH = f"{IMAGE_REPO_ROOT}/schema/schema.pbtxt"
 # In a pod: DirectRunner on every core the pod has (0 = as many workers as CPUs).
 DEFAULT_BEAM_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=0")
 # Schemes that TFX's file I/O (tf.io.gfile) can read and write from a pod: gs:// natively,
@@ -110,12 +111,25 @@ def build_config(args: argparse.Namespace, environ: Mapping[str, str] = os.envir
     serving_model_dir = require_storage_uri(
         "--serving-model-dir", args.serving_model_dir or f"{pipeline_root}/serving_model", ENV_SERVING_MODEL_DIR
     )
+    description = load_description(pathlib.Path(args.dataset))
+    if not description.schema_path.is_file():
+        raise KubeflowUsageError(
+            f"{description.schema_path} does not exist: Kubeflow runs import a reviewed schema; run local_runner.py "
+            f"--dataset {args.dataset} once (it saves the schema SchemaGen infers there), review and commit it"
+        )
+    columns = columns_from_schema(read_schema(description.schema_path), description)
+    image_schema = f"{IMAGE_REPO_ROOT}/schema/{description.schema_path.parent.name}/{description.schema_path.name}"
     config = PipelineConfig(
         pipeline_name=args.pipeline_name,
         pipeline_root=pipeline_root,
         data_root=data_root,
         serving_model_dir=serving_model_dir,
-        schema_path=_require_schema_path(args.schema_path),
+        schema_path=_require_schema_path(args.schema_path or image_schema),
+        label_key=description.label.column,
+        numeric_feature_keys=columns.numeric,
+        categorical_feature_keys=columns.categorical,
+        nullable_feature_keys=columns.nullable,
+        slice_feature_keys=description.slice_feature_keys,
         metadata_path=None,
         beam_pipeline_args=beam_args_from(args.beam_args, environ),
         enable_cache=not args.no_cache,

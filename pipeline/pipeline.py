@@ -8,9 +8,11 @@ Pure: builds component objects from the config, reads no files and no environmen
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
+import tensorflow_data_validation as tfdv
 import tensorflow_model_analysis as tfma
+from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx import v1 as tfx
 from tfx.dsl.components.base import base_node
 
@@ -24,6 +26,8 @@ from components.rebalance.component import Rebalance
 from components.trainer import spec as trainer_spec
 from components.transform import spec as transform_spec
 from pipeline.config import PipelineConfig
+from pipeline.data import SPAN_DIR_PREFIX
+from pipeline.dataset import SPLIT_NAMES
 
 TRAINER_RUN_FN = trainer_spec.RUN_FN
 TRAIN_SPLIT = "train"
@@ -31,9 +35,10 @@ VALID_SPLIT = "valid"
 EVAL_SPLIT = "eval"
 
 # Node ids, used by the runners' summary and by the tests.
-EXAMPLE_GEN = "CsvExampleGen"
+EXAMPLE_GEN = "ImportExampleGen"
 STATISTICS_GEN = "StatisticsGen"
-SCHEMA_GEN = "ImportSchemaGen"
+# ImportSchemaGen with a reviewed schema, SchemaGen on a data set's first run: one id either way.
+SCHEMA_GEN = "SchemaGen"
 EXAMPLE_VALIDATOR = "ExampleValidator"
 CLASS_SKEW = "ClassSkew"
 REBALANCE = "Rebalance"
@@ -94,20 +99,53 @@ def baseline_model_resolver(config: PipelineConfig, trainer: base_node.BaseNode)
     return None
 
 
+def label_schema(label_key: str) -> schema_pb2.Schema:
+    """A schema of the label alone, declared categorical, so that statistics count its classes."""
+    schema = schema_pb2.Schema()
+    label = schema.feature.add(name=label_key, type=schema_pb2.INT)
+    label.int_domain.is_categorical = True
+    return schema
+
+
+def schema_and_statistics(
+    config: PipelineConfig, example_gen: base_node.BaseNode
+) -> Tuple[base_node.BaseNode, base_node.BaseNode]:
+    """The schema node and StatisticsGen: the reviewed schema imported, or on a first run one inferred.
+
+    A data set's first run has no reviewed schema: StatisticsGen then computes statistics with only
+    the label declared (categorical, so ClassSkew gets its class counts) and SchemaGen infers the
+    rest; the runner saves that schema beside the description for review. Later runs import it and
+    ExampleValidator checks every new span against it. Every feature is inferred as optional (no
+    fixed shape), so the serving signature takes examples with missing values.
+    """
+    if config.schema_path:
+        schema_gen = tfx.components.ImportSchemaGen(schema_file=config.schema_path).with_id(SCHEMA_GEN)
+        statistics_gen = tfx.components.StatisticsGen(
+            examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"]
+        )
+        return schema_gen, statistics_gen
+    statistics_gen = tfx.components.StatisticsGen(
+        examples=example_gen.outputs["examples"],
+        stats_options=tfdv.StatsOptions(schema=label_schema(config.label_key)),
+    )
+    schema_gen = tfx.components.SchemaGen(
+        statistics=statistics_gen.outputs["statistics"], infer_feature_shape=False
+    ).with_id(SCHEMA_GEN)
+    return schema_gen, statistics_gen
+
+
 def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
     """The whole pipeline as TFX node objects; each stage is one line to reorder or replace."""
-    split_config = tfx.proto.SplitConfig(
-        splits=[tfx.proto.SplitConfig.Split(name=name, hash_buckets=buckets) for name, buckets in config.split_buckets]
-    )
-    example_gen = tfx.components.CsvExampleGen(
+    example_gen = tfx.components.ImportExampleGen(
         input_base=config.data_root,
-        input_config=tfx.proto.Input(splits=[tfx.proto.Input.Split(name="single_split", pattern=config.input_pattern)]),
-        output_config=tfx.proto.Output(split_config=split_config),
+        input_config=tfx.proto.Input(
+            splits=[
+                tfx.proto.Input.Split(name=split, pattern=f"{SPAN_DIR_PREFIX}{{SPAN}}/{split}/*")
+                for split in SPLIT_NAMES
+            ]
+        ),
     )
-    schema_gen = tfx.components.ImportSchemaGen(schema_file=config.schema_path)
-    statistics_gen = tfx.components.StatisticsGen(
-        examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"]
-    )
+    schema_gen, statistics_gen = schema_and_statistics(config, example_gen)
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     )

@@ -62,7 +62,11 @@ def fingerprint(description: DatasetDescription, raw: pathlib.Path) -> Dict[str,
         "source": str(raw.resolve()),
         "size": stat.st_size,
         "mtime_ns": stat.st_mtime_ns,
-        "description_sha256": hashlib.sha256(description.path.read_bytes()).hexdigest(),
+        # The parsed description, not its file: comments and key order do not matter, and the quick
+        # path's description is written only after its data passed every check.
+        "description_sha256": hashlib.sha256(
+            repr(dataclasses.replace(description, path=pathlib.Path())).encode()
+        ).hexdigest(),
         "prep_version": PREP_VERSION,
     }
 

@@ -54,6 +54,9 @@ class RunSummary:
     push_note: str
     too_small: List[str] = dataclasses.field(default_factory=list)
     gate_report_path: Optional[str] = None
+    # SchemaGen's (or ImportSchemaGen's) output, and what ExampleValidator found against it.
+    schema_uri: Optional[str] = None
+    anomalies: List[str] = dataclasses.field(default_factory=list)
 
     def render(self, total_seconds: float) -> str:
         lines = [f"=== run summary ({self.run_id or 'no run recorded'}) ==="]
@@ -63,6 +66,9 @@ class RunSummary:
         components = [node for node in self.nodes if not node.is_resolver]
         if components and all(node.state == "cached" for node in components):
             lines.append("no new data: every component was served from the cache (nothing retrained, nothing pushed)")
+        if self.anomalies:
+            lines.append("data anomalies against the schema (ExampleValidator):")
+            lines.extend(f"  {line}" for line in self.anomalies)
         if self.class_skew_lines:
             lines.append("class balance (ClassSkew):")
             lines.extend(f"  {line}" for line in self.class_skew_lines)
@@ -143,6 +149,7 @@ def summarize_run(config: PipelineConfig, since: float) -> RunSummary:
     from components.blessing_gate.report import render_verdict_line
     from components.blessing_gate.spec import GATE_REPORT_MARKDOWN
     from components.trainer import model as trainer_model
+    from pipeline import schema_review
 
     summary = RunSummary(None, [], [], {}, None, {}, [], None, "did not run")
     if not config.metadata_path or not os.path.exists(config.metadata_path):
@@ -161,6 +168,10 @@ def summarize_run(config: PipelineConfig, since: float) -> RunSummary:
         type_name = store.get_execution_types_by_id([execution.type_id])[0].name
         summary.nodes.append(NodeRun(node_id, state, seconds, is_resolver=type_name.endswith(".Resolver")))
         outputs = _output_artifacts(store, execution.id)
+        if "schema" in outputs and node_id == "SchemaGen":
+            summary.schema_uri = outputs["schema"][0].uri
+        if "anomalies" in outputs:
+            summary.anomalies = schema_review.anomaly_lines(outputs["anomalies"][0].uri)
         if "class_skew" in outputs:
             summary.class_skew_lines = _class_skew_lines(outputs["class_skew"][0].uri)
         if "model" in outputs and node_id.startswith("Trainer"):

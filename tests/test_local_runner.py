@@ -4,9 +4,10 @@ import pathlib
 import subprocess
 import sys
 
-from pipeline import features
+from tests import tables
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
+QUICK = ("--label", "Class", "--positive", "1")
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
@@ -32,23 +33,36 @@ def _assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str)
 def test_help_explains_each_flag():
     result = _run("--help")
     assert result.returncode == 0
-    for flag in ("--data", "--data-dir", "--output", "--pipeline-name", "--beam-arg", "--set", "--no-cache"):
+    for flag in ("--dataset", "--data", "--label", "--positive", "--output", "--beam-arg", "--set", "--no-cache"):
         assert flag in result.stdout
 
 
 def test_missing_data_file(tmp_path):
     missing = tmp_path / "missing.csv"
-    result = _run("--data", str(missing), "--output", str(tmp_path / "out"))
+    result = _run("--data", str(missing), *QUICK, "--output", str(tmp_path / "out"))
     _assert_one_line_error(result, str(missing), "does not exist", "--data")
     assert not (tmp_path / "out").exists()
 
 
-def test_csv_without_label_column(tmp_path):
+def test_quick_path_needs_label_and_positive(tmp_path):
+    result = _run("--data", str(tables.CREDITCARD_SMALL), "--output", str(tmp_path / "out"))
+    _assert_one_line_error(result, "the quick path needs --data, --label and --positive; missing --label, --positive")
+    assert not (tmp_path / "out").exists()
+
+
+def test_csv_without_label_column_leaves_only_the_released_lock(tmp_path):
     csv_path = tmp_path / "no_label.csv"
-    csv_path.write_text(",".join(features.NUMERIC_FEATURE_KEYS) + "\n" + ",".join(["1.0"] * 30) + "\n")
-    result = _run("--data", str(csv_path), "--output", str(tmp_path / "out"))
-    _assert_one_line_error(result, str(csv_path), "label column 'Class' not found", "columns found: Time, V1")
-    assert not (tmp_path / "out" / "prepared_data" / "transactions.csv").exists()
+    csv_path.write_text("Time,V1\n" + "1.0,2.0\n" * 10)
+    result = _run("--data", str(csv_path), *QUICK, "--output", str(tmp_path / "out"))
+    _assert_one_line_error(result, str(csv_path), "label.column names ['Class'], not among the columns found: Time, V1")
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == [".run.lock"]
+
+
+def test_description_typo_names_the_key(tmp_path):
+    description = tables.write_description(tmp_path, {"data": "x.csv", "labl": {"column": "Class"}})
+    result = _run("--dataset", str(description), "--output", str(tmp_path / "out"))
+    _assert_one_line_error(result, "dataset.yaml: labl: unknown key; did you mean 'label'?")
+    assert not (tmp_path / "out").exists()
 
 
 def test_output_folder_of_another_pipeline(tmp_path):
@@ -64,7 +78,7 @@ def test_output_folder_of_another_pipeline(tmp_path):
     store.put_contexts([metadata_store_pb2.Context(type_id=pipeline_type, name="someone-elses-pipeline")])
     del store
     before = (output / "metadata.sqlite").read_bytes()
-    result = _run("--data", str(REPO / "tests" / "data" / "creditcard_small.csv"), "--output", str(output))
+    result = _run("--data", str(tables.CREDITCARD_SMALL), *QUICK, "--output", str(output))
     _assert_one_line_error(result, "another pipeline (someone-elses-pipeline)", "choose another --output")
     assert (output / "metadata.sqlite").read_bytes() == before
     assert sorted(p.name for p in output.iterdir()) == ["metadata.sqlite"]
@@ -74,11 +88,22 @@ def test_output_folder_with_a_file_that_is_not_a_metadata_store(tmp_path):
     output = tmp_path / "out"
     output.mkdir()
     (output / "metadata.sqlite").write_text("just text")
-    result = _run("--data", str(REPO / "tests" / "data" / "creditcard_small.csv"), "--output", str(output))
+    result = _run("--data", str(tables.CREDITCARD_SMALL), *QUICK, "--output", str(output))
     _assert_one_line_error(result, "metadata.sqlite", "choose another --output")
     assert (output / "metadata.sqlite").read_text() == "just text"
 
 
 def test_invalid_setting(tmp_path):
-    result = _run("--data", str(tmp_path / "x.csv"), "--output", str(tmp_path / "o"), "--set", "trainer.loss=hinge")
+    result = _run(
+        "--data", str(tables.CREDITCARD_SMALL), *QUICK, "--output", str(tmp_path / "o"), "--set", "trainer.loss=hinge"
+    )
     _assert_one_line_error(result, "trainer.loss must be one of bce, weighted_bce, pos_weight, focal; got 'hinge'")
+    assert not (tmp_path / "o").exists()
+
+
+def test_bad_target_counts_are_refused_at_parse_time(tmp_path):
+    result = _run(
+        "--data", str(tables.CREDITCARD_SMALL), *QUICK, "--output", str(tmp_path / "o"),
+        "--set", "rebalance.target_counts=05,19",
+    )  # fmt: skip
+    _assert_one_line_error(result, "rebalance.target_counts='05,19': '05' is not a NAME:VALUE pair")

@@ -42,7 +42,10 @@ def _find_schema_feature(schema: schema_pb2.Schema, label_key: str) -> Optional[
     return next((feature for feature in schema.feature if feature.name == label_key), None)
 
 
-def _int_classes(feature: schema_pb2.Feature, label_key: str) -> List[str]:
+def _int_classes(schema: schema_pb2.Schema, feature: schema_pb2.Feature, label_key: str) -> List[str]:
+    if feature.WhichOneof("domain_info") == "domain":
+        # SchemaGen's form of a categorical integer: a string domain of its values.
+        return _string_classes(schema, feature)
     if not (feature.HasField("int_domain") and feature.int_domain.is_categorical):
         raise ClassSkewInputError(
             f"label {label_key!r} is INT but not declared categorical in the schema, so StatisticsGen records "
@@ -84,7 +87,7 @@ def declared_classes(schema: schema_pb2.Schema, label_key: str) -> List[str]:
             "{ is_categorical: true }) or BYTES so the statistics record per-class counts"
         )
     if feature.type == schema_pb2.INT:
-        return _int_classes(feature, label_key)
+        return _int_classes(schema, feature, label_key)
     if feature.type == schema_pb2.BYTES:
         return _string_classes(schema, feature)
     raise ClassSkewInputError(

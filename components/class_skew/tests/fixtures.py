@@ -22,7 +22,7 @@ from tfx.utils import io_utils
 from components.class_skew import executor as executor_module
 from components.class_skew.spec import ClassSkewParameters, ClassSkewReport
 
-PROJECT_SCHEMA_PATH = os.path.join(os.path.dirname(__file__), "..", "..", "..", "schema", "schema.pbtxt")
+PROJECT_SCHEMA_PATH = os.path.join(os.path.dirname(__file__), "..", "..", "..", "schema", "creditcard", "schema.pbtxt")
 
 BINARY_SCHEMA = """
 feature { name: "Class" type: INT int_domain { min: 0 max: 1 is_categorical: true } }
