@@ -2,7 +2,9 @@
 #   make run    builds .venv from requirements.lock, fetches the credit-card data, runs the whole pipeline
 #   make test   builds .venv from requirements.lock, runs ruff, mypy and the test suite
 SHELL := /bin/bash
-PYTHON_310 ?= $(shell (pyenv root 2>/dev/null || echo $$HOME/.pyenv))/versions/3.10.13/bin/python
+# The newest pyenv 3.10.x (the bare python3.10 shim fails unless a version is selected).
+PYENV_ROOT_DIR := $(shell pyenv root 2>/dev/null || echo $$HOME/.pyenv)
+PYTHON_310 ?= $(lastword $(sort $(wildcard $(PYENV_ROOT_DIR)/versions/3.10.*/bin/python)))
 VENV := .venv
 PY := $(VENV)/bin/python
 UV := $(PYTHON_310) -m uv
@@ -14,6 +16,7 @@ PYTEST_ARGS ?=
 .PHONY: venv run test lint typecheck lock clean
 
 $(VENV)/.synced: requirements.lock
+	@test -n "$(PYTHON_310)" || { echo "error: no Python 3.10 under $(PYENV_ROOT_DIR)/versions; install one with pyenv install 3.10"; exit 2; }
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON_310) -m pip install --quiet uv
 	@test -x $(PY) || $(UV) venv --quiet --seed --python $(PYTHON_310) $(VENV)
 	$(UV) pip sync --quiet --python $(PY) requirements.lock

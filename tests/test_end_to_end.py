@@ -17,15 +17,16 @@ import tensorflow as tf
 
 from pipeline import pipeline as pipeline_module
 from pipeline import run_summary
-from pipeline.features import LABEL_KEY
+from pipeline.splits import split_targets
+from tests import tables
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
-SMALL_CSV = REPO / "tests" / "data" / "creditcard_small.csv"
+LABEL_KEY = "Class"
 TARGET_RATIO = 0.2
 FAST_SETTINGS = [
     "--set", "trainer.max_epochs=8",
     "--set", "trainer.batch_size=256",
-    # The default strategy is "none" (see RebalanceConfig); resample here so the run covers Rebalance.
+    # The default strategy is "none" (see RebalanceParameters); resample here so the run covers Rebalance.
     "--set", "rebalance.strategy=undersample",
     "--set", f"rebalance.target_ratio={TARGET_RATIO}",
     # Every Beam step in two worker processes: the distributed path, not the in-process default.
@@ -41,6 +42,7 @@ ALL_COMPONENTS = (
     pipeline_module.EXAMPLE_VALIDATOR,
     pipeline_module.CLASS_SKEW,
     pipeline_module.REBALANCE,
+    pipeline_module.TRANSFORM,
     pipeline_module.TRAINER,
     pipeline_module.EVALUATOR,
 )
@@ -48,11 +50,14 @@ CACHEABLE = ALL_COMPONENTS
 
 
 def _run_local(output: pathlib.Path, *extra: str) -> subprocess.CompletedProcess:
+    """The credit-card layout on the small sample, with the shipped reviewed schema beside its description."""
+    description = tables.creditcard(output.parent / "dataset")
+    (description.parent / "schema.pbtxt").write_bytes((REPO / "schema" / "creditcard" / "schema.pbtxt").read_bytes())
     command = [
         sys.executable,
         str(REPO / "local_runner.py"),
-        "--data",
-        str(SMALL_CSV),
+        "--dataset",
+        str(description),
         "--output",
         str(output),
         "--pipeline-name",
@@ -115,6 +120,7 @@ def test_every_component_executed_and_published_artifacts(two_runs):
         "imbalanced.ClassSkewReport",
         "imbalanced.GateReport",
         "HyperParameters",
+        "TransformGraph",
         "Model",
         "ModelRun",
         "ModelEvaluation",
@@ -144,7 +150,7 @@ def test_evaluator_decided_and_pusher_followed_the_decision(two_runs):
 @pytest.mark.e2e
 def test_class_skew_counts_equal_the_true_split_counts(two_runs):
     _, store, _, _, _, _ = two_runs
-    examples = [a for a in store.get_artifacts_by_type("Examples") if "CsvExampleGen" in a.uri]
+    examples = [a for a in store.get_artifacts_by_type("Examples") if pipeline_module.EXAMPLE_GEN in a.uri]
     report_artifact = store.get_artifacts_by_type("imbalanced.ClassSkewReport")[0]
     with open(os.path.join(report_artifact.uri, "class_skew.json")) as handle:
         report = json.load(handle)
@@ -155,6 +161,10 @@ def test_class_skew_counts_equal_the_true_split_counts(two_runs):
         for label, count in truth.items():
             total[label] = total.get(label, 0) + count
     assert total == {"0": 2850, "1": 150}
+    shares = {"train": 0.6, "valid": 0.2, "eval": 0.2}
+    for label, count in total.items():
+        expected = split_targets(count, shares)
+        assert {split: report["splits"][split]["class_counts"][label] for split in shares} == expected, label
 
 
 @pytest.mark.e2e
