@@ -1,9 +1,11 @@
-"""The Trainer's input pipeline: decoding a split, caching its rows on disk, shuffling, statistics.
+"""The Trainer's input pipeline: decoding a split, caching its rows on disk, shuffling, class counts.
 
-A split is decoded by TFXIO once, into rows of (feature vector, label) that are cached in a
-file on local disk; every later pass (each epoch, each ensemble member) reads that cache. The
-statistics pass that normalises the inputs and sizes the initial bias is the first full read,
-so it also writes the cache.
+A split, as the Transform wrote it, is decoded by TFXIO once, into rows of (feature vector,
+label) that are cached in a file on local disk; every later pass (each epoch, each ensemble
+member) reads that cache. Categorical vocabulary ids travel in the float vector too (exact
+below 2**24, far above any vocabulary kept); the model splits the vector by position. The
+counting pass that sizes the loss weights and the initial bias is the first full read, so it
+also writes the cache. The inputs need no statistics of their own: the Transform standardised them.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import dataclasses
 import math
 from typing import List, Sequence
 
-import numpy as np
 import tensorflow as tf
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx import v1 as tfx
@@ -24,7 +25,7 @@ from tfx_bsl.public import tfxio
 SHUFFLE_BUFFER_BYTES = 128 * 1024 * 1024
 # A row in the buffer: float32 features and label, plus tf.data's per-tensor overhead (measured order).
 ROW_OVERHEAD_BYTES = 256
-# Batch size of the statistics pass over the cached rows.
+# Batch size of the counting pass over the cached rows.
 STATISTICS_BATCH_ROWS = 8192
 
 
@@ -34,12 +35,10 @@ class TrainingDataError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class TrainingStatistics:
-    """Streaming statistics of the training split, as the Trainer reads it (after Rebalance)."""
+    """Class counts of the training split, as the Trainer reads it (after Rebalance)."""
 
     rows: int
     positives: int
-    mean: np.ndarray
-    variance: np.ndarray
 
     @property
     def negatives(self) -> int:
@@ -68,7 +67,11 @@ def read_split(
     feature_keys: Sequence[str],
     batch_size: int,
 ) -> tf.data.Dataset:
-    """One pass over a split in file order: batches of ({feature: float32 [batch, 1]}, float32 label)."""
+    """One pass over a split in file order: batches of ({feature: float32 [batch, 1]}, float32 label).
+
+    `schema` is the Transform's output schema (`TFTransformOutput.transformed_metadata.schema`),
+    which describes `transformed_feature_spec()`: float features and int64 ids, one value a row.
+    """
     options = tfxio.TensorFlowDatasetOptions(
         batch_size=batch_size, label_key=label_key, num_epochs=1, shuffle=False, sloppy_ordering=False
     )
@@ -76,8 +79,8 @@ def read_split(
     keys = tuple(feature_keys)
     return dataset.map(
         lambda features, label: (
-            {key: tf.cast(features[key], tf.float32) for key in keys},
-            tf.cast(label, tf.float32),
+            {key: tf.reshape(tf.cast(features[key], tf.float32), [-1, 1]) for key in keys},
+            tf.reshape(tf.cast(label, tf.float32), [-1, 1]),
         )
     )
 
@@ -99,7 +102,7 @@ def disk_cached_rows(batches: tf.data.Dataset, feature_keys: Sequence[str], cach
 
     Parsing gzip-compressed tf.Examples dominates an epoch's time; reading the decoded cache
     costs a fraction of that. The cache is on disk, so memory stays one shuffle buffer whatever
-    the split's size. The first full pass (the statistics pass) writes it.
+    the split's size. The first full pass (the counting pass) writes it.
     """
     return stack_features(batches, feature_keys).unbatch().cache(cache_path)
 
@@ -118,30 +121,20 @@ def shuffled_batches(
     return unstack_features(shuffled.batch(batch_size), feature_keys)
 
 
-def compute_training_statistics(dataset: tf.data.Dataset, feature_keys: Sequence[str]) -> TrainingStatistics:
-    """Means, variances and class counts in one pass over batches of feature dicts; memory is one batch."""
-    width = len(feature_keys)
+def compute_training_statistics(dataset: tf.data.Dataset) -> TrainingStatistics:
+    """Rows and positives in one pass over (features, label) batches; memory is one batch."""
 
     def accumulate(state, batch):
-        count, positives, total, total_sq = state
-        features, label = batch
-        matrix = tf.cast(tf.concat([features[key] for key in feature_keys], axis=1), tf.float64)
+        count, positives = state
+        _, label = batch
+        label = tf.reshape(label, [-1])
         return (
-            count + tf.cast(tf.shape(matrix)[0], tf.int64),
-            positives + tf.cast(tf.reduce_sum(tf.cast(label > 0.5, tf.int64)), tf.int64),
-            total + tf.reduce_sum(matrix, axis=0),
-            total_sq + tf.reduce_sum(tf.square(matrix), axis=0),
+            count + tf.cast(tf.shape(label)[0], tf.int64),
+            positives + tf.reduce_sum(tf.cast(label > 0.5, tf.int64)),
         )
 
-    initial = (
-        tf.constant(0, tf.int64),
-        tf.constant(0, tf.int64),
-        tf.zeros([width], tf.float64),
-        tf.zeros([width], tf.float64),
-    )
-    count, positives, total, total_sq = (value.numpy() for value in dataset.reduce(initial, accumulate))
+    initial = (tf.constant(0, tf.int64), tf.constant(0, tf.int64))
+    count, positives = (value.numpy() for value in dataset.reduce(initial, accumulate))
     if count == 0:
         raise TrainingDataError("the training split is empty")
-    mean = total / count
-    variance = np.maximum(total_sq / count - np.square(mean), 0.0)
-    return TrainingStatistics(rows=int(count), positives=int(positives), mean=mean, variance=variance)
+    return TrainingStatistics(rows=int(count), positives=int(positives))

@@ -1,16 +1,19 @@
 """The TFX Trainer's `run_fn` (the module file the pipeline names): a small MLP for imbalanced binary labels.
 
-What it does, in order:
-1. one streaming pass over the training split, as Rebalance wrote it, for feature means and
-   variances and class counts (`inputs.py`);
-2. builds an MLP whose output bias starts at log(pos/neg) of the rows it trains on, so training
-   does not spend its first epochs learning the base rate (`network.py`);
+It trains on the Transform's output: the rows Rebalance kept, standardised, with missing-value
+indicators and vocabulary ids (`components/transform`). What it does, in order:
+1. one streaming pass over the transformed training split for its class counts, which also
+   caches the decoded rows on local disk (`inputs.py`);
+2. builds an MLP on the numeric features and the one-hot or embedded categorical ids, whose
+   output bias starts at log(pos/neg) of the rows it trains on, so training does not spend its
+   first epochs learning the base rate (`network.py`);
 3. trains with the configured loss and early stopping on validation PR-AUC: one model, one on
    balanced batches, or an ensemble whose members each see every positive and a share of the
    negatives (`training.py`);
 4. picks the decision threshold on the `valid` split, never on `eval` (`threshold.py`);
-5. exports a SavedModel whose serving signature parses tf.Examples and returns the
-   probability, the decision at that threshold and the threshold itself (`serving.py`).
+5. exports a SavedModel whose serving signature takes raw tf.Examples, applies the transform
+   graph, and returns the probability, the decision at that threshold and the threshold itself
+   (`serving.py`).
 
 Its settings arrive in `fn_args.custom_config` (`spec.TrainerRunConfig`). The class counts that
 size the loss weights and the initial bias are counted here, from the rows being trained on;
@@ -23,15 +26,17 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, List, Tuple
 
 import numpy as np
 import tensorflow as tf
+import tensorflow_transform as tft
 from absl import logging
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx import v1 as tfx
 
 from components.trainer import inputs, threshold, training
+from components.trainer.network import ModelInputs
 from components.trainer.serving import (
     DECISION_OUTPUT,
     PROBABILITY_OUTPUT,
@@ -61,14 +66,42 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     tf.keras.utils.set_random_seed(run.parameters.seed)
     tf.config.experimental.enable_op_determinism()
 
-    schema = tfx.utils.parse_pbtxt_file(fn_args.schema_path, schema_pb2.Schema())
-    schema = inputs.model_schema(schema, (*run.feature_keys, run.label_key))
+    if not fn_args.transform_output:
+        raise ValueError("the Trainer needs the Transform's transform_graph: it trains on transformed examples")
+    transform_output = tft.TFTransformOutput(fn_args.transform_output)
+    features = model_inputs(run, transform_output)
+    schema = inputs.model_schema(transform_output.transformed_metadata.schema, (*features.keys, run.label_key))
     # Decoded rows are cached on this machine's disk for the length of the run, then deleted.
     cache_dir = tempfile.mkdtemp(prefix="trainer-cache-")
     try:
-        _train_and_export(fn_args, run, schema, cache_dir)
+        _train_and_export(fn_args, run, features, transform_output, schema, cache_dir)
     finally:
         shutil.rmtree(cache_dir, ignore_errors=True)
+
+
+def model_inputs(run: TrainerRunConfig, transform_output: tft.TFTransformOutput) -> ModelInputs:
+    """The model's inputs, checked against what the Transform writes; each categorical with its id range."""
+    spec = transform_output.transformed_feature_spec()
+    expected: List[Tuple[str, Tuple[Any, ...]]] = [(key, (tf.float32,)) for key in run.numeric_feature_keys]
+    expected += [(key, (tf.int64,)) for key in run.categorical_feature_keys]
+    expected.append((run.label_key, (tf.int64, tf.float32)))
+    problems = [
+        f"{key!r} is not among its outputs" if key not in spec else f"{key!r} is {spec[key].dtype.name}"
+        for key, dtypes in expected
+        if key not in spec or spec[key].dtype not in dtypes
+    ]
+    if problems:
+        raise ValueError(
+            f"the Trainer's inputs do not match the Transform's outputs {sorted(spec)}: {'; '.join(problems)} "
+            "(numeric inputs must be float32, categorical ones int64 vocabulary ids, the label int64)"
+        )
+    return ModelInputs(
+        numeric_keys=run.numeric_feature_keys,
+        categorical_ids=tuple(
+            (key, int(transform_output.num_buckets_for_transformed_feature(key)))
+            for key in run.categorical_feature_keys
+        ),
+    )
 
 
 def _predict_probabilities(model: tf.keras.Model, dataset: tf.data.Dataset) -> Tuple[np.ndarray, np.ndarray]:
@@ -82,18 +115,21 @@ def _predict_probabilities(model: tf.keras.Model, dataset: tf.data.Dataset) -> T
 
 
 def _train_and_export(
-    fn_args: tfx.components.FnArgs, run: TrainerRunConfig, schema: schema_pb2.Schema, cache_dir: str
+    fn_args: tfx.components.FnArgs,
+    run: TrainerRunConfig,
+    features: ModelInputs,
+    transform_output: tft.TFTransformOutput,
+    schema: schema_pb2.Schema,
+    cache_dir: str,
 ) -> None:
-    keys, parameters = run.feature_keys, run.parameters
+    keys, parameters = features.keys, run.parameters
 
     def read(files):
         return inputs.read_split(files, fn_args.data_accessor, schema, run.label_key, keys, parameters.batch_size)
 
     train_rows = inputs.disk_cached_rows(read(fn_args.train_files), keys, os.path.join(cache_dir, "train"))
-    # The statistics pass reads the whole split once and so writes the cache that every epoch reads.
-    stats = inputs.compute_training_statistics(
-        inputs.unstack_features(train_rows.batch(inputs.STATISTICS_BATCH_ROWS), keys), keys
-    )
+    # The counting pass reads the whole split once and so writes the cache that every epoch reads.
+    stats = inputs.compute_training_statistics(train_rows.batch(inputs.STATISTICS_BATCH_ROWS))
     valid = read(fn_args.eval_files).cache(os.path.join(cache_dir, "valid"))
     if stats.positives == 0 or stats.negatives == 0:
         raise inputs.TrainingDataError(
@@ -102,7 +138,9 @@ def _train_and_export(
         )
     logging.info("Training rows (after Rebalance): %d (%d positive)", stats.rows, stats.positives)
 
-    model, figures = training.train_model(keys, parameters, stats, train_rows, valid, fn_args.model_run_dir, cache_dir)
+    model, figures = training.train_model(
+        features, parameters, stats, train_rows, valid, fn_args.model_run_dir, cache_dir
+    )
 
     labels, scores = _predict_probabilities(model, valid)
     choice = threshold.choose_threshold(
@@ -114,7 +152,14 @@ def _train_and_export(
         fallback=parameters.threshold_fallback,
     )
     logging.info("Decision threshold: %s", choice)
-    export_serving_model(model, keys, choice.threshold, fn_args.serving_model_dir)
+    export_serving_model(
+        model,
+        keys,
+        choice.threshold,
+        fn_args.serving_model_dir,
+        transform_output=transform_output,
+        label_key=run.label_key,
+    )
 
     report: Dict[str, Any] = {
         **figures,

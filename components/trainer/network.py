@@ -1,4 +1,9 @@
-"""The Trainer's network: an MLP on the numeric features, its loss and its starting output bias.
+"""The Trainer's network: an MLP on the Transform's features, its loss and its starting output bias.
+
+Numeric features arrive standardised by the Transform and enter as they are. A categorical
+feature arrives as a vocabulary id (its out-of-vocabulary buckets included) and enters one-hot
+when it has few ids, or through a learned embedding when it has many, so a wide vocabulary does
+not swamp the first layer.
 
 The loss weights and the initial bias follow the class mix the model is trained on
 (`ClassBalance`), which `training.py` derives from the rows the Trainer reads (after
@@ -9,18 +14,39 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Dict, Sequence
+from typing import Dict, List, Tuple
 
-import numpy as np
 import tensorflow as tf
 
 from components.trainer import losses
-from components.trainer.inputs import TrainingStatistics
 from components.trainer.spec import TrainerParameters
 
-# Offsets from a model's seed to the seeds of its dropout layers and of its output layer.
+# Offsets from a model's seed to the seeds of its dropout layers, its output layer and its embeddings.
 _DROPOUT_SEED_OFFSET = 100
 _OUTPUT_SEED_OFFSET = 1000
+_EMBEDDING_SEED_OFFSET = 2000
+# A categorical feature with at most this many ids enters one-hot; a wider one through an embedding.
+ONE_HOT_MAX_IDS = 32
+# The largest embedding width.
+MAX_EMBEDDING_DIM = 16
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelInputs:
+    """The model's inputs in the order of the Trainer's stacked rows: numeric, then categorical ids."""
+
+    numeric_keys: Tuple[str, ...]
+    # (feature, number of ids): the id range, out-of-vocabulary buckets included.
+    categorical_ids: Tuple[Tuple[str, int], ...] = ()
+
+    @property
+    def keys(self) -> Tuple[str, ...]:
+        return self.numeric_keys + tuple(key for key, _ in self.categorical_ids)
+
+
+def embedding_dim(ids: int) -> int:
+    """Embedding width for a feature with `ids` ids: the usual 1.6 * n**0.56 rule, at most MAX_EMBEDDING_DIM."""
+    return min(MAX_EMBEDDING_DIM, math.ceil(1.6 * ids**0.56))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,19 +78,41 @@ def initial_output_bias(balance: ClassBalance) -> float:
     return math.log(balance.positives / balance.negatives)
 
 
+def _encoded_inputs(inputs: Dict[str, tf.Tensor], features: ModelInputs, seed: int) -> List[tf.Tensor]:
+    """Numeric inputs as they are; each categorical id one-hot or embedded (ids arrive as exact floats)."""
+    parts = [inputs[key] for key in features.numeric_keys]
+    for index, (key, ids) in enumerate(features.categorical_ids):
+        layer_name = f"categorical_{index}"
+        if ids <= ONE_HOT_MAX_IDS:
+            parts.append(
+                tf.keras.layers.CategoryEncoding(num_tokens=ids, output_mode="one_hot", name=layer_name)(inputs[key])
+            )
+        else:
+            embedded = tf.keras.layers.Embedding(
+                ids,
+                embedding_dim(ids),
+                embeddings_initializer=tf.keras.initializers.RandomUniform(
+                    -0.05, 0.05, seed=seed + _EMBEDDING_SEED_OFFSET + index
+                ),
+                name=layer_name,
+            )(inputs[key])
+            parts.append(tf.keras.layers.Flatten(name=f"{layer_name}_flat")(embedded))
+    return parts
+
+
 def build_model(
-    feature_keys: Sequence[str],
+    features: ModelInputs,
     parameters: TrainerParameters,
-    stats: TrainingStatistics,
     balance: ClassBalance,
     seed: int,
 ) -> tf.keras.Model:
-    """MLP on the numeric features, normalised with the training split's moments; outputs a logit."""
-    inputs = {key: tf.keras.layers.Input(shape=(1,), name=key, dtype=tf.float32) for key in feature_keys}
-    stacked = tf.keras.layers.Concatenate(name="stack_features")([inputs[key] for key in feature_keys])
-    hidden = tf.keras.layers.Normalization(
-        mean=stats.mean.astype(np.float32), variance=stats.variance.astype(np.float32), name="normalize"
-    )(stacked)
+    """MLP on the numeric features and the encoded categorical ids; outputs a logit.
+
+    Every input is a float32 [batch, 1] column named by its feature (`inputs.unstack_features`).
+    """
+    inputs = {key: tf.keras.layers.Input(shape=(1,), name=key, dtype=tf.float32) for key in features.keys}
+    parts = _encoded_inputs(inputs, features, seed)
+    hidden = parts[0] if len(parts) == 1 else tf.keras.layers.Concatenate(name="stack_features")(parts)
     for index, units in enumerate(parameters.hidden_units):
         hidden = tf.keras.layers.Dense(
             units,

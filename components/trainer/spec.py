@@ -1,8 +1,9 @@
 """The Trainer's settings as `run_fn` receives them in `custom_config`: every default and check, written once.
 
 The Trainer is TFX's stock component; what this project adds travels in its `custom_config`:
-the data set's names (label and feature keys) and `TrainerParameters`. `TrainerRunConfig`
-encodes both for the pipeline and decodes them in `run_fn`, so the two sides share one format.
+the data set's names (the label and the model's inputs as the Transform writes them) and
+`TrainerParameters`. `TrainerRunConfig` encodes both for the pipeline and decodes them in
+`run_fn`, so the two sides share one format.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ RUN_FN = "components.trainer.model.run_fn"
 
 # Keys of the Trainer's `custom_config`.
 LABEL_KEY = "label_key"
-FEATURE_KEYS = "feature_keys"
+NUMERIC_FEATURE_KEYS = "numeric_feature_keys"
+CATEGORICAL_FEATURE_KEYS = "categorical_feature_keys"
 PARAMETERS = "parameters"
 
 
@@ -114,33 +116,47 @@ class TrainerRunConfig:
     """Everything `run_fn` reads from `fn_args.custom_config`: the data set's names and the parameters.
 
     The names are the data set's, not settings of the Trainer: the pipeline passes the same
-    label key to every component.
+    label key to every component. The feature keys are the Transform's outputs: float features
+    (standardised numbers, then missing-value indicators) and int64 vocabulary ids.
     """
 
     label_key: str
-    feature_keys: Tuple[str, ...]
+    numeric_feature_keys: Tuple[str, ...]
+    categorical_feature_keys: Tuple[str, ...] = ()
     parameters: TrainerParameters = dataclasses.field(default_factory=TrainerParameters)
 
     def __post_init__(self) -> None:
         require(bool(self.label_key), "the Trainer's label_key must not be empty")
-        require(bool(self.feature_keys), "the Trainer's feature_keys must not be empty")
+        require(bool(self.feature_keys), "the Trainer's feature keys must not be empty: it needs at least one input")
+        overlap = sorted(set(self.numeric_feature_keys) & set(self.categorical_feature_keys))
+        require(not overlap, f"the Trainer's inputs {overlap} are both numeric and categorical")
+        require(
+            len(set(self.feature_keys)) == len(self.feature_keys),
+            f"the Trainer's feature keys must be distinct, got {list(self.feature_keys)}",
+        )
         require(
             self.label_key not in self.feature_keys,
             f"the Trainer's label {self.label_key!r} must not be a model input",
         )
 
+    @property
+    def feature_keys(self) -> Tuple[str, ...]:
+        """Every model input, numeric first: the order of the Trainer's stacked rows."""
+        return self.numeric_feature_keys + self.categorical_feature_keys
+
     def to_custom_config(self) -> Dict[str, Any]:
         """The JSON-able `custom_config` of the stock Trainer."""
         return {
             LABEL_KEY: self.label_key,
-            FEATURE_KEYS: list(self.feature_keys),
+            NUMERIC_FEATURE_KEYS: list(self.numeric_feature_keys),
+            CATEGORICAL_FEATURE_KEYS: list(self.categorical_feature_keys),
             PARAMETERS: self.parameters.to_json_dict(),
         }
 
     @classmethod
     def from_custom_config(cls, custom_config: Mapping[str, Any]) -> TrainerRunConfig:
         """The inverse of `to_custom_config`; a missing or unknown key is an error naming it."""
-        expected = {LABEL_KEY, FEATURE_KEYS, PARAMETERS}
+        expected = {LABEL_KEY, NUMERIC_FEATURE_KEYS, CATEGORICAL_FEATURE_KEYS, PARAMETERS}
         problems = [
             f"{what} {keys}"
             for what, keys in (
@@ -155,6 +171,7 @@ class TrainerRunConfig:
             )
         return cls(
             label_key=str(custom_config[LABEL_KEY]),
-            feature_keys=tuple(str(key) for key in custom_config[FEATURE_KEYS]),
+            numeric_feature_keys=tuple(str(key) for key in custom_config[NUMERIC_FEATURE_KEYS]),
+            categorical_feature_keys=tuple(str(key) for key in custom_config[CATEGORICAL_FEATURE_KEYS]),
             parameters=TrainerParameters.from_json_dict(custom_config[PARAMETERS]),
         )

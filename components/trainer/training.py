@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import tensorflow as tf
 from absl import logging
@@ -18,7 +18,7 @@ from tfx.dsl.io import fileio
 
 from components.trainer import balanced_batches, ensemble
 from components.trainer.inputs import TrainingStatistics, shuffle_buffer_rows, shuffled_batches, unstack_features
-from components.trainer.network import ClassBalance, build_model, compile_model, initial_output_bias
+from components.trainer.network import ClassBalance, ModelInputs, build_model, compile_model, initial_output_bias
 from components.trainer.spec import TrainerParameters
 
 # Spacing between ensemble members' seeds: wider than a model's layer-seed offsets, so no two members share one.
@@ -55,7 +55,7 @@ def _bias_figure(parameters: TrainerParameters, balance: ClassBalance) -> float:
 
 
 def _train_ensemble(
-    feature_keys: Sequence[str],
+    features: ModelInputs,
     parameters: TrainerParameters,
     stats: TrainingStatistics,
     train_rows: tf.data.Dataset,
@@ -64,6 +64,7 @@ def _train_ensemble(
     cache_dir: Optional[str],
 ) -> Tuple[tf.keras.Model, Dict[str, Any]]:
     """Members on every positive and a seeded share of the negatives, averaged into one logit model."""
+    feature_keys = features.keys
     buffer_rows = shuffle_buffer_rows(stats.rows, len(feature_keys))
     fraction = parameters.ensemble_majority_fraction
     members, histories = [], []
@@ -88,7 +89,7 @@ def _train_ensemble(
                 parameters.batch_size
             )
         model = compile_model(
-            build_model(feature_keys, parameters, stats, member_balance, member_seed), parameters, member_balance
+            build_model(features, parameters, member_balance, member_seed), parameters, member_balance
         )
         histories.append(_fit(model, parameters, member_train, valid, None, member_log_dir))
         members.append(model)
@@ -102,7 +103,7 @@ def _train_ensemble(
 
 
 def _balanced_batches(
-    feature_keys: Sequence[str], parameters: TrainerParameters, stats: TrainingStatistics, train_rows: tf.data.Dataset
+    feature_keys: Tuple[str, ...], parameters: TrainerParameters, stats: TrainingStatistics, train_rows: tf.data.Dataset
 ) -> Tuple[tf.data.Dataset, ClassBalance, int]:
     """Endless batches with `batch_positive_share` positives, their class mix, and the steps of one epoch."""
     share = parameters.batch_positive_share
@@ -121,7 +122,7 @@ def _balanced_batches(
 
 
 def train_model(
-    feature_keys: Sequence[str],
+    features: ModelInputs,
     parameters: TrainerParameters,
     stats: TrainingStatistics,
     train_rows: tf.data.Dataset,
@@ -131,13 +132,14 @@ def train_model(
 ) -> Tuple[tf.keras.Model, Dict[str, Any]]:
     """Trains one model, balanced-batch model or ensemble, as the parameters say.
 
-    `train_rows` are unbatched (feature vector, label) rows in `feature_keys` order (see
-    `inputs.disk_cached_rows`) and `stats` their statistics. Returns a Keras model that outputs a
+    `train_rows` are unbatched (feature vector, label) rows in `features.keys` order (see
+    `inputs.disk_cached_rows`) and `stats` their class counts. Returns a Keras model that outputs a
     logit, and figures for the training report. Ensemble members that see a share of the
     negatives cache their rows under `cache_dir` (default: `log_dir`).
     """
     if parameters.ensemble_members > 1:
-        return _train_ensemble(feature_keys, parameters, stats, train_rows, valid, log_dir, cache_dir)
+        return _train_ensemble(features, parameters, stats, train_rows, valid, log_dir, cache_dir)
+    feature_keys = features.keys
     steps: Optional[int]
     if parameters.balanced_batches:
         batches, balance, steps = _balanced_batches(feature_keys, parameters, stats, train_rows)
@@ -145,7 +147,7 @@ def train_model(
         buffer_rows = shuffle_buffer_rows(stats.rows, len(feature_keys))
         batches = shuffled_batches(train_rows, feature_keys, parameters.batch_size, parameters.seed, buffer_rows)
         balance, steps = ClassBalance(stats.positives, stats.negatives), None
-    model = compile_model(build_model(feature_keys, parameters, stats, balance, parameters.seed), parameters, balance)
+    model = compile_model(build_model(features, parameters, balance, parameters.seed), parameters, balance)
     history = _fit(model, parameters, batches, valid, steps, log_dir)
     return model, {
         "epochs_run": len(history["loss"]),

@@ -1,9 +1,13 @@
-"""The Trainer's own test harness: tiny Examples and a schema, and the stock TFX Trainer executor on them.
+"""The Trainer's own test harness: tiny raw Examples, the stock Transform on them, and the stock Trainer.
 
-The Examples are written like CsvExampleGen 1.16 writes them (gzip TFRecords of tf.Example per
-`Split-<name>`); the Trainer runs as the pipeline runs it: TFX's `GenericExecutor` importing
+The raw Examples are written like CsvExampleGen 1.16 writes data prep's typed rows (gzip
+TFRecords of tf.Example per `Split-<name>`): eight numeric columns, the last of them missing
+(an absent feature) in about a tenth of the rows, one text categorical column, an int label.
+The schema is what SchemaGen infers with `infer_feature_shape=False` (every feature
+variable-length). The stock TFX Transform executor runs the project's `preprocessing_fn` on
+train and valid; the Trainer runs as the pipeline runs it: TFX's `GenericExecutor` importing
 `run_fn` by its module path, with a `custom_config` from `TrainerRunConfig` and no other input
-than the examples and the schema.
+than the transformed examples and the transform graph.
 """
 
 from __future__ import annotations
@@ -11,22 +15,32 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-from typing import Any, Dict, List, Mapping, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx.components.trainer import executor as trainer_executor
+from tfx.components.transform import executor as transform_executor
 from tfx.components.util import examples_utils
-from tfx.proto import example_gen_pb2, trainer_pb2
+from tfx.dsl.components.base import base_beam_executor
+from tfx.proto import example_gen_pb2, trainer_pb2, transform_pb2
 from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
 from tfx.utils import io_utils, proto_utils
 
 from components.trainer import serving, spec
 from components.trainer.spec import TrainerParameters, TrainerRunConfig
+from components.transform.spec import PREPROCESSING_FN, TransformInputs, transformed_numeric_keys
 
 LABEL_KEY = "Class"
 FEATURE_KEYS = tuple(f"f{index}" for index in range(8))
+# The numeric column with missing values, and the text column; positives favour some regions.
+NULLABLE_KEY = FEATURE_KEYS[-1]
+CATEGORICAL_KEY = "region"
+REGIONS = ("north", "south", "east", "west", "centre")
+REGION_WEIGHTS = {0: (0.3, 0.3, 0.2, 0.1, 0.1), 1: (0.1, 0.1, 0.2, 0.3, 0.3)}
+MISSING_SHARE = 0.1
+TRANSFORM_INPUTS = TransformInputs(LABEL_KEY, FEATURE_KEYS, (CATEGORICAL_KEY,), nullable_feature_keys=(NULLABLE_KEY,))
 TRAIN_SPLIT, VALID_SPLIT, EVAL_SPLIT = "train", "valid", "eval"
 # Rows per split and class (label -> count): 5% positives, as in a small fraud sample.
 SPLIT_COUNTS: Mapping[str, Mapping[int, int]] = {
@@ -38,9 +52,16 @@ SPLIT_COUNTS: Mapping[str, Mapping[int, int]] = {
 QUICK = {"max_epochs": 2, "batch_size": 256, "hidden_units": (16,), "ensemble_members": 1}
 
 
-def make_example(features: Mapping[str, float], label: int) -> bytes:
-    feature = {key: tf.train.Feature(float_list=tf.train.FloatList(value=[value])) for key, value in features.items()}
-    feature[LABEL_KEY] = tf.train.Feature(int64_list=tf.train.Int64List(value=[label]))
+def make_example(features: Mapping[str, Any], label: Optional[int]) -> bytes:
+    """A raw tf.Example as data prep types it: floats, text as bytes, a 0/1 int label; None is an absent feature."""
+    feature = {}
+    for key, value in features.items():
+        if isinstance(value, str):
+            feature[key] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode()]))
+        elif value is not None:
+            feature[key] = tf.train.Feature(float_list=tf.train.FloatList(value=[value]))
+    if label is not None:
+        feature[LABEL_KEY] = tf.train.Feature(int64_list=tf.train.Int64List(value=[label]))
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
@@ -51,7 +72,11 @@ def make_rows(counts: Mapping[int, int], seed: int) -> List[bytes]:
     records = []
     for label, count in counts.items():
         for point in rng.normal(size=(count, len(FEATURE_KEYS))) + label * shift:
-            records.append(make_example(dict(zip(FEATURE_KEYS, map(float, point), strict=True)), label))
+            row: Dict[str, Any] = dict(zip(FEATURE_KEYS, map(float, point), strict=True))
+            if rng.random() < MISSING_SHARE:
+                row[NULLABLE_KEY] = None
+            row[CATEGORICAL_KEY] = str(rng.choice(REGIONS, p=REGION_WEIGHTS[label]))
+            records.append(make_example(row, label))
     # Interleave the classes as a shuffled split would be.
     return [records[index] for index in rng.permutation(len(records))]
 
@@ -77,12 +102,18 @@ def make_examples(
 
 
 def make_schema(root: pathlib.Path) -> standard_artifacts.Schema:
-    """A Schema artifact (what ImportSchemaGen publishes): single-valued float features and an int label."""
+    """A Schema artifact as SchemaGen infers it with `infer_feature_shape=False`: no shapes, every feature VarLen."""
     schema = schema_pb2.Schema()
-    for key, kind in [*((key, schema_pb2.FLOAT) for key in FEATURE_KEYS), (LABEL_KEY, schema_pb2.INT)]:
+    kinds = [
+        *((key, schema_pb2.FLOAT) for key in FEATURE_KEYS),
+        (CATEGORICAL_KEY, schema_pb2.BYTES),
+        (LABEL_KEY, schema_pb2.INT),
+    ]
+    for key, kind in kinds:
         feature = schema.feature.add(name=key, type=kind)
-        feature.presence.min_fraction = 1.0
-        feature.shape.dim.add(size=1)
+        feature.presence.min_count = 1
+        if key != NULLABLE_KEY:
+            feature.presence.min_fraction = 1.0
     artifact = standard_artifacts.Schema()
     artifact.uri = str(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -90,14 +121,54 @@ def make_schema(root: pathlib.Path) -> standard_artifacts.Schema:
     return artifact
 
 
+def run_transform(
+    examples: standard_artifacts.Examples, schema: standard_artifacts.Schema, workdir: pathlib.Path
+) -> Tuple[standard_artifacts.Examples, standard_artifacts.TransformGraph]:
+    """The stock TFX Transform executor with the project's `preprocessing_fn`, as the pipeline configures it.
+
+    Analyzes train, transforms train and valid; returns the transformed examples and the transform graph.
+    """
+    transformed = standard_artifacts.Examples()
+    transformed.uri = str(workdir / "transformed_examples")
+    graph = standard_artifacts.TransformGraph()
+    graph.uri = str(workdir / "transform_graph")
+    splits = transform_pb2.SplitsConfig(analyze=[TRAIN_SPLIT], transform=[TRAIN_SPLIT, VALID_SPLIT])
+    exec_properties = {
+        standard_component_specs.PREPROCESSING_FN_KEY: PREPROCESSING_FN,
+        standard_component_specs.CUSTOM_CONFIG_KEY: json.dumps(TRANSFORM_INPUTS.to_custom_config()),
+        standard_component_specs.SPLITS_CONFIG_KEY: proto_utils.proto_to_json(splits),
+        standard_component_specs.FORCE_TF_COMPAT_V1_KEY: 0,
+        standard_component_specs.DISABLE_STATISTICS_KEY: 1,
+    }
+    context = base_beam_executor.BaseBeamExecutor.Context(
+        beam_pipeline_args=["--direct_num_workers=1", "--direct_running_mode=in_memory"],
+        tmp_dir=str(workdir / "tmp"),
+        unique_id="Transform",
+    )
+    transform_executor.Executor(context).Do(
+        {standard_component_specs.EXAMPLES_KEY: [examples], standard_component_specs.SCHEMA_KEY: [schema]},
+        {
+            standard_component_specs.TRANSFORM_GRAPH_KEY: [graph],
+            standard_component_specs.TRANSFORMED_EXAMPLES_KEY: [transformed],
+        },
+        exec_properties,
+    )
+    return transformed, graph
+
+
 def run_config(**parameters: Any) -> TrainerRunConfig:
-    """The test data's names with test-sized parameters; keyword arguments override `QUICK`."""
-    return TrainerRunConfig(LABEL_KEY, FEATURE_KEYS, TrainerParameters(**{**QUICK, **parameters}))
+    """The Transform's output names with test-sized parameters; keyword arguments override `QUICK`."""
+    return TrainerRunConfig(
+        label_key=LABEL_KEY,
+        numeric_feature_keys=transformed_numeric_keys(TRANSFORM_INPUTS),
+        categorical_feature_keys=TRANSFORM_INPUTS.categorical_feature_keys,
+        parameters=TrainerParameters(**{**QUICK, **parameters}),
+    )
 
 
 def run_trainer(
-    examples: standard_artifacts.Examples,
-    schema: standard_artifacts.Schema,
+    transformed: standard_artifacts.Examples,
+    transform_graph: standard_artifacts.TransformGraph,
     run: TrainerRunConfig,
     workdir: pathlib.Path,
 ) -> Tuple[str, Dict[str, Any]]:
@@ -113,7 +184,10 @@ def run_trainer(
         standard_component_specs.CUSTOM_CONFIG_KEY: json.dumps(run.to_custom_config()),
     }
     trainer_executor.GenericExecutor().Do(
-        {standard_component_specs.EXAMPLES_KEY: [examples], standard_component_specs.SCHEMA_KEY: [schema]},
+        {
+            standard_component_specs.EXAMPLES_KEY: [transformed],
+            standard_component_specs.TRANSFORM_GRAPH_KEY: [transform_graph],
+        },
         {standard_component_specs.MODEL_KEY: [model], standard_component_specs.MODEL_RUN_KEY: [model_run]},
         exec_properties,
     )
@@ -122,7 +196,7 @@ def run_trainer(
 
 
 def eval_records(examples: standard_artifacts.Examples, limit: int = 400) -> List[bytes]:
-    """Serialized tf.Examples of the eval split, as a serving request sends them."""
+    """Serialized raw tf.Examples of the eval split (never transformed), as a serving request sends them."""
     pattern = os.path.join(examples.uri, f"Split-{EVAL_SPLIT}", "*.gz")
     dataset = tf.data.TFRecordDataset(tf.io.gfile.glob(pattern), compression_type="GZIP").take(limit)
     return [record.numpy() for record in dataset]

@@ -1,41 +1,39 @@
-"""`run_fn` through the stock TFX Trainer executor on real Examples of a small imbalanced data set.
+"""`run_fn` through the stock TFX Trainer executor on the stock Transform's output of a small imbalanced data set.
 
 Each variant trains for a couple of epochs only: the checks are that each option had its
 effect (the threshold served equals the tuned one and is applied, the ensemble averages its
 members, the initial bias is the base rate of the rows trained on), not quality. The executor
-gets only the examples and the schema: `run_fn` counts the classes itself.
+gets only the transformed examples and the transform graph: `run_fn` counts the classes itself.
+The serving signature takes raw examples, with missing values and categories never seen.
 """
 
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_transform as tft
 
-from components.trainer import serving
-from components.trainer.spec import TrainerParameters
+from components.trainer import model, serving
+from components.trainer.spec import TrainerParameters, TrainerRunConfig
 from components.trainer.tests import fixtures
 
 
-@pytest.fixture(scope="module")
-def examples(tmp_path_factory):
-    return fixtures.make_examples(tmp_path_factory.mktemp("examples"))
+def _train(transformed, workdir, **parameters):
+    return fixtures.run_trainer(*transformed, fixtures.run_config(**parameters), workdir)
 
 
-@pytest.fixture(scope="module")
-def schema(tmp_path_factory):
-    return fixtures.make_schema(tmp_path_factory.mktemp("schema"))
+def _serve(serving_dir, records):
+    outputs = tf.saved_model.load(serving_dir).signatures["serving_default"](
+        **{serving.SERVING_INPUT: tf.constant(records)}
+    )
+    return {name: value.numpy().reshape(-1) for name, value in outputs.items()}
 
 
-def _train(examples, schema, workdir, **parameters):
-    return fixtures.run_trainer(examples, schema, fixtures.run_config(**parameters), workdir)
-
-
-def test_serving_signature_applies_the_tuned_threshold(examples, schema, tmp_path):
-    serving_dir, report = _train(examples, schema, tmp_path)
-    serve = tf.saved_model.load(serving_dir).signatures["serving_default"]
-    outputs = serve(**{serving.SERVING_INPUT: tf.constant(fixtures.eval_records(examples))})
-    probability = outputs[serving.PROBABILITY_OUTPUT].numpy().reshape(-1)
-    decision = outputs[serving.DECISION_OUTPUT].numpy().reshape(-1)
-    served_threshold = outputs[serving.THRESHOLD_OUTPUT].numpy().reshape(-1)
+def test_serving_signature_applies_the_tuned_threshold(examples, transformed, tmp_path):
+    serving_dir, report = _train(transformed, tmp_path)
+    outputs = _serve(serving_dir, fixtures.eval_records(examples))
+    probability = outputs[serving.PROBABILITY_OUTPUT]
+    decision = outputs[serving.DECISION_OUTPUT]
+    served_threshold = outputs[serving.THRESHOLD_OUTPUT]
     assert np.allclose(served_threshold, report["decision_threshold"], rtol=0, atol=1e-7)
     assert np.array_equal(decision, (probability >= np.float32(report["decision_threshold"])).astype(np.float32))
     assert 0.0 < report["decision_threshold"] < 1.0
@@ -43,31 +41,28 @@ def test_serving_signature_applies_the_tuned_threshold(examples, schema, tmp_pat
     assert report["threshold_rule_requested"] == TrainerParameters().threshold_rule
 
 
-def test_initial_bias_is_the_log_odds_of_the_training_split(examples, schema, tmp_path):
-    _, report = _train(examples, schema, tmp_path, max_epochs=1)
+def test_initial_bias_is_the_log_odds_of_the_training_split(transformed, tmp_path):
+    _, report = _train(transformed, tmp_path, max_epochs=1)
     positives, rows = report["train_positives"], report["train_rows"]
     assert (positives, rows) == (90, 1800), "the counts are those of the rows the Trainer read"
     assert report["initial_bias"] == pytest.approx(np.log(positives / (rows - positives)))
-    _, without = _train(examples, schema, tmp_path / "nobias", max_epochs=1, initial_bias=False)
+    _, without = _train(transformed, tmp_path / "nobias", max_epochs=1, initial_bias=False)
     assert without["initial_bias"] == 0.0
 
 
-def test_ensemble_trains_every_member_through_the_executor(examples, schema, tmp_path):
+def test_ensemble_trains_every_member_through_the_executor(examples, transformed, tmp_path):
     serving_dir, report = _train(
-        examples, schema, tmp_path, ensemble_members=2, ensemble_majority_fraction=0.3, max_epochs=1
+        transformed, tmp_path, ensemble_members=2, ensemble_majority_fraction=0.3, max_epochs=1
     )
     assert report["ensemble_members"] == 2 and len(report["epochs_run"]) == 2
     # Each member's bias follows its own mix: every positive, 30% of the negatives.
     assert report["initial_bias"] == pytest.approx(np.log(90 / (1710 * 0.3)))
-    outputs = tf.saved_model.load(serving_dir).signatures["serving_default"](
-        **{serving.SERVING_INPUT: tf.constant(fixtures.eval_records(examples, limit=64))}
-    )
-    probability = outputs[serving.PROBABILITY_OUTPUT].numpy()
+    probability = _serve(serving_dir, fixtures.eval_records(examples, limit=64))[serving.PROBABILITY_OUTPUT]
     assert np.all((probability >= 0) & (probability <= 1))
 
 
-def test_balanced_batches_train_and_record_their_mix(examples, schema, tmp_path):
-    _, report = _train(examples, schema, tmp_path, balanced_batches=True, batch_positive_share=0.5, steps_per_epoch=5)
+def test_balanced_batches_train_and_record_their_mix(transformed, tmp_path):
+    _, report = _train(transformed, tmp_path, balanced_batches=True, batch_positive_share=0.5, steps_per_epoch=5)
     assert report["balanced_batches"] is True
     # With a 50/50 batch mix the initial bias is log(0.5/0.5) = 0.
     assert report["initial_bias"] == pytest.approx(0.0)
@@ -76,6 +71,20 @@ def test_balanced_batches_train_and_record_their_mix(examples, schema, tmp_path)
 def test_training_split_without_positives_fails_before_training(schema, tmp_path):
     negatives_only = {split: {0: counts[0]} for split, counts in fixtures.SPLIT_COUNTS.items()}
     no_positive_examples = fixtures.make_examples(tmp_path / "neg", negatives_only)
+    no_positives = fixtures.run_transform(no_positive_examples, schema, tmp_path / "transform")
     # The Trainer imports run_fn by its path, so the class object may differ: match on ValueError.
     with pytest.raises(ValueError, match="training split has 0 positive and .* negative rows"):
-        _train(no_positive_examples, schema, tmp_path / "train")
+        _train(no_positives, tmp_path / "train")
+
+
+def test_model_inputs_come_from_the_transform_and_a_name_it_does_not_write_is_an_error(transformed):
+    output = tft.TFTransformOutput(transformed[1].uri)
+    features = model.model_inputs(fixtures.run_config(), output)
+    # Five regions in the training split and one out-of-vocabulary bucket: few enough ids for one-hot.
+    assert features.categorical_ids == ((fixtures.CATEGORICAL_KEY, len(fixtures.REGIONS) + 1),)
+    assert features.keys == (*fixtures.FEATURE_KEYS, f"{fixtures.NULLABLE_KEY}__missing", fixtures.CATEGORICAL_KEY)
+    wrong = TrainerRunConfig(
+        fixtures.LABEL_KEY, ("f0", "f0__missing"), (fixtures.CATEGORICAL_KEY, "f1"), fixtures.run_config().parameters
+    )
+    with pytest.raises(ValueError, match=r"'f0__missing' is not among its outputs; 'f1' is float32"):
+        model.model_inputs(wrong, output)

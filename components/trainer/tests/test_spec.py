@@ -7,30 +7,37 @@ import pytest
 from components.common.parameters import ParameterError
 from components.trainer.spec import PARAMETERS, TrainerParameters, TrainerRunConfig
 
+NAMES = {"label_key": "Class", "numeric_feature_keys": ["a"], "categorical_feature_keys": []}
+
 
 def test_custom_config_survives_json_unchanged():
     run = TrainerRunConfig(
-        "Class", ("a", "b"), TrainerParameters(hidden_units=(8, 4), pos_weight=3.0, ensemble_members=1)
+        "Class",
+        ("a", "a__missing"),
+        ("colour",),
+        TrainerParameters(hidden_units=(8, 4), pos_weight=3.0, ensemble_members=1),
     )
     assert TrainerRunConfig.from_custom_config(json.loads(json.dumps(run.to_custom_config()))) == run
+    assert run.feature_keys == ("a", "a__missing", "colour"), "numeric inputs first, then categorical ids"
 
 
 def test_default_parameters_are_the_dataclass_defaults():
     assert TrainerRunConfig("Class", ("a",)).parameters == TrainerParameters()
+    assert TrainerRunConfig("Class", ("a",)).categorical_feature_keys == ()
 
 
 @pytest.mark.parametrize(
     "custom_config,message",
     [
-        ({"label_key": "Class", "feature_keys": ["a"]}, r"custom_config lacks \['parameters'\]"),
-        (
-            {"label_key": "Class", "feature_keys": ["a"], PARAMETERS: {}, "loss": "bce"},
-            r"has unknown keys \['loss'\]",
-        ),
-        ({"label_key": "Class", "feature_keys": ["a"], PARAMETERS: {"epochs": 3}}, r"unknown trainer settings"),
-        ({"label_key": "Class", "feature_keys": ["a"], PARAMETERS: {"loss": "hinge"}}, "trainer.loss must be one of"),
-        ({"label_key": "Class", "feature_keys": ["Class"], PARAMETERS: {}}, "must not be a model input"),
-        ({"label_key": "Class", "feature_keys": [], PARAMETERS: {}}, "feature_keys must not be empty"),
+        (NAMES, r"custom_config lacks \['parameters'\]"),
+        ({**NAMES, PARAMETERS: {}, "loss": "bce"}, r"has unknown keys \['loss'\]"),
+        ({"label_key": "Class", "feature_keys": ["a"], PARAMETERS: {}}, r"lacks \['categorical_feature_keys', 'numer"),
+        ({**NAMES, PARAMETERS: {"epochs": 3}}, r"unknown trainer settings"),
+        ({**NAMES, PARAMETERS: {"loss": "hinge"}}, "trainer.loss must be one of"),
+        ({**NAMES, "categorical_feature_keys": ["Class"], PARAMETERS: {}}, "must not be a model input"),
+        ({**NAMES, "numeric_feature_keys": ["Class"], PARAMETERS: {}}, "must not be a model input"),
+        ({**NAMES, "numeric_feature_keys": [], PARAMETERS: {}}, "feature keys must not be empty"),
+        ({**NAMES, "categorical_feature_keys": ["a"], PARAMETERS: {}}, r"inputs \['a'\] are both numeric and"),
     ],
 )
 def test_a_custom_config_run_fn_cannot_read_is_an_error_naming_the_problem(custom_config, message):

@@ -7,17 +7,23 @@ import pytest
 import tensorflow as tf
 
 from components.trainer import inputs, training
+from components.trainer.network import ModelInputs
 from components.trainer.spec import TrainerRunConfig
 from components.trainer.tests import fixtures
 
+REGION_IDS = len(fixtures.REGIONS) + 1  # the vocabulary and one out-of-vocabulary bucket
 
-def _synthetic(rows: int, seed: int, batch_size: int) -> tf.data.Dataset:
+
+def _synthetic(run: TrainerRunConfig, rows: int, seed: int, batch_size: int) -> tf.data.Dataset:
+    """Batches shaped as `inputs.read_split` gives the Transform's output: floats, and ids as floats."""
     rng = np.random.default_rng(seed)
     labels = (rng.random(rows) < 0.1).astype(np.float32)
     columns = {
         key: (rng.normal(size=rows) + labels * (index % 3)).astype(np.float32).reshape(-1, 1)
-        for index, key in enumerate(fixtures.FEATURE_KEYS)
+        for index, key in enumerate(run.numeric_feature_keys)
     }
+    for key in run.categorical_feature_keys:
+        columns[key] = (rng.integers(0, REGION_IDS - 1, size=rows) + labels).astype(np.float32).reshape(-1, 1)
     return tf.data.Dataset.from_tensor_slices((columns, labels.reshape(-1, 1))).batch(batch_size)
 
 
@@ -28,10 +34,11 @@ def test_ensemble_output_is_the_mean_of_its_members(tmp_path, majority_fraction)
         ensemble_members=3, ensemble_majority_fraction=majority_fraction, max_epochs=1, batch_size=64
     ).to_custom_config()
     run = TrainerRunConfig.from_custom_config(json.loads(json.dumps(custom_config)))
-    train, valid = _synthetic(600, 1, 64), _synthetic(200, 2, 64)
-    stats = inputs.compute_training_statistics(train, run.feature_keys)
-    rows = inputs.disk_cached_rows(train, run.feature_keys, str(tmp_path / "train_cache"))
-    averaged, figures = training.train_model(run.feature_keys, run.parameters, stats, rows, valid, str(tmp_path))
+    features = ModelInputs(run.numeric_feature_keys, tuple((key, REGION_IDS) for key in run.categorical_feature_keys))
+    train, valid = _synthetic(run, 600, 1, 64), _synthetic(run, 200, 2, 64)
+    rows = inputs.disk_cached_rows(train, features.keys, str(tmp_path / "train_cache"))
+    stats = inputs.compute_training_statistics(rows.batch(256))
+    averaged, figures = training.train_model(features, run.parameters, stats, rows, valid, str(tmp_path))
     assert figures["ensemble_members"] == 3
     members = [layer for layer in averaged.layers if hasattr(layer, "members")][0].members
     batch, _ = next(iter(valid))
