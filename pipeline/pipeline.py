@@ -174,6 +174,8 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
         preprocessing_fn=transform_spec.PREPROCESSING_FN,
         custom_config=config.transform_inputs().to_custom_config(),
         splits_config=tfx.proto.SplitsConfig(analyze=[TRAIN_SPLIT], transform=[TRAIN_SPLIT, VALID_SPLIT]),
+        # Pre- and post-transform statistics would be two more passes over the data; StatisticsGen has them.
+        disable_statistics=True,
     )
     trainer = tfx.components.Trainer(
         run_fn=TRAINER_RUN_FN,

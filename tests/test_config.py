@@ -10,12 +10,24 @@ from components.blessing_gate.spec import BlessingGateParameters
 from components.class_skew.spec import ClassSkewParameters
 from components.rebalance.spec import RebalanceParameters
 from components.trainer.spec import TrainerParameters
+from components.transform.spec import TransformParameters
 from pipeline.config import ConfigError, PipelineConfig
 from pipeline.overrides import add_config_flags, apply_overrides
 
 
 def _config(**changes) -> PipelineConfig:
-    base = dict(pipeline_name="p", pipeline_root="/r", data_root="/d", serving_model_dir="/s", schema_path="/x")
+    base = dict(
+        pipeline_name="p",
+        pipeline_root="/r",
+        data_root="/d",
+        serving_model_dir="/s",
+        schema_path="/x",
+        label_key="Class",
+        numeric_feature_keys=("a", "b"),
+        categorical_feature_keys=("c",),
+        nullable_feature_keys=("b",),
+        slice_feature_keys=("c",),
+    )
     base.update(changes)
     return PipelineConfig(**base)
 
@@ -43,14 +55,17 @@ def test_defaults_are_valid_and_frozen():
             "trainer.ensemble_members=1",
         ),
         (lambda: _config(pipeline_root=""), "pipeline_root must not be empty"),
-        (lambda: _config(split_buckets=(("train", 1), ("eval", 1))), "must define train, valid and eval"),
+        (lambda: _config(numeric_feature_keys=("a", "c")), r"columns \['c'\] are both numeric and categorical"),
+        (lambda: _config(numeric_feature_keys=("a", "Class")), "the label 'Class' must not be a model input"),
+        (lambda: _config(nullable_feature_keys=("c",)), r"nullable columns \['c'\] are not numeric inputs"),
+        (lambda: _config(label_key=""), "label_key must not be empty"),
         (
             lambda: _config(rebalance=RebalanceParameters(splits=("train", "eval"))),
             "rebalance.splits must not include valid or eval",
         ),
         (
             lambda: _config(class_skew=ClassSkewParameters(eval_split="test")),
-            r"class_skew.eval_split 'test' is not a split ExampleGen makes: \['train', 'valid', 'eval'\]",
+            r"class_skew.eval_split 'test' is not a split data prep makes: \('train', 'valid', 'eval'\)",
         ),
     ],
 )
@@ -144,6 +159,7 @@ def test_the_config_composes_each_components_own_parameters():
     assert fields["rebalance"].default_factory is RebalanceParameters
     assert fields["trainer"].default_factory is TrainerParameters
     assert fields["evaluator"].default_factory is BlessingGateParameters
+    assert fields["transform"].default_factory is TransformParameters
     config = _config()
     assert config.rebalance == RebalanceParameters() and config.trainer == TrainerParameters()
 
@@ -153,7 +169,8 @@ def test_the_config_composes_each_components_own_parameters():
     [
         ("rebalance.target_counts=0:5000,1:500", lambda c: c.rebalance.target_counts, (("0", 5000), ("1", 500))),
         ("rebalance.target_counts=none", lambda c: c.rebalance.target_counts, None),
-        ("split_buckets=train:8,valid:1,eval:1", lambda c: c.split_buckets, (("train", 8), ("valid", 1), ("eval", 1))),
+        ("slice_feature_keys=c,a", lambda c: c.slice_feature_keys, ("c", "a")),
+        ("transform.oov_buckets=3", lambda c: c.transform.oov_buckets, 3),
         ("rebalance.splits=train", lambda c: c.rebalance.splits, ("train",)),
         ("trainer.pos_weight=none", lambda c: c.trainer.pos_weight, None),
         ("trainer.pos_weight=3.5", lambda c: c.trainer.pos_weight, 3.5),
@@ -169,7 +186,7 @@ def test_every_setting_can_be_set_including_tuples_and_pairs(assignment, read, e
     [
         ("rebalance.target_counts=05,19", r"rebalance.target_counts='05,19': '05' is not a NAME:VALUE pair"),
         ("rebalance.target_counts=0:many", r"rebalance.target_counts='0:many'.*expected NAME:INT pairs"),
-        ("split_buckets=train", r"split_buckets='train'.*NAME:INT pairs"),
+        ("transform.oov_buckets=many", r"transform.oov_buckets='many'.*expected an int"),
         ("trainer.max_epochs=ten", r"trainer.max_epochs='ten'.*expected an int"),
         ("trainer.nope=1", r"unknown setting 'trainer.nope'"),
         ("trainer=1", r"unknown setting 'trainer'"),
