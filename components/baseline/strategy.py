@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional
 
+import ml_metadata as mlmd
 from tfx import types
 from tfx.dsl.components.common import resolver
-from tfx.orchestration import metadata as tfx_metadata
 from tfx.types import standard_artifacts
 
 CANDIDATE_KEY = "candidate"
@@ -45,7 +45,7 @@ class LatestBlessedOtherModelStrategy(resolver.ResolverStrategy):
     """Resolver strategy: inputs `candidate`, `model`, `model_blessing`; same keys out."""
 
     def resolve_artifacts(
-        self, store: tfx_metadata.Metadata, input_dict: Dict[str, List[types.Artifact]]
+        self, store: mlmd.MetadataStore, input_dict: Dict[str, List[types.Artifact]]
     ) -> Optional[Dict[str, List[types.Artifact]]]:
         expected = {CANDIDATE_KEY, MODEL_KEY, MODEL_BLESSING_KEY}
         if set(input_dict) != expected:

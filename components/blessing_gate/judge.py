@@ -123,7 +123,7 @@ def _minimum_check(metric: str, value: float, limit: float, slice_name: str, n_p
 def _drop_check(
     metric: str, value: float, baseline: Optional[float], max_drop: float, slice_name: str, n_pos: int
 ) -> Dict[str, Any]:
-    if not is_finite(value) or not is_finite(baseline):
+    if value is None or baseline is None or not is_finite(value) or not is_finite(baseline):
         return {
             "kind": "max_drop",
             "limit": max_drop,
@@ -175,7 +175,9 @@ def _metric_row(
         "metric": metric,
         "value": value,
         "baseline": baseline,
-        "change": value - baseline if is_finite(value) and is_finite(baseline) else None,
+        "change": value - baseline
+        if value is not None and baseline is not None and is_finite(value) and is_finite(baseline)
+        else None,
         "min": minimum,
         "max_drop": max_drop,
         "status": status,
@@ -244,7 +246,9 @@ def judge(
             "is not blessed. Check that the eval split contains positives and that the label key is right"
         )
 
-    slices, failures, too_small = [], [], []
+    slices: List[Dict[str, Any]] = []
+    failures: List[Dict[str, Any]] = []
+    too_small: List[Dict[str, Any]] = []
     check_count = 0
     for slice_name in _slice_order(list(candidate)):
         metrics = candidate[slice_name]
