@@ -1,0 +1,154 @@
+"""What a user would do by hand, on the pipeline's own splits: scikit-learn HistGradientBoosting with class weights.
+
+    .venv/bin/python -m benchmarks.sklearn_baseline --dataset schema/census_income/dataset.yaml \\
+        --output outputs-census [--seed 42]
+
+Reads the train/valid/eval files data prep wrote under OUTPUT/prepared_data (run local_runner.py with
+the same --dataset and --output first), fits HistGradientBoostingClassifier(class_weight="balanced",
+native categorical support) on train with early stopping on valid, picks the decision threshold on
+valid by the pipeline's default rule (the highest recall with precision >= 0.5), and reports eval
+ROC-AUC, PR-AUC (average precision) and precision/recall at that threshold. Beside it, the same
+figures of the pipeline's last evaluated model, read from its gate report, so both lines are
+measured on the same eval rows. The splits are loaded into memory: this is a benchmark on data
+sets of a few hundred thousand rows, not part of the pipeline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import sys
+import time
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from pipeline.dataset import load_description
+from pipeline.prepare import SPLIT_FILENAME, read_manifest
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+MIN_PRECISION = 0.5
+
+
+def read_split(path: pathlib.Path, numeric: Sequence[str], categorical: Sequence[str], label: str):
+    """(numeric matrix with NaN for missing, categorical codes as strings, labels) of one split file."""
+    import tensorflow as tf
+
+    rows_numeric: List[List[float]] = []
+    rows_categorical: List[List[str]] = []
+    labels: List[int] = []
+    for record in tf.data.TFRecordDataset(str(path), compression_type="GZIP"):
+        features = tf.train.Example.FromString(record.numpy()).features.feature
+        rows_numeric.append(
+            [features[key].float_list.value[0] if key in features else float("nan") for key in numeric]
+        )
+        rows_categorical.append(
+            [features[key].bytes_list.value[0].decode() if key in features else "__missing__" for key in categorical]
+        )
+        labels.append(int(features[label].int64_list.value[0]))
+    return np.array(rows_numeric, dtype=np.float64), rows_categorical, np.array(labels)
+
+
+def encode_categories(train: List[List[str]], *others: List[List[str]]) -> Tuple[np.ndarray, ...]:
+    """Ordinal codes by the train split's vocabulary (unseen categories: NaN, HistGradientBoosting's missing)."""
+    columns = len(train[0]) if train else 0
+    vocabularies = [{value: code for code, value in enumerate(sorted({row[i] for row in train}))} for i in range(columns)]
+    encoded = []
+    for rows in (train, *others):
+        matrix = np.full((len(rows), columns), np.nan)
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                if value in vocabularies[c]:
+                    matrix[r, c] = vocabularies[c][value]
+        encoded.append(matrix)
+    return tuple(encoded)
+
+
+def threshold_for_recall_at_precision(labels: np.ndarray, scores: np.ndarray, min_precision: float) -> float:
+    """The lowest score threshold whose precision on `labels` is >= min_precision (the highest such recall)."""
+    from sklearn.metrics import precision_recall_curve
+
+    precision, _, thresholds = precision_recall_curve(labels, scores)
+    eligible = [t for p, t in zip(precision[:-1], thresholds, strict=True) if p >= min_precision]
+    return float(min(eligible)) if eligible else 0.5
+
+
+def scores_at(labels: np.ndarray, scores: np.ndarray, threshold: float) -> Dict[str, float]:
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    decisions = scores >= threshold
+    true_positives = int(np.sum(decisions & (labels == 1)))
+    return {
+        "roc_auc": float(roc_auc_score(labels, scores)),
+        "pr_auc": float(average_precision_score(labels, scores)),
+        "precision": true_positives / max(1, int(np.sum(decisions))),
+        "recall": true_positives / max(1, int(np.sum(labels == 1))),
+        "threshold": threshold,
+    }
+
+
+def pipeline_figures(output: pathlib.Path) -> Optional[Dict[str, float]]:
+    """The overall eval metrics of the newest gate report under OUTPUT (the pipeline's own numbers)."""
+    reports = sorted((output / "pipeline_root").glob("*/BlessingGate/gate_report/*/gate_report.json"))
+    if not reports:
+        return None
+    report = json.loads(max(reports, key=lambda path: int(path.parent.name)).read_text())
+    overall = next(entry for entry in report["slices"] if entry["slice"] == "overall")
+    metrics = {check["metric"]: check["value"] for check in overall["metrics"]}
+    return {"verdict": report["verdict"], **metrics}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", required=True, help="the data set's description")
+    parser.add_argument("--output", required=True, help="the local_runner.py --output folder that prepared it")
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args(argv)
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    description = load_description(pathlib.Path(args.dataset))
+    output = pathlib.Path(args.output).resolve()
+    spans = sorted((output / "prepared_data").glob("span-*"), key=lambda path: int(path.name.split("-")[1]))
+    if not spans:
+        print(f"error: no prepared spans under {output}/prepared_data; run local_runner.py first", file=sys.stderr)
+        return 2
+    manifest = read_manifest(spans[-1]) or {}
+    numeric, categorical = manifest["types"]["numeric"], manifest["types"]["categorical"]
+    label = description.label.column
+    started = time.time()
+    splits = {
+        name: read_split(spans[-1] / name / SPLIT_FILENAME, numeric, categorical, label)
+        for name in ("train", "valid", "eval")
+    }
+    codes = encode_categories(*(splits[name][1] for name in ("train", "valid", "eval")))
+    matrices = {
+        name: np.hstack([splits[name][0], code]) for name, code in zip(("train", "valid", "eval"), codes, strict=True)
+    }
+    is_categorical = [False] * len(numeric) + [True] * len(categorical)
+    model = HistGradientBoostingClassifier(
+        class_weight="balanced",
+        categorical_features=is_categorical if categorical else None,
+        early_stopping=True,
+        max_iter=500,
+        random_state=args.seed,
+    )
+    model.fit(matrices["train"], splits["train"][2])
+    valid_scores = model.predict_proba(matrices["valid"])[:, 1]
+    threshold = threshold_for_recall_at_precision(splits["valid"][2], valid_scores, MIN_PRECISION)
+    baseline = scores_at(splits["eval"][2], model.predict_proba(matrices["eval"])[:, 1], threshold)
+    result = {
+        "dataset": description.name,
+        "split": "eval",
+        "rows": {name: int(len(splits[name][2])) for name in splits},
+        "positives": {name: int(np.sum(splits[name][2])) for name in splits},
+        "sklearn_hist_gradient_boosting_balanced": baseline,
+        "pipeline": pipeline_figures(output),
+        "seconds": round(time.time() - started, 1),
+    }
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
