@@ -53,7 +53,9 @@ def read_split(path: pathlib.Path, numeric: Sequence[str], categorical: Sequence
 def encode_categories(train: List[List[str]], *others: List[List[str]]) -> Tuple[np.ndarray, ...]:
     """Ordinal codes by the train split's vocabulary (unseen categories: NaN, HistGradientBoosting's missing)."""
     columns = len(train[0]) if train else 0
-    vocabularies = [{value: code for code, value in enumerate(sorted({row[i] for row in train}))} for i in range(columns)]
+    vocabularies = [
+        {value: code for code, value in enumerate(sorted({row[i] for row in train}))} for i in range(columns)
+    ]
     encoded = []
     for rows in (train, *others):
         matrix = np.full((len(rows), columns), np.nan)
