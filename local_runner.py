@@ -11,7 +11,6 @@ Metadata SQLite file, Beam arguments, data preparation, and the run summary.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime
 import pathlib
 import sys
@@ -25,7 +24,7 @@ from pipeline.config import ConfigError, PipelineConfig
 from pipeline.dataset import DatasetDescription, description_yaml, load_description, parse_description
 from pipeline.errors import UserInputError
 from pipeline.overrides import add_config_flags, apply_overrides
-from pipeline.prepare import PreparedData, prepare_dataset
+from pipeline.prepare import prepare_dataset, with_columns
 from pipeline.run_lock import RunInProgressError, RunLock
 from pipeline.schedule import CronSchedule, parse_cron
 
@@ -122,16 +121,6 @@ def build_config(args: argparse.Namespace, description: DatasetDescription, data
         enable_cache=not args.no_cache,
     )
     return apply_overrides(config, args.overrides)
-
-
-def with_columns(config: PipelineConfig, prepared: PreparedData) -> PipelineConfig:
-    """The config with the model's input columns as data prep found them."""
-    return dataclasses.replace(
-        config,
-        numeric_feature_keys=prepared.types.numeric,
-        categorical_feature_keys=prepared.types.categorical,
-        nullable_feature_keys=prepared.types.nullable,
-    )
 
 
 EXIT_OK, EXIT_PIPELINE_FAILED, EXIT_BAD_INPUT, EXIT_BUSY = 0, 1, 2, 3

@@ -10,8 +10,7 @@ setuptools.setup(
     packages=setuptools.find_packages(include=["pipeline", "pipeline.*", "components", "components.*"]),
     package_data={"components": ["*/testdata/*"]},
     data_files=[
-        (f"schema/{name}", [f"schema/{name}/dataset.yaml", f"schema/{name}/schema.pbtxt"])
-        for name in ("creditcard",)
+        (f"schema/{name}", [f"schema/{name}/dataset.yaml", f"schema/{name}/schema.pbtxt"]) for name in ("creditcard",)
     ],
     install_requires=["tfx[kfp]==1.16.0", "tf-keras==2.16.0", "tensorflow-model-analysis==0.47.1"],
 )

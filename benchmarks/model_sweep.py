@@ -4,7 +4,8 @@ Research harness, not a pipeline part: it loads the train/valid/eval splits of a
 into numpy (the credit-card splits are 285k x 30 floats, ~34 MB) and trains plain Keras models, so
 one setting costs seconds instead of a Trainer run. What it finds must then be confirmed through
 the real Trainer, which `benchmarks.strategy_report` does. Each run: an MLP like
-`components.trainer.model.build_model` (normalisation, ReLU layers, dropout, output bias at
+`components.trainer.network.build_model` (here with its own normalisation layer, as the Transform's
+z-scores do in the pipeline; ReLU layers, dropout, output bias at
 log(pos/neg)), BCE or weighted BCE, Adam, early stopping on validation PR-AUC; with several seeds
 the members' probabilities are averaged (seed bagging). Thresholds are tuned on `valid` and
 applied to `eval`.
@@ -28,9 +29,13 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 # Sets TF_USE_LEGACY_KERAS (see components/__init__.py); TensorFlow is imported after it, in the functions.
-from pipeline import features
+from pipeline.dataset import load_description
+from pipeline.schema_review import columns_from_schema, read_schema
 
 SPLITS = ("train", "valid", "eval")
+CREDITCARD = load_description(pathlib.Path(__file__).resolve().parents[1] / "schema" / "creditcard" / "dataset.yaml")
+NUMERIC_KEYS = columns_from_schema(read_schema(CREDITCARD.schema_path), CREDITCARD).numeric
+LABEL_KEY = CREDITCARD.label.column
 
 
 def load_splits(examples_dir: pathlib.Path, cache: Optional[pathlib.Path]) -> Dict[str, np.ndarray]:
@@ -40,8 +45,8 @@ def load_splits(examples_dir: pathlib.Path, cache: Optional[pathlib.Path]) -> Di
             return {name: stored[name] for name in stored.files}
     import tensorflow as tf
 
-    spec = {key: tf.io.FixedLenFeature([1], tf.float32) for key in features.NUMERIC_FEATURE_KEYS}
-    spec[features.LABEL_KEY] = tf.io.FixedLenFeature([1], tf.int64)
+    spec = {key: tf.io.FixedLenFeature([1], tf.float32) for key in NUMERIC_KEYS}
+    spec[LABEL_KEY] = tf.io.FixedLenFeature([1], tf.int64)
     arrays = {}
     for split in SPLITS:
         files = sorted(tf.io.gfile.glob(str(examples_dir / f"Split-{split}" / "*.gz")))
@@ -50,8 +55,8 @@ def load_splits(examples_dir: pathlib.Path, cache: Optional[pathlib.Path]) -> Di
         batches = tf.data.TFRecordDataset(files, compression_type="GZIP").batch(8192)
         xs, ys = [], []
         for parsed in batches.map(lambda serialized: tf.io.parse_example(serialized, spec)):
-            xs.append(np.concatenate([parsed[key].numpy() for key in features.NUMERIC_FEATURE_KEYS], axis=1))
-            ys.append(parsed[features.LABEL_KEY].numpy().reshape(-1))
+            xs.append(np.concatenate([parsed[key].numpy() for key in NUMERIC_KEYS], axis=1))
+            ys.append(parsed[LABEL_KEY].numpy().reshape(-1))
         arrays[f"x_{split}"], arrays[f"y_{split}"] = np.concatenate(xs), np.concatenate(ys)
     if cache is not None:
         np.savez(cache, **arrays)

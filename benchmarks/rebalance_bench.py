@@ -45,8 +45,10 @@ UNDERSAMPLE_COUNTING_JOB = "undersample (counting pass)"
 def default_csv() -> pathlib.Path:
     """The verified credit-card CSV under data/ (downloaded and checked on first use)."""
     from pipeline import data
+    from pipeline.dataset import load_description
 
-    return data.ensure_raw_dataset(REPO_ROOT / "data")
+    description = load_description(REPO_ROOT / "schema" / "creditcard" / "dataset.yaml")
+    return data.resolve_source(description, REPO_ROOT / "data")
 
 
 def _csv_line_to_example(line: str, header: Sequence[str], replica: int) -> bytes:
@@ -157,7 +159,11 @@ def run_child(job: str, data_dir: pathlib.Path, out_dir: pathlib.Path, beam_args
     from components.class_skew.spec import ClassSkewReport
     from components.rebalance import executor as rebalance_executor
     from components.rebalance import spec as rebalance_spec
-    from pipeline import features
+    from pipeline.dataset import load_description
+    from pipeline.schema_review import columns_from_schema, read_schema
+
+    description = load_description(REPO_ROOT / "schema" / "creditcard" / "dataset.yaml")
+    numeric_keys = columns_from_schema(read_schema(description.schema_path), description).numeric
 
     input_pattern = str(data_dir / "examples" / "Split-train" / "*")
     sampler = RssSampler()
@@ -187,9 +193,9 @@ def run_child(job: str, data_dir: pathlib.Path, out_dir: pathlib.Path, beam_args
             inputs[rebalance_spec.CLASS_SKEW_KEY] = [report]
         params = rebalance_spec.RebalanceParameters(strategy=strategy, target_ratio=0.1)
         exec_properties = {
-            rebalance_spec.LABEL_KEY: features.LABEL_KEY,
+            rebalance_spec.LABEL_KEY: description.label.column,
             # SMOTE interpolates every numeric model input (smote_feature_keys is empty).
-            rebalance_spec.FEATURE_KEYS: json.dumps(list(features.NUMERIC_FEATURE_KEYS)),
+            rebalance_spec.FEATURE_KEYS: json.dumps(list(numeric_keys)),
             **params.to_exec_properties(),
         }
         context = base_beam_executor.BaseBeamExecutor.Context(beam_pipeline_args=beam_args, tmp_dir=str(out_dir))

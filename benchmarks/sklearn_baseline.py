@@ -40,9 +40,7 @@ def read_split(path: pathlib.Path, numeric: Sequence[str], categorical: Sequence
     labels: List[int] = []
     for record in tf.data.TFRecordDataset(str(path), compression_type="GZIP"):
         features = tf.train.Example.FromString(record.numpy()).features.feature
-        rows_numeric.append(
-            [features[key].float_list.value[0] if key in features else float("nan") for key in numeric]
-        )
+        rows_numeric.append([features[key].float_list.value[0] if key in features else float("nan") for key in numeric])
         rows_categorical.append(
             [features[key].bytes_list.value[0].decode() if key in features else "__missing__" for key in categorical]
         )

@@ -25,6 +25,7 @@ import shutil
 import tempfile
 from typing import Any, Dict, Mapping, Optional
 
+from pipeline.config import PipelineConfig
 from pipeline.data import SPAN_DIR_PREFIX
 from pipeline.dataset import SPLIT_NAMES, DatasetDescription
 from pipeline.splits import SplitCountError, StratifiedSplitter
@@ -235,3 +236,13 @@ def prepare_dataset(
         for span, scan in scans.items()
     }
     return PreparedData(spans=dict(sorted({**reused, **written}.items())), types=types)
+
+
+def with_columns(config: PipelineConfig, prepared: PreparedData) -> PipelineConfig:
+    """The config with the model's input columns as data prep found them (the runners know them only now)."""
+    return dataclasses.replace(
+        config,
+        numeric_feature_keys=prepared.types.numeric,
+        categorical_feature_keys=prepared.types.categorical,
+        nullable_feature_keys=prepared.types.nullable,
+    )

@@ -1,11 +1,12 @@
 """The strategy report end to end on the small credit-card fixture, checked against scikit-learn.
 
-One real run of the command (CsvExampleGen, the Rebalance executor in Beam, the stock Trainer,
+One real run of the command (data prep, ExampleGen, the Rebalance executor in Beam, the stock Trainer,
 the SavedModel's serving signature), 1 epoch per strategy; then the figures in report.json are
 recomputed with scikit-learn from the saved eval predictions.
 """
 
 import base64
+import dataclasses
 import json
 import math
 import os
@@ -17,14 +18,18 @@ import sys
 import numpy as np
 import pytest
 from sklearn import metrics as skm
+from tfx.types import artifact_utils
+from tfx.types.artifact import Artifact
 
-from benchmarks import strategy_report
-from tests import fixtures
+from benchmarks.strategy_report import cli, inputs, metrics
+from pipeline import harness
+from pipeline.config import PipelineConfig
+from tests import tables
 
 STRATEGIES = ("class_weights", "undersample", "ensemble", "seed_bagging")
 FAST_ARGS = (
     "--data",
-    str(fixtures.SMALL_CSV),
+    str(tables.CREDITCARD_SMALL),
     "--max-epochs",
     "1",
     "--batch-size",
@@ -41,7 +46,7 @@ def _run_command(output, strategies):
     command = [sys.executable, "-m", "benchmarks.strategy_report", "--output", str(output), "--strategies"]
     completed = subprocess.run(
         [*command, ",".join(strategies), *FAST_ARGS],
-        cwd=str(fixtures.REPO),
+        cwd=str(tables.REPO),
         capture_output=True,
         text=True,
         timeout=600,
@@ -60,7 +65,7 @@ def report_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def report(report_dir):
-    return json.loads((report_dir / strategy_report.REPORT_JSON).read_text())
+    return json.loads((report_dir / cli.REPORT_JSON).read_text())
 
 
 def _predictions(report_dir, result):
@@ -69,7 +74,7 @@ def _predictions(report_dir, result):
 
 
 def test_report_has_every_requested_strategy_with_finite_metrics(report_dir, report):
-    assert (report_dir / strategy_report.REPORT_HTML).is_file()
+    assert (report_dir / cli.REPORT_HTML).is_file()
     assert report["strategy_order"] == list(STRATEGIES) and set(report["strategies"]) == set(STRATEGIES)
     for name, result in report["strategies"].items():
         overall = result["overall"]
@@ -85,7 +90,7 @@ def test_report_has_every_requested_strategy_with_finite_metrics(report_dir, rep
 
 
 def test_html_is_self_contained_with_embedded_images(report_dir):
-    text = (report_dir / strategy_report.REPORT_HTML).read_text()
+    text = (report_dir / cli.REPORT_HTML).read_text()
     sources = re.findall(r'<img[^>]*\bsrc="([^"]*)"', text)
     assert len(sources) == 2, "one PR plot and one ROC plot"
     for source in sources:
@@ -156,7 +161,7 @@ def test_rerun_reuses_finished_strategies_and_retrains_identically(report_dir, r
     assert "examples: reusing" in completed.stdout
     assert "[ensemble] reusing the finished run" in completed.stdout
     assert "[class_weights] reusing" not in completed.stdout
-    again = json.loads((report_dir / strategy_report.REPORT_JSON).read_text())
+    again = json.loads((report_dir / cli.REPORT_JSON).read_text())
     assert again["strategy_order"] == ["ensemble", "class_weights"]
     assert again["strategies"]["ensemble"] == report["strategies"]["ensemble"]
     retrained = again["strategies"]["class_weights"]
@@ -164,33 +169,53 @@ def test_rerun_reuses_finished_strategies_and_retrains_identically(report_dir, r
     assert retrained["overall"] == first["overall"] and retrained["threshold"] == first["threshold"]
 
 
+def test_harness_runs_rebalance_as_the_pipeline_builds_it(report_dir, report, tmp_path):
+    """SMOTE needs features to interpolate: the pipeline's Rebalance node gives it every numeric model input."""
+    examples = Artifact.from_json_dict(json.loads((report_dir / inputs.EXAMPLES_DONE_FILE).read_text())["artifact"])
+    config = PipelineConfig(
+        "t",
+        str(tmp_path),
+        "/d",
+        "/s",
+        None,
+        label_key=inputs.description(None, None).label.column,
+        numeric_feature_keys=tuple(report["columns"]["numeric"]),
+        beam_pipeline_args=cli.DEFAULT_BEAM_ARGS,
+    )
+    config = dataclasses.replace(config, rebalance=dataclasses.replace(config.rebalance, strategy="smote"))
+    output, summary = harness.run_rebalance(examples, config, tmp_path)
+    train = summary["splits"]["train"]
+    assert train["after"]["0"] == train["before"]["0"] and train["after"]["1"] > train["before"]["1"]
+    assert artifact_utils.decode_split_names(output.split_names) == ["train", "valid", "eval"]
+
+
 def test_metric_functions_match_scikit_learn_with_ties():
     rng = np.random.default_rng(3)
     labels = (rng.random(500) < 0.1).astype(np.int8)
     scores = np.round(rng.random(500) * 0.5 + labels * 0.3, 2)  # rounded: many tied scores
-    assert strategy_report.average_precision(labels, scores) == pytest.approx(
+    assert metrics.average_precision(labels, scores) == pytest.approx(
         skm.average_precision_score(labels, scores), abs=1e-12
     )
-    assert strategy_report.roc_auc(labels, scores) == pytest.approx(skm.roc_auc_score(labels, scores), abs=1e-12)
+    assert metrics.roc_auc(labels, scores) == pytest.approx(skm.roc_auc_score(labels, scores), abs=1e-12)
     precision, recall, _ = skm.precision_recall_curve(labels, scores)
     expected = recall[precision >= 0.5].max()
-    assert strategy_report.max_recall_at_precision(labels, scores, 0.5) == pytest.approx(expected)
-    assert strategy_report.roc_auc(np.zeros(5), np.arange(5)) is None
-    assert strategy_report.average_precision(np.zeros(5), np.arange(5)) is None
-    no_alerts = strategy_report.metrics_at_threshold(np.array([1, 0, 1]), np.zeros(3))
+    assert metrics.max_recall_at_precision(labels, scores, 0.5) == pytest.approx(expected)
+    assert metrics.roc_auc(np.zeros(5), np.arange(5)) is None
+    assert metrics.average_precision(np.zeros(5), np.arange(5)) is None
+    no_alerts = metrics.metrics_at_threshold(np.array([1, 0, 1]), np.zeros(3))
     assert no_alerts["precision"] == 0.0 and no_alerts["recall"] == 0.0 and no_alerts["fn"] == 2
     with pytest.raises(ValueError, match="NaN or infinite"):
-        strategy_report.average_precision(np.array([0, 1]), np.array([0.1, np.nan]))
+        metrics.average_precision(np.array([0, 1]), np.array([0.1, np.nan]))
 
 
 def test_bad_arguments_fail_before_anything_is_written(tmp_path, capsys):
     output = tmp_path / "never"
-    assert strategy_report.main(["--output", str(output), "--strategies", "none,bogus"]) == 2
+    assert cli.main(["--output", str(output), "--strategies", "none,bogus"]) == 2
     assert "unknown ['bogus']" in capsys.readouterr().err
-    assert strategy_report.main(["--output", str(output), "--set", "trainer.focal_gamma=-1"]) == 2
+    assert cli.main(["--output", str(output), "--set", "trainer.focal_gamma=-1"]) == 2
     assert "focal_gamma must be >= 0" in capsys.readouterr().err
-    assert strategy_report.main(["--output", str(output), "--ensemble-members", "1"]) == 2
+    assert cli.main(["--output", str(output), "--ensemble-members", "1"]) == 2
     missing = tmp_path / "missing.csv"
-    assert strategy_report.main(["--output", str(output), "--data", str(missing)]) == 2
+    assert cli.main(["--output", str(output), "--data", str(missing)]) == 2
     assert str(missing) in capsys.readouterr().err
     assert not output.exists()

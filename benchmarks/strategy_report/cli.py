@@ -1,0 +1,190 @@
+"""The command line: flags, the config they make, one run over the chosen strategies, the report files."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import pathlib
+import sys
+import time
+from typing import Any, Dict, Optional, Sequence
+
+from benchmarks.strategy_report import inputs
+from benchmarks.strategy_report.metrics import TARGET_PR_AUC, TARGET_PRECISION, TARGET_RECALL, TARGET_ROC_AUC
+from benchmarks.strategy_report.render import markdown_table, plot_curves, render_html
+from benchmarks.strategy_report.runs import cpu_seconds, run_strategy, write_atomically
+from benchmarks.strategy_report.strategies import STRATEGY_NAMES, StrategyReportError, selected_strategies
+from pipeline import harness
+from pipeline.config import ConfigError, PipelineConfig
+from pipeline.dataset import DatasetDescription
+from pipeline.errors import UserInputError
+from pipeline.overrides import add_config_flags, apply_overrides
+from pipeline.prepare import with_columns
+
+# In-process DirectRunner (one process): ExampleGen orders the rows differently on every fresh
+# --output (TFX's unseeded beam.Reshuffle), so models are reproducible given the same Examples,
+# which a reused --output keeps. Pass --beam-arg=--direct_running_mode=multi_processing for speed.
+DEFAULT_BEAM_ARGS = ("--direct_running_mode=in_memory",)
+REPORT_JSON = "report.json"
+REPORT_HTML = "report.html"
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.strategy_report",
+        description="Train and evaluate every imbalance strategy on the same splits; write report.html and "
+        "report.json into --output.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--output", required=True, help="folder for the examples, models, predictions and report")
+    parser.add_argument(
+        "--dataset",
+        help="the data set's description (schema/<name>/dataset.yaml); default: "
+        f"{inputs.DEFAULT_DATASET.relative_to(inputs.REPO_ROOT)}, the credit-card data",
+    )
+    parser.add_argument("--data", help="a CSV to read instead of the description's own table (in its layout)")
+    parser.add_argument("--data-dir", default=str(inputs.REPO_ROOT / "data"), help="where a fetched data set is cached")
+    parser.add_argument(
+        "--strategies", default=",".join(STRATEGY_NAMES), help="comma-separated subset of: " + ", ".join(STRATEGY_NAMES)
+    )
+    parser.add_argument("--max-epochs", type=int, help="trainer.max_epochs (default: the config's)")
+    parser.add_argument("--batch-size", type=int, help="trainer.batch_size")
+    parser.add_argument("--hidden-units", help="trainer.hidden_units, e.g. 64,32")
+    parser.add_argument("--learning-rate", type=float, help="trainer.learning_rate")
+    parser.add_argument("--patience", type=int, help="trainer.early_stopping_patience")
+    parser.add_argument(
+        "--threshold-rule", help="trainer.threshold_rule (max_f1, max_precision_at_recall, max_recall_at_precision)"
+    )
+    parser.add_argument("--target-ratio", type=float, help="rebalance.target_ratio of the resampling strategies")
+    parser.add_argument(
+        "--ensemble-members",
+        type=int,
+        help="trainer.ensemble_members of the two ensemble strategies (default: the config's)",
+    )
+    add_config_flags(
+        parser,
+        beam_arg_help="Beam pipeline argument for ExampleGen and Rebalance, repeatable (default: "
+        + " ".join(DEFAULT_BEAM_ARGS)
+        + ")",
+        set_examples="--set trainer.dropout=0.2 (any setting the flags above do not cover)",
+    )
+    args = parser.parse_args(argv)
+    args.beam_args = tuple(args.beam_args) if args.beam_args else DEFAULT_BEAM_ARGS
+    return args
+
+
+def build_config(args: argparse.Namespace, described: DatasetDescription, output: pathlib.Path) -> PipelineConfig:
+    """The pipeline's config with the flags and `--set` overrides applied (checked here, before any work).
+
+    The model's input columns are added after data prep (`pipeline.prepare.with_columns`).
+    """
+    overrides = list(args.overrides)
+    flag_settings = {
+        "trainer.max_epochs": args.max_epochs,
+        "trainer.batch_size": args.batch_size,
+        "trainer.hidden_units": args.hidden_units,
+        "trainer.learning_rate": args.learning_rate,
+        "trainer.early_stopping_patience": args.patience,
+        "trainer.threshold_rule": args.threshold_rule,
+        "rebalance.target_ratio": args.target_ratio,
+        "trainer.ensemble_members": args.ensemble_members,
+    }
+    overrides += [f"{name}={value}" for name, value in flag_settings.items() if value is not None]
+    config = PipelineConfig(
+        pipeline_name="strategy-report",
+        pipeline_root=str(output),
+        data_root=str(output / inputs.PREPARED_DATA_DIR),
+        serving_model_dir=str(output / "unused_serving_model"),
+        schema_path=str(described.schema_path) if described.schema_path.is_file() else None,
+        label_key=described.label.column,
+        slice_feature_keys=described.slice_feature_keys,
+        beam_pipeline_args=tuple(args.beam_args),
+    )
+    config = apply_overrides(config, overrides)
+    members = config.trainer.ensemble_members
+    if members < 2:
+        raise StrategyReportError(f"--ensemble-members must be >= 2 for an ensemble, got {members}")
+    return config
+
+
+def run(args: argparse.Namespace, argv: Sequence[str]) -> Dict[str, Any]:
+    """Prepares the data, runs every chosen strategy, writes report.json and report.html; returns the report."""
+    started, cpu_started = time.monotonic(), cpu_seconds()
+    strategies = selected_strategies(args.strategies)
+    output = pathlib.Path(args.output).resolve()
+    described = inputs.description(args.dataset, args.data)
+    config = build_config(args, described, output)
+    source, prepared = inputs.prepare(described, pathlib.Path(args.data_dir), output)
+    (span,) = prepared.spans.values()
+    print(f"data: {span.folder} ({span.rows} rows, classes {span.class_counts})", flush=True)
+    config = with_columns(config, prepared)
+    examples, examples_seconds = inputs.examples_once(config, prepared, output)
+    schema = harness.make_schema(examples, config, output)
+
+    data_key = inputs.data_key(prepared)
+    results = {
+        strategy.name: run_strategy(strategy, config, examples, schema, output, data_key) for strategy in strategies
+    }
+    any_result = next(iter(results.values()))
+    ranked = sorted(results, key=lambda name: -(results[name]["overall"]["pr_auc"] or 0.0))
+    report = {
+        "command": "python -m benchmarks.strategy_report " + " ".join(argv),
+        "data": {
+            "csv": str(source),
+            "dataset": str(described.path),
+            "rows": span.rows,
+            "class_counts": {str(k): v for k, v in span.class_counts.items()},
+            "split_counts": {
+                name: {str(k): v for k, v in counts.items()} for name, counts in span.split_counts.items()
+            },
+        },
+        "split": dataclasses.asdict(described.split),
+        "columns": dataclasses.asdict(prepared.types),
+        "eval_split": {"rows": any_result["overall"]["rows"], "positives": any_result["overall"]["positives"]},
+        "slice_keys": list(config.slice_feature_keys),
+        "trainer_config": dataclasses.asdict(config.trainer),
+        "rebalance_config": dataclasses.asdict(config.rebalance),
+        "ensemble_members": config.trainer.ensemble_members,
+        "beam_pipeline_args": list(args.beam_args),
+        "example_gen_seconds": round(examples_seconds, 2),
+        "strategies": results,
+        "strategy_order": list(results),
+        "ranking_by_pr_auc": ranked,
+        "best_by_pr_auc": ranked[0],
+        "quality_target": {
+            "pr_auc": TARGET_PR_AUC,
+            "roc_auc": TARGET_ROC_AUC,
+            "recall": TARGET_RECALL,
+            "precision": TARGET_PRECISION,
+        },
+        "quality_target_met_by": [name for name in ranked if results[name]["quality_target"]["met"]],
+    }
+    report["wall_seconds"] = round(time.monotonic() - started, 1)
+    report["cpu_seconds"] = round(cpu_seconds() - cpu_started, 1)
+    report["cpu_count"] = os.cpu_count()
+    report["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
+    images = plot_curves(results)
+    write_atomically(output / REPORT_JSON, (json.dumps(report, indent=2, sort_keys=True) + "\n").encode())
+    write_atomically(output / REPORT_HTML, render_html(report, images).encode())
+    return report
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Runs the report; a bad argument or input is one line on stderr and exit code 2."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
+    try:
+        report = run(args, argv)
+    except (UserInputError, ConfigError) as error:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        return 2
+    print(markdown_table(report))
+    print(
+        f"best by PR-AUC: {report['best_by_pr_auc']}; quality target met by: "
+        f"{report['quality_target_met_by'] or 'none'}; wall time {report['wall_seconds']:.0f} s",
+        flush=True,
+    )
+    print(f"wrote {pathlib.Path(args.output).resolve() / REPORT_HTML} and {REPORT_JSON}", flush=True)
+    return 0

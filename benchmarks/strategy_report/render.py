@@ -1,0 +1,202 @@
+"""The report as a self-contained HTML page (plots inline as PNG data URIs) and a Markdown table."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from typing import Any, Dict, List, Mapping, Sequence
+
+import numpy as np
+
+from benchmarks.strategy_report.metrics import TARGET_PR_AUC, TARGET_PRECISION, TARGET_RECALL, TARGET_ROC_AUC
+
+
+def _png(figure) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def plot_curves(results: Mapping[str, Mapping[str, Any]]) -> Dict[str, str]:
+    """PR curves of all strategies on one plot, ROC curves on another, as inline PNG data URIs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    images = {}
+    cmap = plt.get_cmap("tab10")
+    for kind, (x_key, y_key, x_label, y_label) in {
+        "pr": ("recall", "precision", "recall", "precision"),
+        "roc": ("fpr", "tpr", "false positive rate (log scale)", "true positive rate"),
+    }.items():
+        figure, axes = plt.subplots(figsize=(7.5, 5.5))
+        for index, (name, result) in enumerate(results.items()):
+            curve = result["curves"].get(kind)
+            if not curve:
+                continue
+            metric = result["overall"]["pr_auc" if kind == "pr" else "roc_auc"]
+            label = f"{name} ({'AP' if kind == 'pr' else 'AUC'} {metric:.3f})"
+            xs, ys = np.asarray(curve[x_key]), np.asarray(curve[y_key])
+            if kind == "roc":
+                xs = np.maximum(xs, 1e-6)
+            axes.plot(
+                xs,
+                ys,
+                label=label,
+                color=cmap(index % 10),
+                linewidth=1.4,
+                drawstyle="steps-pre" if kind == "pr" else "default",
+            )
+        if kind == "roc":
+            axes.set_xscale("log")
+            axes.set_xlim(1e-5, 1.0)
+        else:
+            axes.set_xlim(0, 1.0)
+        axes.set_ylim(0, 1.02)
+        axes.set_xlabel(x_label)
+        axes.set_ylabel(y_label)
+        axes.set_title(("Precision-recall" if kind == "pr" else "ROC") + " curves on the eval split")
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize=8, loc="lower left" if kind == "pr" else "lower right")
+        images[kind] = _png(figure)
+        plt.close(figure)
+    return images
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        # Ratios with `digits` decimals; seconds (and other large figures) with one.
+        return f"{value:.1f}" if abs(value) >= 10 else f"{value:.{digits}f}"
+    return html.escape(str(value))
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{_fmt(cell)}</td>" for cell in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def overall_rows(results: Mapping[str, Mapping[str, Any]]) -> List[List[Any]]:
+    """One row per strategy under OVERALL_HEADERS."""
+    rows = []
+    for name, result in results.items():
+        overall = result["overall"]
+        rows.append(
+            [
+                name,
+                result["loss"],
+                overall["pr_auc"],
+                overall["roc_auc"],
+                result["threshold"],
+                overall["precision"],
+                overall["recall"],
+                overall["f1"],
+                overall["max_recall_at_precision_0.5"],
+                result["seconds"]["training"],
+                result["seconds"]["rebalance"],
+                result["seconds"].get("cpu"),
+                "yes" if result["quality_target"]["met"] else "no",
+            ]
+        )
+    return rows
+
+
+OVERALL_HEADERS = (
+    "strategy",
+    "loss",
+    "PR-AUC",
+    "ROC-AUC",
+    "threshold",
+    "precision",
+    "recall",
+    "F1",
+    "best recall @ precision>=0.5 (oracle)",
+    "training s",
+    "rebalance s",
+    "CPU s (all steps)",
+    "meets target",
+)
+
+
+def render_html(report: Mapping[str, Any], images: Mapping[str, str]) -> str:
+    """The whole report as one self-contained HTML page: no scripts, no links, images inline."""
+    results = report["strategies"]
+    sections = [
+        "<h1>Imbalance strategies side by side</h1>",
+        f"<p>Data: <code>{html.escape(report['data']['csv'])}</code>, {report['data']['rows']} rows. "
+        f"Eval split: {report['eval_split']['rows']} rows, {report['eval_split']['positives']} positives. "
+        f"Every strategy trained on the same train split (valid for early stopping and the threshold), scored on "
+        f"eval through its SavedModel's serving signature. Wall time {report['wall_seconds']:.0f} s, CPU time "
+        f"{report['cpu_seconds']:.0f} s on {report['cpu_count']} cores (1-minute load average at the end: "
+        f"{report['load_average_1m_at_end']}).</p>",
+        f"<p>Best on PR-AUC: <b>{html.escape(str(report['best_by_pr_auc']))}</b>. Quality target (PR-AUC &ge; "
+        f"{TARGET_PR_AUC}, ROC-AUC &ge; {TARGET_ROC_AUC}, recall &ge; {TARGET_RECALL} at precision &ge; "
+        f"{TARGET_PRECISION} at the tuned threshold): "
+        f"{'met' if report['quality_target_met_by'] else 'not met'}"
+        f"{' by ' + ', '.join(report['quality_target_met_by']) if report['quality_target_met_by'] else ''}.</p>",
+        "<h2>Overall metrics (eval split)</h2>",
+        _table(OVERALL_HEADERS, overall_rows(results)),
+        "<h2>Curves</h2>",
+        f'<img alt="precision-recall curves" src="{images["pr"]}">' if "pr" in images else "",
+        f'<img alt="ROC curves" src="{images["roc"]}">' if "roc" in images else "",
+        "<h2>Training-split class counts before and after resampling</h2>",
+        _table(
+            ("strategy", "negatives before", "positives before", "negatives after", "positives after", "note"),
+            [
+                [
+                    name,
+                    r["class_counts"]["before"].get("0"),
+                    r["class_counts"]["before"].get("1"),
+                    r["class_counts"]["after"].get("0"),
+                    r["class_counts"]["after"].get("1"),
+                    r["class_counts"]["note"],
+                ]
+                for name, r in results.items()
+            ],
+        ),
+        "<h2>Metrics per slice (eval split, tuned threshold)</h2>",
+    ]
+    for key in report["slice_keys"]:
+        rows = []
+        for name, result in results.items():
+            for value, figures in result["slices"].get(key, {}).items():
+                rows.append(
+                    [
+                        name,
+                        value,
+                        figures["rows"],
+                        figures["positives"],
+                        figures["pr_auc"],
+                        figures["roc_auc"],
+                        figures["precision"],
+                        figures["recall"],
+                        figures["f1"],
+                    ]
+                )
+        sections.append(f"<h3>{html.escape(key)}</h3>")
+        sections.append(
+            _table(("strategy", key, "rows", "positives", "PR-AUC", "ROC-AUC", "precision", "recall", "F1"), rows)
+        )
+    sections.append("<h2>Command</h2>")
+    sections.append(f"<pre>{html.escape(report['command'])}</pre>")
+    style = (
+        "body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin:1em 0}"
+        "td,th{border:1px solid #bbb;padding:3px 8px;font-size:13px;text-align:right}"
+        "td:first-child,th:first-child{text-align:left}img{max-width:100%;display:block;margin:1em 0}"
+    )
+    return (
+        '<!DOCTYPE html><html><head><meta charset="utf-8"><title>Imbalance strategy report</title>'
+        f"<style>{style}</style></head><body>{''.join(sections)}</body></html>\n"
+    )
+
+
+def markdown_table(report: Mapping[str, Any]) -> str:
+    """The overall table as Markdown, for benchmarks/RESULTS.md."""
+    lines = ["| " + " | ".join(OVERALL_HEADERS) + " |", "|" + "---|" * len(OVERALL_HEADERS)]
+    for row in overall_rows(report["strategies"]):
+        lines.append("| " + " | ".join(_fmt(cell, 4) for cell in row) + " |")
+    return "\n".join(lines) + "\n"

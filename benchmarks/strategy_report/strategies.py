@@ -1,0 +1,115 @@
+"""The imbalance strategies the report compares, and what each one changes in the config."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from pipeline.config import PipelineConfig
+from pipeline.errors import UserInputError
+
+
+class StrategyReportError(UserInputError):
+    """A bad argument or input of the strategy report, with what to do about it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Strategy:
+    """One way of handling the imbalance: a Rebalance strategy (or none) plus Trainer settings."""
+
+    name: str
+    description: str
+    rebalance: Optional[str] = None
+    trainer: Tuple[Tuple[str, Any], ...] = ()
+    # Trains trainer.ensemble_members members (--ensemble-members), else one model.
+    ensemble: bool = False
+
+
+# Resampling strategies train with plain `bce`: the resampled mix is the treatment, and class
+# weights on top would correct for the imbalance twice.
+STRATEGIES: Tuple[Strategy, ...] = (
+    Strategy("none", "plain cross-entropy, output bias log(pos/neg)", trainer=(("loss", "bce"),)),
+    Strategy("class_weights", "balanced class weights n/(2*count_c)", trainer=(("loss", "weighted_bce"),)),
+    Strategy("pos_weight", "weighted_cross_entropy_with_logits, pos_weight=neg/pos", trainer=(("loss", "pos_weight"),)),
+    Strategy("focal", "focal loss (alpha, gamma from the config)", trainer=(("loss", "focal"),)),
+    Strategy(
+        "undersample", "Rebalance undersample, then plain bce", rebalance="undersample", trainer=(("loss", "bce"),)
+    ),
+    Strategy("oversample", "Rebalance oversample, then plain bce", rebalance="oversample", trainer=(("loss", "bce"),)),
+    Strategy("smote", "Rebalance SMOTE, then plain bce", rebalance="smote", trainer=(("loss", "bce"),)),
+    Strategy(
+        "balanced_batches",
+        "batches drawn with batch_positive_share positives, plain bce",
+        trainer=(("loss", "bce"), ("balanced_batches", True)),
+    ),
+    Strategy(
+        "ensemble",
+        "balanced bagging: members on all positives + a seeded share of negatives, bce",
+        trainer=(("loss", "bce"), ("ensemble_majority_fraction", 0.1)),
+        ensemble=True,
+    ),
+    Strategy(
+        "seed_bagging",
+        "members on every row, each with its own initial weights and batch order; bce, probabilities averaged",
+        trainer=(("loss", "bce"), ("ensemble_majority_fraction", 1.0)),
+        ensemble=True,
+    ),
+)
+STRATEGY_NAMES = tuple(strategy.name for strategy in STRATEGIES)
+
+
+def selected_strategies(text: str) -> List[Strategy]:
+    """The strategies named in `--strategies` (comma-separated), in that order."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in STRATEGY_NAMES]
+    if unknown or not names:
+        raise StrategyReportError(
+            f"--strategies: unknown {unknown or 'empty list'}; choose from {', '.join(STRATEGY_NAMES)}"
+        )
+    if len(set(names)) != len(names):
+        raise StrategyReportError(f"--strategies names a strategy twice: {names}")
+    by_name = {strategy.name: strategy for strategy in STRATEGIES}
+    return [by_name[name] for name in names]
+
+
+def strategy_config(base: PipelineConfig, strategy: Strategy) -> PipelineConfig:
+    """The base config with only what `strategy` changes: the loss, batches, ensemble or Rebalance strategy."""
+    trainer = dict(strategy.trainer)
+    trainer.setdefault("balanced_batches", False)
+    trainer["ensemble_members"] = base.trainer.ensemble_members if strategy.ensemble else 1
+    rebalance = dataclasses.replace(base.rebalance, strategy=strategy.rebalance or "none")
+    return dataclasses.replace(base, trainer=dataclasses.replace(base.trainer, **trainer), rebalance=rebalance)
+
+
+def class_counts(
+    strategy: Strategy,
+    config: PipelineConfig,
+    training_report: Mapping[str, Any],
+    rebalance_summary: Optional[Mapping[str, Any]],
+) -> Dict[str, Any]:
+    """Training-split class counts before and after resampling, and what the model sees per epoch."""
+    if rebalance_summary is not None:
+        split = rebalance_summary["splits"]["train"]
+        before = {str(k): int(v) for k, v in split["before"].items()}
+        after = {str(k): int(v) for k, v in split["after"].items()}
+        note = f"Rebalance {strategy.rebalance}, target_ratio {config.rebalance.target_ratio:g}"
+    else:
+        positives = int(training_report["train_positives"])
+        before = {"0": int(training_report["train_rows"]) - positives, "1": positives}
+        after = dict(before)
+        note = "no resampling"
+        if config.trainer.balanced_batches:
+            share = config.trainer.batch_positive_share
+            note = f"batches drawn with {share:.0%} positives (positives repeat); files unchanged"
+            rows = sum(before.values())
+            after = {"0": round(rows * (1 - share)), "1": round(rows * share)}
+        elif config.trainer.ensemble_members > 1:
+            fraction = config.trainer.ensemble_majority_fraction
+            members = config.trainer.ensemble_members
+            note = (
+                f"{members} members, each on every row"
+                if fraction >= 1.0
+                else f"{members} members, each on every positive and ~{fraction:.0%} of negatives"
+            )
+            after = {"0": round(before["0"] * fraction), "1": before["1"]}
+    return {"before": before, "after": after, "note": note}
