@@ -56,16 +56,6 @@ class TableScan:
     first_text: Dict[str, Tuple[int, str]]
 
 
-@dataclasses.dataclass(frozen=True)
-class PreparedSpan:
-    folder: pathlib.Path
-    rows: int
-    class_counts: Dict[int, int]
-    split_counts: Dict[str, Dict[int, int]]
-    types: ColumnTypes
-    reused: bool
-
-
 def _check_encoding(description: DatasetDescription) -> str:
     encoding = description.read.encoding
     try:
