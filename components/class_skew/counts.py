@@ -47,10 +47,10 @@ def _int_classes(schema: schema_pb2.Schema, feature: schema_pb2.Feature, label_k
         # SchemaGen's form of a categorical integer: a string domain of its values.
         return _string_classes(schema, feature)
     if not (feature.HasField("int_domain") and feature.int_domain.is_categorical):
-        raise ClassSkewInputError(
-            f"label {label_key!r} is INT but not declared categorical in the schema, so StatisticsGen records "
-            "no per-class counts; add `int_domain { is_categorical: true }` to its feature in the schema"
-        )
+        # Inferred schemas (SchemaGen on a data set's first run) declare no domain; the classes then come
+        # from the statistics, which hold counts only if StatisticsGen was told the label is categorical
+        # (`_label_statistics` says how to fix it when it was not).
+        return []
     domain = feature.int_domain
     bounded = domain.HasField("min") and domain.HasField("max")
     if bounded and 0 <= domain.max - domain.min < _MAX_DECLARED_INT_CLASSES:

@@ -8,6 +8,8 @@ import pytest
 from tfx.dsl.io import fileio
 
 from components.class_skew.errors import ClassSkewError, ClassSkewInputError
+from components.class_skew.report import LabelDistributionReport
+from components.class_skew.spec import REPORT_KEY
 from components.class_skew.tests import fixtures
 from components.class_skew.tests.fixtures import BINARY, assert_nothing_written
 
@@ -23,10 +25,14 @@ def test_statistics_without_counts_say_how_to_fix_the_schema(tmp_path, stats):
         fixtures.run(str(tmp_path), {"train": stats["no_counts"], "eval": stats["balanced_eval"]}, BINARY)
 
 
-def test_schema_with_non_categorical_int_label(tmp_path, stats):
+def test_schema_with_non_categorical_int_label_takes_the_classes_from_the_statistics(tmp_path, stats):
+    """SchemaGen's inferred schema declares no label domain; statistics computed with the label categorical count it."""
     schema = fixtures.parse_schema(fixtures.NOT_CATEGORICAL_SCHEMA)
-    with pytest.raises(ClassSkewInputError, match=r"INT but not declared categorical.*is_categorical: true"):
-        fixtures.run(str(tmp_path), {"train": stats["balanced_train"], "eval": stats["balanced_eval"]}, schema)
+    outputs = fixtures.run(str(tmp_path), {"train": stats["balanced_train"], "eval": stats["balanced_eval"]}, schema)
+    report = LabelDistributionReport.load(outputs[REPORT_KEY][0].uri)
+    assert report.classes == ("0", "1")
+    with pytest.raises(ClassSkewInputError, match=r"no per-class counts .*is_categorical: true"):
+        fixtures.run(str(tmp_path / "again"), {"train": stats["no_counts"], "eval": stats["balanced_eval"]}, schema)
 
 
 def test_class_in_eval_but_not_in_train(tmp_path):
