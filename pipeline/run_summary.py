@@ -7,11 +7,13 @@ summary is the same whether a component ran or was served from the cache.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from typing import Any, Dict, List, Optional
 
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
+from tfx.dsl.io import fileio
 
 from pipeline.config import PipelineConfig
 
@@ -57,6 +59,7 @@ class RunSummary:
     # SchemaGen's (or ImportSchemaGen's) output, and what ExampleValidator found against it.
     schema_uri: Optional[str] = None
     anomalies: List[str] = dataclasses.field(default_factory=list)
+    rebalance_lines: List[str] = dataclasses.field(default_factory=list)
 
     def render(self, total_seconds: float) -> str:
         lines = [f"=== run summary ({self.run_id or 'no run recorded'}) ==="]
@@ -72,6 +75,7 @@ class RunSummary:
         if self.class_skew_lines:
             lines.append("class balance (ClassSkew):")
             lines.extend(f"  {line}" for line in self.class_skew_lines)
+        lines.extend(self.rebalance_lines)
         if self.training:
             lines.append(
                 "trainer: decision threshold {decision_threshold:.4f} ({threshold_rule}); "
@@ -127,6 +131,26 @@ def _output_artifacts(store: metadata_store.MetadataStore, execution_id: int) ->
     return outputs
 
 
+def rebalance_lines(uri: str) -> List[str]:
+    """What Rebalance did to each split it was asked to resample, and why a strategy changed nothing."""
+    from components.rebalance.executor import SUMMARY_FILE_NAME
+
+    path = os.path.join(uri, SUMMARY_FILE_NAME)
+    if not fileio.exists(path):
+        return []
+    with fileio.open(path, "r") as handle:
+        summary = json.load(handle)
+    lines = []
+    for split, entry in summary["splits"].items():
+        if summary["strategy"] == "none" or entry["note"].startswith("not in splits"):
+            continue
+        if entry["rebalanced"]:
+            lines.append(f"rebalance ({summary['strategy']}): {split} {entry['before']} -> {entry['after']}")
+        else:
+            lines.append(f"rebalance ({summary['strategy']}): {split} unchanged: {entry['note']}")
+    return lines
+
+
 def _class_skew_lines(report_uri: str) -> List[str]:
     """ClassSkew's summary lines; none when its report cannot be read (the run's own log says why)."""
     # Imported here, like summarize_run's imports: TFX modules, loaded only when a run is summarized.
@@ -172,6 +196,8 @@ def summarize_run(config: PipelineConfig, since: float) -> RunSummary:
             summary.schema_uri = outputs["schema"][0].uri
         if "anomalies" in outputs:
             summary.anomalies = schema_review.anomaly_lines(outputs["anomalies"][0].uri)
+        if "rebalanced_examples" in outputs:
+            summary.rebalance_lines = rebalance_lines(outputs["rebalanced_examples"][0].uri)
         if "class_skew" in outputs:
             summary.class_skew_lines = _class_skew_lines(outputs["class_skew"][0].uri)
         if "model" in outputs and node_id.startswith("Trainer"):
