@@ -32,7 +32,19 @@ SETTINGS = [
 
 
 def _run(data: pathlib.Path, output: pathlib.Path, *extra: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, str(REPO / "local_runner.py"), "--data", str(data), "--output", str(output)]
+    # The quick path: its first run infers the schema and saves it beside the description it writes,
+    # so span 2 and the scheduled run import it.
+    command = [
+        sys.executable,
+        str(REPO / "local_runner.py"),
+        "--data",
+        str(data),
+        "--label",
+        "Class",
+        "--positive",
+        "1",
+    ]
+    command += ["--output", str(output)]
     result = subprocess.run(
         [*command, "--pipeline-name", "spans-test", *SETTINGS, *extra],
         cwd=REPO,
@@ -64,6 +76,7 @@ def test_span_drift_baseline_and_cached_scheduled_run(tmp_path):
     _write_span(data / "span-1", keep_every_nth_negative=1)
     first = _run(data, output)
     assert "gate: BLESSED" in first.stdout, first.stdout[-3000:]
+    assert (output / "dataset" / "schema.pbtxt").is_file(), "the inferred schema is saved for review"
     pushed = sorted((output / "serving_model").iterdir())
     assert len(pushed) == 1
     store = run_summary.open_store(str(output / "metadata.sqlite"))
