@@ -90,7 +90,11 @@ def scores_at(labels: np.ndarray, scores: np.ndarray, threshold: float) -> Dict[
 
 def pipeline_figures(output: pathlib.Path) -> Optional[Dict[str, float]]:
     """The overall eval metrics of the newest gate report under OUTPUT (the pipeline's own numbers)."""
-    reports = sorted((output / "pipeline_root").glob("*/BlessingGate/gate_report/*/gate_report.json"))
+    reports = [
+        path
+        for path in (output / "pipeline_root").rglob("gate_report.json")
+        if path.parent.parent.name == "gate_report"
+    ]
     if not reports:
         return None
     report = json.loads(max(reports, key=lambda path: int(path.parent.name)).read_text())
