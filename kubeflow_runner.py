@@ -19,8 +19,7 @@ import sys
 from typing import List, Optional, Sequence
 
 from pipeline import kfp_submission, kubeflow
-from pipeline.config import ConfigError
-from pipeline.errors import UserInputError
+from pipeline.errors import ConfigError, UserInputError
 from pipeline.overrides import add_config_flags
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent

@@ -20,9 +20,9 @@ from typing import List, Optional, Sequence, Tuple
 import yaml
 
 from pipeline import data, output_folder
-from pipeline.config import ConfigError, PipelineConfig
+from pipeline.config import PipelineConfig
 from pipeline.dataset import DatasetDescription, description_yaml, load_description, parse_description
-from pipeline.errors import UserInputError
+from pipeline.errors import ConfigError, UserInputError
 from pipeline.overrides import add_config_flags, apply_overrides
 from pipeline.prepare import prepare_dataset, with_columns
 from pipeline.run_lock import RunInProgressError, RunLock

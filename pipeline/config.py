@@ -14,15 +14,11 @@ from typing import Optional, Tuple
 
 from components.blessing_gate.spec import BlessingGateParameters
 from components.class_skew.spec import ClassSkewParameters
-from components.common.parameters import ParameterError, require, require_choice
+from components.common.parameters import require, require_choice
 from components.rebalance.spec import RebalanceParameters
 from components.trainer.spec import TrainerParameters
 from components.transform.spec import TransformInputs, TransformParameters
 from pipeline.dataset import SPLIT_NAMES
-
-# One error type for every setting, the components' own and the pipeline's.
-ConfigError = ParameterError
-
 
 # The Evaluator's baseline: the last model the gate blessed other than the candidate (needs a
 # Python resolver: LocalDagRunner, Vertex AI), TFX's LatestBlessedModelStrategy (compiles for

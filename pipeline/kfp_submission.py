@@ -11,11 +11,13 @@ import argparse
 import dataclasses
 import pathlib
 import re
-from typing import Any, Dict, Optional
+from typing import TYPE_CHECKING, Any, Dict, Optional
 
-from pipeline.config import PipelineConfig
 from pipeline.kubeflow import KubeflowUsageError
 from pipeline.schedule import kfp_cron
+
+if TYPE_CHECKING:
+    from pipeline.config import PipelineConfig
 
 CREATE_RUN = "create_run_from_pipeline_package"
 CREATE_RECURRING_RUN = "create_recurring_run"

@@ -18,13 +18,14 @@ import pathlib
 import re
 import shlex
 import tempfile
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Sequence, Tuple
 
-from pipeline.config import PipelineConfig
 from pipeline.dataset import load_description
 from pipeline.errors import UserInputError
 from pipeline.overrides import apply_overrides
-from pipeline.schema_review import columns_from_schema, read_schema
+
+if TYPE_CHECKING:  # imported in build_config: the flag checks come before TensorFlow loads
+    from pipeline.config import PipelineConfig
 
 # Where the Dockerfile copies the repository inside the image.
 IMAGE_REPO_ROOT = "/pipeline"
@@ -111,6 +112,9 @@ def build_config(args: argparse.Namespace, environ: Mapping[str, str] = os.envir
     serving_model_dir = require_storage_uri(
         "--serving-model-dir", args.serving_model_dir or f"{pipeline_root}/serving_model", ENV_SERVING_MODEL_DIR
     )
+    from pipeline.config import PipelineConfig
+    from pipeline.schema_review import columns_from_schema, read_schema
+
     description = load_description(pathlib.Path(args.dataset))
     if not description.schema_path.is_file():
         raise KubeflowUsageError(

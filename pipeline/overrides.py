@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import typing
-from typing import Any, Dict, Sequence
+from typing import TYPE_CHECKING, Any, Dict, Sequence
 
 from components.common.parameters import ComponentParameters, parse_setting
-from pipeline.config import ConfigError, PipelineConfig
+from pipeline.errors import ConfigError
+
+if TYPE_CHECKING:  # the flags and checks load no TensorFlow; the config's component specs do
+    from pipeline.config import PipelineConfig
 
 
 def apply_overrides(config: PipelineConfig, assignments: Sequence[str]) -> PipelineConfig:

@@ -11,7 +11,8 @@ from components.class_skew.spec import ClassSkewParameters
 from components.rebalance.spec import RebalanceParameters
 from components.trainer.spec import TrainerParameters
 from components.transform.spec import TransformParameters
-from pipeline.config import ConfigError, PipelineConfig
+from pipeline.config import PipelineConfig
+from pipeline.errors import ConfigError
 from pipeline.overrides import add_config_flags, apply_overrides
 
 

@@ -139,7 +139,9 @@ def test_paths_and_settings_reach_the_spec(compiled):
     spec = _parse_strict(compiled)
     assert spec.default_pipeline_root == PIPELINE_ROOT
     assert _task_parameter(spec, pipeline_module.EXAMPLE_GEN, "input_base") == DATA_ROOT
-    assert _task_parameter(spec, pipeline_module.SCHEMA_GEN, "schema_file") == kubeflow.DEFAULT_SCHEMA_PATH
+    # The default: the --dataset description's reviewed schema, where the Dockerfile copies the repo.
+    expected_schema = f"{kubeflow.IMAGE_REPO_ROOT}/schema/creditcard/schema.pbtxt"
+    assert _task_parameter(spec, pipeline_module.SCHEMA_GEN, "schema_file") == expected_schema
     assert SERVING_DIR in _task_parameter(spec, pipeline_module.PUSHER, "push_destination")
     assert f'"max_epochs": {MAX_EPOCHS}' in _task_parameter(spec, pipeline_module.TRAINER, "custom_config")
     # The Pusher runs only on a positive blessing.

@@ -17,9 +17,9 @@ from benchmarks.strategy_report.render import markdown_table, plot_curves, rende
 from benchmarks.strategy_report.runs import cpu_seconds, run_strategy, write_atomically
 from benchmarks.strategy_report.strategies import STRATEGY_NAMES, StrategyReportError, selected_strategies
 from pipeline import harness
-from pipeline.config import ConfigError, PipelineConfig
+from pipeline.config import PipelineConfig
 from pipeline.dataset import DatasetDescription
-from pipeline.errors import UserInputError
+from pipeline.errors import ConfigError, UserInputError
 from pipeline.overrides import add_config_flags, apply_overrides
 from pipeline.prepare import with_columns
 

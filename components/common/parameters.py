@@ -22,9 +22,10 @@ import dataclasses
 import functools
 import json
 import typing
-from typing import Any, ClassVar, Dict, Mapping, Tuple, Type, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Mapping, Tuple, Type, TypeVar
 
-from tfx.types.component_spec import ExecutionParameter
+if TYPE_CHECKING:
+    from tfx.types.component_spec import ExecutionParameter
 
 ParametersT = TypeVar("ParametersT", bound="ComponentParameters")
 
@@ -171,6 +172,9 @@ class ComponentParameters:
     @classmethod
     def execution_parameters(cls) -> Dict[str, ExecutionParameter]:
         """The ComponentSpec's PARAMETERS entries: one per field (tuples, pairs and booleans as str/int)."""
+        # Imported here: the dataclasses (and the settings checks of the runners) load no TensorFlow.
+        from tfx.types.component_spec import ExecutionParameter
+
         parameters = {}
         for name, field_type in cls.field_types().items():
             if field_type.kind != "scalar":
