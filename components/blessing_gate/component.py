@@ -45,6 +45,7 @@ from components.blessing_gate.spec import (
     BlessingGateSpec,
     GateReport,
 )
+from components.common.parameters import check_component_arguments
 
 __all__ = [
     "BASELINE_MODEL_KEY",
@@ -105,10 +106,7 @@ class BlessingGate(base_component.BaseComponent):
           slice_feature_keys: features whose slices are judged one by one.
           parameters: thresholds and minimum slice size (see `spec.BlessingGateParameters`).
         """
-        if not isinstance(parameters, BlessingGateParameters):
-            raise GateConfigError(f"BlessingGate: parameters must be BlessingGateParameters, got {parameters!r}")
-        if not isinstance(label_key, str) or not label_key:
-            raise GateConfigError(f"BlessingGate: label_key must be a non-empty string, got {label_key!r}")
+        check_component_arguments("BlessingGate", parameters, BlessingGateParameters, label_key, GateConfigError)
         if isinstance(slice_feature_keys, str) or not all(isinstance(k, str) and k for k in slice_feature_keys):
             raise GateConfigError(
                 f"BlessingGate: slice_feature_keys must be a list of feature names, got {slice_feature_keys!r}"

@@ -37,6 +37,7 @@ from components.class_skew.spec import (
     ClassSkewReport,
     ClassSkewSpec,
 )
+from components.common.parameters import check_component_arguments
 
 __all__ = [
     "ClassSkew",
@@ -88,10 +89,7 @@ class ClassSkew(base_component.BaseComponent):
           label_key: the label feature.
           parameters: thresholds, per-finding actions and split names (see `spec.ClassSkewParameters`).
         """
-        if not isinstance(parameters, ClassSkewParameters):
-            raise ClassSkewParameterError(f"ClassSkew: parameters must be ClassSkewParameters, got {parameters!r}")
-        if not isinstance(label_key, str) or not label_key:
-            raise ClassSkewParameterError(f"ClassSkew: label_key must not be empty, got {label_key!r}")
+        check_component_arguments("ClassSkew", parameters, ClassSkewParameters, label_key, ClassSkewParameterError)
         spec = ClassSkewSpec(
             statistics=statistics,
             schema=schema,

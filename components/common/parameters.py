@@ -254,3 +254,20 @@ class ComponentParameters:
             f"{', '.join(sorted(field_types))}",
         )
         return _parse(field_types[field_name], text, cls.setting(field_name))
+
+
+def check_component_arguments(
+    component: str,
+    parameters: ComponentParameters,
+    parameters_type: Type[ComponentParameters],
+    label_key: str,
+    error: Type[Exception],
+) -> None:
+    """The checks every component makes when it is built: its parameter dataclass and the label's name.
+
+    Raises `error` (the component's own parameter error) with one line naming the component.
+    """
+    if not isinstance(parameters, parameters_type):
+        raise error(f"{component}: parameters must be {parameters_type.__name__}, got {parameters!r}")
+    if not isinstance(label_key, str) or not label_key:
+        raise error(f"{component}: label_key must be a non-empty string, got {label_key!r}")

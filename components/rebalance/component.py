@@ -21,6 +21,7 @@ from tfx import types
 from tfx.dsl.components.base import base_beam_component, executor_spec
 from tfx.types import standard_artifacts
 
+from components.common.parameters import check_component_arguments
 from components.rebalance import executor
 from components.rebalance.errors import RebalanceError, RebalanceInputError, RebalanceParameterError
 from components.rebalance.spec import (
@@ -75,8 +76,7 @@ class Rebalance(base_beam_component.BaseBeamComponent):
             `parameters.smote_feature_keys` is empty.
           parameters: what to rebalance and how (see RebalanceParameters; validated when built).
         """
-        if not isinstance(parameters, RebalanceParameters):
-            raise RebalanceParameterError(f"Rebalance: parameters must be RebalanceParameters, got {parameters!r}")
+        check_component_arguments("Rebalance", parameters, RebalanceParameters, label_key, RebalanceParameterError)
         feature_keys = (feature_keys,) if isinstance(feature_keys, str) else tuple(feature_keys)
         smote_features(parameters, label_key, feature_keys)
         spec = RebalanceSpec(

@@ -77,7 +77,7 @@ def test_bad_parameters_fail_when_built(params, message):
 @pytest.mark.parametrize(
     "arguments, message",
     [
-        ({"label_key": ""}, r"label_key must not be empty"),
+        ({"label_key": ""}, r"ClassSkew: label_key must be a non-empty string"),
         ({"label_key": "Class", "parameters": {"on_skew": "warn"}}, r"parameters must be ClassSkewParameters"),
     ],
 )
