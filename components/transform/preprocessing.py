@@ -42,13 +42,18 @@ def _present_values(feature: Any) -> tf.Tensor:
 
 
 def standardize(feature: Any) -> Dict[str, tf.Tensor]:
-    """z-scores of one numeric column, and whether each row was missing (for columns that can be)."""
-    present = tf.cast(_present_values(feature), tf.float32)
+    """z-scores of one numeric column, and whether each row was missing (for columns that can be).
+
+    The full-pass mean and variance are summed in float64: Beam may combine partial sums in another
+    order on each run, and in float32 that moved the z-scores (and a model's probabilities) by ~1e-7
+    between two runs on the same data; in float64 the order's effect vanishes in the float32 result.
+    """
+    present = tf.cast(_present_values(feature), tf.float64)
     mean = tft.mean(present)
     std = tf.sqrt(tft.var(present))
-    values = tf.cast(_single_values(feature, tf.constant(float("nan"), feature.dtype)), tf.float32)
+    values = tf.cast(_single_values(feature, tf.constant(float("nan"), feature.dtype)), tf.float64)
     missing = tf.math.is_nan(values)
-    scaled = (values - mean) / tf.where(std > 0.0, std, 1.0)
+    scaled = tf.cast((values - mean) / tf.where(std > 0.0, std, tf.ones_like(std)), tf.float32)
     return {"value": tf.where(missing, tf.zeros_like(scaled), scaled), "missing": tf.cast(missing, tf.float32)}
 
 
