@@ -71,12 +71,30 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     transform_output = tft.TFTransformOutput(fn_args.transform_output)
     features = model_inputs(run, transform_output)
     schema = inputs.model_schema(transform_output.transformed_metadata.schema, (*features.keys, run.label_key))
-    # Decoded rows are cached on this machine's disk for the length of the run, then deleted.
-    cache_dir = tempfile.mkdtemp(prefix="trainer-cache-")
+    cache_dir = decoded_rows_cache_dir(fn_args.model_run_dir)
     try:
         _train_and_export(fn_args, run, features, transform_output, schema, cache_dir)
     finally:
         shutil.rmtree(cache_dir, ignore_errors=True)
+
+
+# The folder, inside the execution's ModelRun artifact, that holds the decoded-rows cache while it trains.
+DECODED_ROWS_CACHE = "decoded_rows_cache"
+
+
+def decoded_rows_cache_dir(model_run_dir: str) -> str:
+    """Where the decoded rows are cached for the length of the run; deleted when training ends or fails.
+
+    On local disk the cache lives inside the execution's own ModelRun folder, so it belongs to the
+    output folder: if the process is killed, the next run finds the execution left RUNNING and
+    removes its folders, cache included. A remote ModelRun (gs://, s3://) would make every epoch
+    read over the network, so there the cache goes to this machine's temporary folder.
+    """
+    if "://" in model_run_dir:
+        return tempfile.mkdtemp(prefix="trainer-cache-")
+    path = os.path.join(model_run_dir, DECODED_ROWS_CACHE)
+    os.makedirs(path, exist_ok=True)
+    return path
 
 
 def model_inputs(run: TrainerRunConfig, transform_output: tft.TFTransformOutput) -> ModelInputs:

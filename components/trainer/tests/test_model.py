@@ -7,6 +7,9 @@ gets only the transformed examples and the transform graph: `run_fn` counts the 
 The serving signature takes raw examples, with missing values and categories never seen.
 """
 
+import pathlib
+import shutil
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -39,6 +42,9 @@ def test_serving_signature_applies_the_tuned_threshold(examples, transformed, tm
     assert 0.0 < report["decision_threshold"] < 1.0
     assert report["train_positives"] > 0 and report["train_rows"] > report["train_positives"]
     assert report["threshold_rule_requested"] == TrainerParameters().threshold_rule
+    # The decoded-rows cache lived in the execution's ModelRun folder and is gone once training ends.
+    assert not (tmp_path / "model_run" / model.DECODED_ROWS_CACHE).exists()
+    assert (tmp_path / "model_run").is_dir(), "the ModelRun folder itself stays (TensorBoard logs)"
 
 
 def test_initial_bias_is_the_log_odds_of_the_training_split(transformed, tmp_path):
@@ -75,6 +81,17 @@ def test_training_split_without_positives_fails_before_training(schema, tmp_path
     # The Trainer imports run_fn by its path, so the class object may differ: match on ValueError.
     with pytest.raises(ValueError, match="training split has 0 positive and .* negative rows"):
         _train(no_positives, tmp_path / "train")
+    assert not (tmp_path / "train" / "model_run" / model.DECODED_ROWS_CACHE).exists(), "removed on failure too"
+
+
+def test_decoded_rows_cache_is_in_the_model_run_folder_unless_that_is_remote(tmp_path):
+    local = model.decoded_rows_cache_dir(str(tmp_path / "model_run"))
+    assert local == str(tmp_path / "model_run" / model.DECODED_ROWS_CACHE) and pathlib.Path(local).is_dir()
+    remote = model.decoded_rows_cache_dir("gs://bucket/Trainer/model_run/7")
+    try:
+        assert pathlib.Path(remote).is_dir() and not remote.startswith("gs://")
+    finally:
+        shutil.rmtree(remote)
 
 
 def test_model_inputs_come_from_the_transform_and_a_name_it_does_not_write_is_an_error(transformed):
