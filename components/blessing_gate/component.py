@@ -24,7 +24,6 @@ from typing import Optional, Sequence
 
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
-from tfx.types import standard_artifacts
 
 from components.blessing_gate import executor
 from components.blessing_gate.errors import BlessingGateError, GateConfigError, GateInputError, NoPositivesError
@@ -39,12 +38,15 @@ from components.blessing_gate.spec import (
     GATE_REPORT_JSON,
     GATE_REPORT_KEY,
     GATE_REPORT_MARKDOWN,
+    LABEL_KEY,
     MODEL_KEY,
     SCHEMA_KEY,
+    SLICE_FEATURE_KEYS,
     BlessingGateParameters,
     BlessingGateSpec,
     GateReport,
 )
+from components.common.component import component_spec
 from components.common.parameters import check_component_arguments
 
 __all__ = [
@@ -111,16 +113,12 @@ class BlessingGate(base_component.BaseComponent):
             raise GateConfigError(
                 f"BlessingGate: slice_feature_keys must be a list of feature names, got {slice_feature_keys!r}"
             )
-        spec = BlessingGateSpec(
-            evaluation=evaluation,
-            evaluator_blessing=evaluator_blessing,
-            model=model,
-            baseline_model=baseline_model,
-            schema=schema,
-            blessing=types.Channel(type=standard_artifacts.ModelBlessing),
-            gate_report=types.Channel(type=GateReport),
-            label_key=label_key,
-            slice_feature_keys=json.dumps(list(slice_feature_keys)),
-            **parameters.to_exec_properties(),
-        )
-        super().__init__(spec=spec)
+        inputs = {
+            EVALUATION_KEY: evaluation,
+            EVALUATOR_BLESSING_KEY: evaluator_blessing,
+            MODEL_KEY: model,
+            BASELINE_MODEL_KEY: baseline_model,
+            SCHEMA_KEY: schema,
+        }
+        names = {LABEL_KEY: label_key, SLICE_FEATURE_KEYS: json.dumps(list(slice_feature_keys))}
+        super().__init__(spec=component_spec(BlessingGateSpec, inputs, parameters, **names))

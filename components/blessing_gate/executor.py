@@ -8,20 +8,19 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, List, Mapping, Optional
 
 from absl import logging
 from tfx import types
 from tfx.components.evaluator import constants as evaluator_constants
-from tfx.dsl.components.base import base_executor
 from tfx.dsl.io import fileio
-from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
 from components.blessing_gate import checks, judge, report, spec, tfma_results
 from components.blessing_gate.errors import GateConfigError, GateInputError
 from components.blessing_gate.spec import BlessingGateParameters
-from components.common.artifact_io import write_text_atomically
+from components.common.artifact_io import read_schema, write_artifact_files
+from components.common.executor import ComponentExecutor, Execution
 
 
 def slice_feature_keys_from_exec_properties(exec_properties: Mapping[str, Any]) -> List[str]:
@@ -45,12 +44,6 @@ def _optional_single(artifacts: Optional[List[types.Artifact]], key: str) -> Opt
 
 def _int_property(artifact: types.Artifact, name: str) -> Optional[int]:
     return artifact.get_int_custom_property(name) if artifact.has_custom_property(name) else None
-
-
-def _schema_features(schema_artifact: types.Artifact) -> List[str]:
-    schema_uri = artifact_utils.get_single_uri([schema_artifact])
-    schema = io_utils.SchemaReader().read(io_utils.get_only_uri_in_dir(schema_uri))
-    return [feature.name for feature in schema.feature]
 
 
 def _write_blessing(
@@ -120,28 +113,21 @@ def _log(gate_report: Mapping[str, Any]) -> None:
         logging.info("BlessingGate: slice %s too small to judge (%d positives)", entry["slice"], entry["positives"])
 
 
-class Executor(base_executor.BaseExecutor):
+class Executor(ComponentExecutor[BlessingGateParameters]):
     """Reads ModelEvaluation + the Evaluator's ModelBlessing; writes ModelBlessing and GateReport."""
 
-    def Do(
-        self,
-        input_dict: Dict[str, List[types.Artifact]],
-        output_dict: Dict[str, List[types.Artifact]],
-        exec_properties: Dict[str, Any],
-    ) -> None:
-        self._log_startup(input_dict, output_dict, exec_properties)
-        parameters = BlessingGateParameters.from_exec_properties(exec_properties)
-        slice_feature_keys = slice_feature_keys_from_exec_properties(exec_properties)
-        label_key = str(exec_properties[spec.LABEL_KEY])
+    PARAMETERS = BlessingGateParameters
 
-        schema = artifact_utils.get_single_instance(input_dict[spec.SCHEMA_KEY])
-        checks.check_schema_features(_schema_features(schema), label_key, slice_feature_keys)
+    def run(self, execution: Execution[BlessingGateParameters]) -> None:
+        slice_feature_keys = slice_feature_keys_from_exec_properties(execution.exec_properties)
+        label_key = execution.label_key
+        schema = read_schema(execution.input_dict[spec.SCHEMA_KEY])
+        checks.check_schema_features([feature.name for feature in schema.feature], label_key, slice_feature_keys)
 
-        model = artifact_utils.get_single_instance(input_dict[spec.MODEL_KEY])
-        baseline = _optional_single(input_dict.get(spec.BASELINE_MODEL_KEY), spec.BASELINE_MODEL_KEY)
-        evaluator_blessing = artifact_utils.get_single_instance(input_dict[spec.EVALUATOR_BLESSING_KEY])
-        evaluation_artifact = artifact_utils.get_single_instance(input_dict[spec.EVALUATION_KEY])
-        evaluation = tfma_results.load_evaluation(evaluation_artifact.uri)
+        model = execution.input(spec.MODEL_KEY)
+        baseline = _optional_single(execution.optional_inputs(spec.BASELINE_MODEL_KEY), spec.BASELINE_MODEL_KEY)
+        evaluator_blessing = execution.input(spec.EVALUATOR_BLESSING_KEY)
+        evaluation = tfma_results.load_evaluation(execution.input(spec.EVALUATION_KEY).uri)
 
         evaluator_blessed = _int_property(evaluator_blessing, evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY)
         checks.check_models(
@@ -162,7 +148,7 @@ class Executor(base_executor.BaseExecutor):
 
         gate_report = judge.judge(
             evaluation.candidate,
-            parameters,
+            execution.parameters,
             baseline=evaluation.baseline,
             evaluator_blessed=evaluator_blessed == evaluator_constants.BLESSED_VALUE,
             evaluator_failures=evaluation.validation_failures,
@@ -174,15 +160,17 @@ class Executor(base_executor.BaseExecutor):
         gate_report["evaluation"] = evaluation.uri
         _log(gate_report)
 
-        report_artifact = artifact_utils.get_single_instance(output_dict[spec.GATE_REPORT_KEY])
-        fileio.makedirs(report_artifact.uri)
-        write_text_atomically(os.path.join(report_artifact.uri, spec.GATE_REPORT_JSON), report.to_json(gate_report))
-        write_text_atomically(
-            os.path.join(report_artifact.uri, spec.GATE_REPORT_MARKDOWN), report.to_markdown(gate_report)
+        report_artifact = execution.output(spec.GATE_REPORT_KEY)
+        _, markdown_path = write_artifact_files(
+            report_artifact.uri,
+            {
+                spec.GATE_REPORT_JSON: report.to_json(gate_report),
+                spec.GATE_REPORT_MARKDOWN: report.to_markdown(gate_report),
+            },
         )
         _set_report_properties(report_artifact, gate_report)
 
-        blessing = artifact_utils.get_single_instance(output_dict[spec.BLESSING_KEY])
+        blessing = execution.output(spec.BLESSING_KEY)
         _write_blessing(
             blessing,
             gate_report["blessed"],
@@ -190,11 +178,8 @@ class Executor(base_executor.BaseExecutor):
             baseline,
             gate_report["verdict_line"],
             gate_report["evaluator_blessed"],
-            exec_properties,
+            execution.exec_properties,
         )
         logging.info(
-            "BlessingGate wrote %s to %s and the report to %s",
-            gate_report["verdict"],
-            blessing.uri,
-            os.path.join(report_artifact.uri, spec.GATE_REPORT_MARKDOWN),
+            "BlessingGate wrote %s to %s and the report to %s", gate_report["verdict"], blessing.uri, markdown_path
         )

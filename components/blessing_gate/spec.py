@@ -16,6 +16,7 @@ from tfx.types.artifact import Artifact
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
 from components.blessing_gate.errors import GateConfigError
+from components.common.component import LABEL_KEY
 from components.common.parameters import ComponentParameters
 
 # Inputs. The Evaluator's blessing comes in as `evaluator_blessing`: TFX forbids an input and an
@@ -30,8 +31,7 @@ SCHEMA_KEY = "schema"
 BLESSING_KEY = "blessing"
 GATE_REPORT_KEY = "gate_report"
 
-# Data-set names, passed as their own parameters (they describe the data, not the gate).
-LABEL_KEY = "label_key"
+# Data-set names besides `LABEL_KEY`, passed as their own parameters (they describe the data, not the gate).
 SLICE_FEATURE_KEYS = "slice_feature_keys"
 
 # Metric names the gate reads; `eval_config.gate_eval_config` computes them under these names.

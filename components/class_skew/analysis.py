@@ -145,6 +145,18 @@ def _severity_findings(name: str, split: rp.SplitDistribution, parameters: Class
     ]
 
 
+def _distance_finding(
+    split: str, kind: str, action: str, subject: str, distance: rp.Distance, **numbers: Any
+) -> rp.Finding:
+    """A skew or drift finding: both distances against their limits, in the message and in the numbers."""
+    message = (
+        f"{subject} L-inf {distance.linf:.4f} (limit {distance.linf_threshold:g}), "
+        f"JS {distance.js:.4f} (limit {distance.js_threshold:g})"
+    )
+    limits = dict(linf_threshold=distance.linf_threshold, js_threshold=distance.js_threshold)
+    return _finding(split, kind, action, message, linf=distance.linf, js=distance.js, **limits, **numbers)
+
+
 def _distance(
     baseline: Mapping[str, float], other: Mapping[str, float], linf_threshold: float, js_threshold: float
 ) -> Dict[str, Any]:
@@ -177,12 +189,10 @@ def _skew(
         )
         skew[name] = result
         if result.over_threshold:
-            message = (
-                f"{name} vs {train_name}: label distribution skew L-inf {result.linf:.4f} (limit {linf_limit:g}), "
-                f"JS {result.js:.4f} (limit {js_limit:g})"
+            subject = f"{name} vs {train_name}: label distribution skew"
+            findings.append(
+                _distance_finding(name, rp.SKEW, parameters.on_skew, subject, result, baseline_split=train_name)
             )
-            numbers = dict(linf=result.linf, js=result.js, linf_threshold=linf_limit, js_threshold=js_limit)
-            findings.append(_finding(name, rp.SKEW, parameters.on_skew, message, **numbers, baseline_split=train_name))
     return skew, findings
 
 
@@ -216,13 +226,9 @@ def _drift(
         )
         compared[name] = result
         if result.over_threshold:
-            message = (
-                f"{name}: label distribution drift since span {previous_span} L-inf {result.linf:.4f} "
-                f"(limit {linf_limit:g}), JS {result.js:.4f} (limit {js_limit:g})"
-            )
-            numbers = dict(linf=result.linf, js=result.js, linf_threshold=linf_limit, js_threshold=js_limit)
+            subject = f"{name}: label distribution drift since span {previous_span}"
             findings.append(
-                _finding(name, rp.DRIFT, parameters.on_drift, message, **numbers, previous_span=previous_span)
+                _distance_finding(name, rp.DRIFT, parameters.on_drift, subject, result, previous_span=previous_span)
             )
     if not compared:
         raise ClassSkewInputError(

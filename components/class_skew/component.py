@@ -20,7 +20,6 @@ from typing import Optional
 
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
-from tfx.types import standard_artifacts
 
 from components.class_skew import executor
 from components.class_skew.errors import ClassSkewError, ClassSkewInputError, ClassSkewParameterError
@@ -37,6 +36,7 @@ from components.class_skew.spec import (
     ClassSkewReport,
     ClassSkewSpec,
 )
+from components.common.component import component_spec
 from components.common.parameters import check_component_arguments
 
 __all__ = [
@@ -90,15 +90,11 @@ class ClassSkew(base_component.BaseComponent):
           parameters: thresholds, per-finding actions and split names (see `spec.ClassSkewParameters`).
         """
         check_component_arguments("ClassSkew", parameters, ClassSkewParameters, label_key, ClassSkewParameterError)
-        spec = ClassSkewSpec(
-            statistics=statistics,
-            schema=schema,
-            previous_statistics=previous_statistics,
-            examples=examples,
-            previous_examples=previous_examples,
-            class_skew=types.Channel(type=ClassSkewReport),
-            hyperparameters=types.Channel(type=standard_artifacts.HyperParameters),
-            label_key=label_key,
-            **parameters.to_exec_properties(),
-        )
-        super().__init__(spec=spec)
+        inputs = {
+            STATISTICS_KEY: statistics,
+            SCHEMA_KEY: schema,
+            PREVIOUS_STATISTICS_KEY: previous_statistics,
+            EXAMPLES_KEY: examples,
+            PREVIOUS_EXAMPLES_KEY: previous_examples,
+        }
+        super().__init__(spec=component_spec(ClassSkewSpec, inputs, parameters, label_key=label_key))

@@ -7,21 +7,17 @@ first, so an earlier run's outputs are never replaced by a partial one.
 from __future__ import annotations
 
 import math
-import os
-from typing import Any, Dict, List
+from typing import Any
 
 from absl import logging
 from tfx import types
-from tfx.dsl.components.base import base_executor
-from tfx.dsl.io import fileio
-from tfx.types import artifact_utils
-from tfx.utils import io_utils
 
 from components.class_skew import inputs, spec
 from components.class_skew import report as rp
 from components.class_skew.analysis import analyze, raise_for_failures
 from components.class_skew.counts import declared_classes
-from components.common.artifact_io import write_text_atomically
+from components.common.artifact_io import read_schema, write_artifact_files
+from components.common.executor import ComponentExecutor, Execution
 
 
 def _finite(value: Any) -> bool:
@@ -65,47 +61,41 @@ def _log(report: rp.LabelDistributionReport) -> None:
         log("ClassSkew finding [%s, action %s]: %s", finding.kind, finding.action, finding.message)
 
 
-class Executor(base_executor.BaseExecutor):
+class Executor(ComponentExecutor[spec.ClassSkewParameters]):
     """Reads ExampleStatistics (not the examples), writes ClassSkewReport and HyperParameters."""
 
-    def Do(
-        self,
-        input_dict: Dict[str, List[types.Artifact]],
-        output_dict: Dict[str, List[types.Artifact]],
-        exec_properties: Dict[str, Any],
-    ) -> None:
-        self._log_startup(input_dict, output_dict, exec_properties)
-        parameters = spec.ClassSkewParameters.from_exec_properties(exec_properties)
-        label_key = str(exec_properties[spec.LABEL_KEY])
+    PARAMETERS = spec.ClassSkewParameters
 
-        schema_uri = artifact_utils.get_single_uri(input_dict[spec.SCHEMA_KEY])
-        schema = io_utils.SchemaReader().read(io_utils.get_only_uri_in_dir(schema_uri))
-        schema_classes = declared_classes(schema, label_key)
+    def run(self, execution: Execution[spec.ClassSkewParameters]) -> None:
+        label_key = execution.label_key
+        schema_classes = declared_classes(read_schema(execution.input_dict[spec.SCHEMA_KEY]), label_key)
 
-        statistics = artifact_utils.get_single_instance(input_dict[spec.STATISTICS_KEY])
+        statistics = execution.input(spec.STATISTICS_KEY)
         current = inputs.read_split_counts(statistics, label_key, f"statistics ({statistics.uri})")
         previous, previous_span = inputs.read_previous_counts(
-            input_dict.get(spec.PREVIOUS_STATISTICS_KEY), input_dict.get(spec.PREVIOUS_EXAMPLES_KEY), label_key
+            execution.input_dict.get(spec.PREVIOUS_STATISTICS_KEY),
+            execution.input_dict.get(spec.PREVIOUS_EXAMPLES_KEY),
+            label_key,
         )
         report = analyze(
             current,
             label_key,
-            parameters,
+            execution.parameters,
             schema_classes=schema_classes,
             previous_counts=previous,
             previous_span=previous_span,
-            span=inputs.data_span(statistics, input_dict.get(spec.EXAMPLES_KEY)),
+            span=inputs.data_span(statistics, execution.input_dict.get(spec.EXAMPLES_KEY)),
         )
         _log(report)
         # Before writing anything: a failing finding leaves no half-made outputs.
         raise_for_failures(report)
 
-        report_artifact = artifact_utils.get_single_instance(output_dict[spec.REPORT_KEY])
+        report_artifact = execution.output(spec.REPORT_KEY)
         report.save(report_artifact.uri)
         _set_custom_properties(report_artifact, report)
 
-        hyperparameters_artifact = artifact_utils.get_single_instance(output_dict[spec.HYPERPARAMETERS_KEY])
-        hyperparameters_path = os.path.join(hyperparameters_artifact.uri, rp.HYPERPARAMETERS_FILE_NAME)
-        fileio.makedirs(hyperparameters_artifact.uri)
-        write_text_atomically(hyperparameters_path, rp.to_json(report.hyperparameters()))
+        hyperparameters_uri = execution.output(spec.HYPERPARAMETERS_KEY).uri
+        (hyperparameters_path,) = write_artifact_files(
+            hyperparameters_uri, {rp.HYPERPARAMETERS_FILE_NAME: rp.to_json(report.hyperparameters())}
+        )
         logging.info("ClassSkew wrote %s and %s", report_artifact.uri, hyperparameters_path)

@@ -17,7 +17,7 @@ from tfx.dsl.io import fileio
 
 from components.class_skew.errors import ClassSkewInputError
 from components.class_skew.spec import FAIL
-from components.common.artifact_io import write_text_atomically
+from components.common.artifact_io import write_artifact_files
 
 REPORT_FILE_NAME = "class_skew.json"
 SUMMARY_FILE_NAME = "summary.txt"
@@ -182,9 +182,9 @@ class LabelDistributionReport:
 
     def save(self, uri: str) -> None:
         """Writes class_skew.json and summary.txt into the artifact folder `uri`, each atomically."""
-        fileio.makedirs(uri)
-        write_text_atomically(os.path.join(uri, REPORT_FILE_NAME), to_json(self.to_json_dict()))
-        write_text_atomically(os.path.join(uri, SUMMARY_FILE_NAME), "\n".join(self.summary) + "\n")
+        write_artifact_files(
+            uri, {REPORT_FILE_NAME: to_json(self.to_json_dict()), SUMMARY_FILE_NAME: "\n".join(self.summary) + "\n"}
+        )
 
     @classmethod
     def load(cls, uri: str) -> LabelDistributionReport:

@@ -11,6 +11,7 @@ from tfx.types.artifact import Artifact
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
 from components.class_skew.errors import ClassSkewParameterError
+from components.common.component import LABEL_KEY  # the label: a data-set name, not a ClassSkew setting
 from components.common.parameters import ComponentParameters
 
 # Inputs. The Examples are read for their span only (never their records): in TFX 1.16 ExampleGen
@@ -24,9 +25,6 @@ PREVIOUS_EXAMPLES_KEY = "previous_examples"
 # Outputs.
 REPORT_KEY = "class_skew"
 HYPERPARAMETERS_KEY = "hyperparameters"
-
-# Data-set names, passed as their own parameters (they describe the data, not ClassSkew).
-LABEL_KEY = "label_key"
 
 # What a finding does: `warn` records it and goes on, `fail` stops the pipeline before anything is written.
 WARN = "warn"

@@ -19,8 +19,8 @@ from typing import Optional, Sequence
 
 from tfx import types
 from tfx.dsl.components.base import base_beam_component, executor_spec
-from tfx.types import standard_artifacts
 
+from components.common.component import component_spec
 from components.common.parameters import check_component_arguments
 from components.rebalance import executor
 from components.rebalance.errors import RebalanceError, RebalanceInputError, RebalanceParameterError
@@ -79,11 +79,6 @@ class Rebalance(base_beam_component.BaseBeamComponent):
         check_component_arguments("Rebalance", parameters, RebalanceParameters, label_key, RebalanceParameterError)
         feature_keys = (feature_keys,) if isinstance(feature_keys, str) else tuple(feature_keys)
         smote_features(parameters, label_key, feature_keys)
-        spec = RebalanceSpec(
-            examples=examples,
-            class_skew=class_skew,
-            rebalanced_examples=types.Channel(type=standard_artifacts.Examples),
-            **{LABEL_KEY: label_key, FEATURE_KEYS: json.dumps(list(feature_keys))},
-            **parameters.to_exec_properties(),
-        )
-        super().__init__(spec=spec)
+        inputs = {EXAMPLES_KEY: examples, CLASS_SKEW_KEY: class_skew}
+        names = {LABEL_KEY: label_key, FEATURE_KEYS: json.dumps(list(feature_keys))}
+        super().__init__(spec=component_spec(RebalanceSpec, inputs, parameters, **names))

@@ -28,7 +28,8 @@ from tfx.types import artifact_utils
 from components.class_skew.errors import ClassSkewInputError
 from components.class_skew.report import REPORT_FILE_NAME as CLASS_SKEW_REPORT_FILE_NAME
 from components.class_skew.report import LabelDistributionReport
-from components.common.artifact_io import write_text_atomically
+from components.common.artifact_io import write_artifact_files
+from components.common.executor import ComponentExecutor, Execution
 from components.rebalance import counting, jobs
 from components.rebalance.errors import CandidateShortfallError, RebalanceInputError, RebalanceInternalError
 from components.rebalance.plan import (
@@ -44,7 +45,6 @@ from components.rebalance.spec import (
     CLASS_SKEW_KEY,
     EXAMPLES_KEY,
     FEATURE_KEYS,
-    LABEL_KEY,
     REBALANCED_EXAMPLES_KEY,
     RebalanceParameters,
     smote_features,
@@ -105,27 +105,22 @@ def _raise_problems(problems: List[Problem], label_key: str) -> None:
     raise RebalanceInputError(message)
 
 
-class Executor(base_beam_executor.BaseBeamExecutor):
+class Executor(ComponentExecutor[RebalanceParameters], base_beam_executor.BaseBeamExecutor):
     """Runs Rebalance; see the module docstring for the order of work."""
 
-    def Do(
-        self,
-        input_dict: Dict[str, List[types.Artifact]],
-        output_dict: Dict[str, List[types.Artifact]],
-        exec_properties: Dict[str, Any],
-    ) -> None:
-        self._log_startup(input_dict, output_dict, exec_properties)
-        params = RebalanceParameters.from_exec_properties(exec_properties)
-        label_key = exec_properties[LABEL_KEY]
-        smote_keys = smote_features(params, label_key, json.loads(exec_properties[FEATURE_KEYS]))
-        examples = artifact_utils.get_single_instance(input_dict[EXAMPLES_KEY])
-        output = artifact_utils.get_single_instance(output_dict[REBALANCED_EXAMPLES_KEY])
+    PARAMETERS = RebalanceParameters
+
+    def run(self, execution: Execution[RebalanceParameters]) -> None:
+        params, label_key = execution.parameters, execution.label_key
+        smote_keys = smote_features(params, label_key, json.loads(execution.exec_properties[FEATURE_KEYS]))
+        examples = execution.input(EXAMPLES_KEY)
+        output = execution.output(REBALANCED_EXAMPLES_KEY)
         self._check_examples(examples, params)
         split_names = artifact_utils.decode_split_names(examples.split_names)
 
         counts: Dict[str, Dict[str, int]] = {}
         counts_source = "counted"
-        class_skew = input_dict.get(CLASS_SKEW_KEY) or []
+        class_skew = execution.optional_inputs(CLASS_SKEW_KEY)
         if class_skew:
             report_counts = read_class_skew_counts(artifact_utils.get_single_uri(class_skew), label_key)
             counts = {split: report_counts[split] for split in split_names if split in report_counts}
@@ -157,7 +152,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                     _copy_tree(source, os.path.join(temp_root, split_dir_name(split)))
             self._move_into_place(temp_root, output.uri, split_names)
             summary = self._summary(params, label_key, plans, counts_source, to_rebalance)
-            write_text_atomically(os.path.join(output.uri, SUMMARY_FILE_NAME), json.dumps(summary, indent=2) + "\n")
+            write_artifact_files(output.uri, {SUMMARY_FILE_NAME: json.dumps(summary, indent=2) + "\n"})
         finally:
             if fileio.exists(temp_root):
                 fileio.rmtree(temp_root)
@@ -205,41 +200,32 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         temp_root: str,
     ) -> None:
         """Runs the job; redoes it in two passes if a single-pass cut came up short (same records)."""
-        job = (examples, plans, params, label_key, smote_keys, temp_root)
+        problems_prefix = os.path.join(temp_root, "problems", "problems")
+
+        def run_job(limits: CutLimits) -> None:
+            pipeline = self._make_beam_pipeline()
+            problems = []
+            for plan in plans:
+                split = plan.split
+                split_dir = os.path.join(temp_root, split_dir_name(split))
+                rebalance_split = jobs.RebalanceSplit(
+                    _split_pattern(examples, split), plan, label_key, params, smote_keys, limits, split_dir
+                )
+                problems.append(pipeline | f"Rebalance[{split}]" >> rebalance_split)
+            _ = tuple(problems) | "Problems" >> jobs.WriteProblems(problems_prefix)
+            result = pipeline.run()
+            result.wait_until_finish()
+            _raise_problems(jobs.read_problems(problems_prefix), label_key)
+            counting.check_counts(counting.read_counters(result), plans)
+
         try:
-            self._run_rebalance_job(*job, DEFAULT_CUT_LIMITS)
+            run_job(DEFAULT_CUT_LIMITS)
         except CandidateShortfallError as error:
             logging.warning("Rebalance: %s; running again with two-pass cuts", error)
             for name in [split_dir_name(plan.split) for plan in plans] + ["problems"]:
                 if fileio.exists(os.path.join(temp_root, name)):
                     fileio.rmtree(os.path.join(temp_root, name))
-            self._run_rebalance_job(*job, CutLimits(single_pass_max_rows=0))
-
-    def _run_rebalance_job(
-        self,
-        examples: types.Artifact,
-        plans: List[SplitPlan],
-        params: RebalanceParameters,
-        label_key: str,
-        smote_keys: Tuple[str, ...],
-        temp_root: str,
-        limits: CutLimits,
-    ) -> None:
-        problems_prefix = os.path.join(temp_root, "problems", "problems")
-        pipeline = self._make_beam_pipeline()
-        problems = []
-        for plan in plans:
-            split = plan.split
-            split_dir = os.path.join(temp_root, split_dir_name(split))
-            rebalance_split = jobs.RebalanceSplit(
-                _split_pattern(examples, split), plan, label_key, params, smote_keys, limits, split_dir
-            )
-            problems.append(pipeline | f"Rebalance[{split}]" >> rebalance_split)
-        _ = tuple(problems) | "Problems" >> jobs.WriteProblems(problems_prefix)
-        result = pipeline.run()
-        result.wait_until_finish()
-        _raise_problems(jobs.read_problems(problems_prefix), label_key)
-        counting.check_counts(counting.read_counters(result), plans)
+            run_job(CutLimits(single_pass_max_rows=0))
 
     @staticmethod
     def _move_into_place(temp_root: str, output_uri: str, split_names: List[str]) -> None:

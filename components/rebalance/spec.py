@@ -15,6 +15,7 @@ from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
 from components.class_skew.spec import ClassSkewReport
+from components.common.component import LABEL_KEY
 from components.common.parameters import ComponentParameters
 from components.rebalance.errors import RebalanceParameterError
 
@@ -23,8 +24,7 @@ EXAMPLES_KEY = "examples"
 CLASS_SKEW_KEY = "class_skew"
 REBALANCED_EXAMPLES_KEY = "rebalanced_examples"
 
-# Data-set names, passed as their own parameters (they describe the data, not the rebalancing).
-LABEL_KEY = "label_key"
+# Data-set names besides `LABEL_KEY`, passed as their own parameters (they describe the data, not the rebalancing).
 FEATURE_KEYS = "feature_keys"
 
 STRATEGIES = ("none", "undersample", "oversample", "hybrid", "smote")

@@ -8,6 +8,7 @@ positive and its expected share of the negatives.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from typing import Any, Dict, List, Optional, Tuple
@@ -27,27 +28,32 @@ _MEMBER_SEED_STRIDE = 7919
 _BALANCED_SHUFFLE_ROWS = 10_000
 
 
-def _fit(
-    model: tf.keras.Model,
-    parameters: TrainerParameters,
-    train: tf.data.Dataset,
-    valid: tf.data.Dataset,
-    steps_per_epoch: Optional[int],
-    log_dir: str,
-) -> Dict[str, List[float]]:
-    """Fits with early stopping on validation PR-AUC, keeping the best epoch's weights."""
-    early_stopping = tf.keras.callbacks.EarlyStopping(
-        monitor="val_pr_auc", mode="max", patience=parameters.early_stopping_patience, restore_best_weights=True
-    )
-    history = model.fit(
-        train,
-        validation_data=valid,
-        epochs=parameters.max_epochs,
-        steps_per_epoch=steps_per_epoch,
-        callbacks=[early_stopping, tf.keras.callbacks.TensorBoard(log_dir=log_dir)],
-        verbose=2,
-    )
-    return history.history
+@dataclasses.dataclass(frozen=True)
+class _Fitter:
+    """What every model a run trains shares: its inputs, its settings and the validation batches."""
+
+    features: ModelInputs
+    parameters: TrainerParameters
+    valid: tf.data.Dataset
+
+    def fit(
+        self, batches: tf.data.Dataset, balance: ClassBalance, seed: int, steps_per_epoch: Optional[int], log_dir: str
+    ) -> Tuple[tf.keras.Model, Dict[str, List[float]]]:
+        """Builds a model for `balance` and fits it with early stopping on validation PR-AUC (best epoch's weights)."""
+        parameters = self.parameters
+        model = compile_model(build_model(self.features, parameters, balance, seed), parameters, balance)
+        early_stopping = tf.keras.callbacks.EarlyStopping(
+            monitor="val_pr_auc", mode="max", patience=parameters.early_stopping_patience, restore_best_weights=True
+        )
+        history = model.fit(
+            batches,
+            validation_data=self.valid,
+            epochs=parameters.max_epochs,
+            steps_per_epoch=steps_per_epoch,
+            callbacks=[early_stopping, tf.keras.callbacks.TensorBoard(log_dir=log_dir)],
+            verbose=2,
+        )
+        return model, history.history
 
 
 def _bias_figure(parameters: TrainerParameters, balance: ClassBalance) -> float:
@@ -55,16 +61,11 @@ def _bias_figure(parameters: TrainerParameters, balance: ClassBalance) -> float:
 
 
 def _train_ensemble(
-    features: ModelInputs,
-    parameters: TrainerParameters,
-    stats: TrainingStatistics,
-    train_rows: tf.data.Dataset,
-    valid: tf.data.Dataset,
-    log_dir: str,
-    cache_dir: Optional[str],
+    fitter: _Fitter, stats: TrainingStatistics, train_rows: tf.data.Dataset, log_dir: str, cache_dir: Optional[str]
 ) -> Tuple[tf.keras.Model, Dict[str, Any]]:
     """Members on every positive and a seeded share of the negatives, averaged into one logit model."""
-    feature_keys = features.keys
+    parameters = fitter.parameters
+    feature_keys = fitter.features.keys
     buffer_rows = shuffle_buffer_rows(stats.rows, len(feature_keys))
     fraction = parameters.ensemble_majority_fraction
     members, histories = [], []
@@ -88,10 +89,8 @@ def _train_ensemble(
             member_train = member_rows.shuffle(buffer_rows, seed=member_seed, reshuffle_each_iteration=True).batch(
                 parameters.batch_size
             )
-        model = compile_model(
-            build_model(features, parameters, member_balance, member_seed), parameters, member_balance
-        )
-        histories.append(_fit(model, parameters, member_train, valid, None, member_log_dir))
+        model, history = fitter.fit(member_train, member_balance, member_seed, None, member_log_dir)
+        histories.append(history)
         members.append(model)
     averaged = ensemble.average_members(members, output="logit")
     return averaged, {
@@ -137,8 +136,9 @@ def train_model(
     logit, and figures for the training report. Ensemble members that see a share of the
     negatives cache their rows under `cache_dir` (default: `log_dir`).
     """
+    fitter = _Fitter(features, parameters, valid)
     if parameters.ensemble_members > 1:
-        return _train_ensemble(features, parameters, stats, train_rows, valid, log_dir, cache_dir)
+        return _train_ensemble(fitter, stats, train_rows, log_dir, cache_dir)
     feature_keys = features.keys
     steps: Optional[int]
     if parameters.balanced_batches:
@@ -147,8 +147,7 @@ def train_model(
         buffer_rows = shuffle_buffer_rows(stats.rows, len(feature_keys))
         batches = shuffled_batches(train_rows, feature_keys, parameters.batch_size, parameters.seed, buffer_rows)
         balance, steps = ClassBalance(stats.positives, stats.negatives), None
-    model = compile_model(build_model(features, parameters, balance, parameters.seed), parameters, balance)
-    history = _fit(model, parameters, batches, valid, steps, log_dir)
+    model, history = fitter.fit(batches, balance, parameters.seed, steps, log_dir)
     return model, {
         "epochs_run": len(history["loss"]),
         "best_val_pr_auc": float(max(history["val_pr_auc"])),

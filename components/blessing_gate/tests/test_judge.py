@@ -66,22 +66,36 @@ def test_good_model_passes_on_every_slice():
     assert _row(report, "hour_band=day", spec.PRECISION)["status"] == REPORTED
 
 
-def test_failing_slice_is_named_in_the_verdict():
+@pytest.mark.parametrize(
+    "slice_name, slice_metrics, failed, passed, verdict_line",
+    [
+        (
+            "hour_band=night",
+            metrics(25, 16, recall=0.61),
+            spec.RECALL,
+            spec.AUC,
+            "NOT BLESSED: recall 0.61 < 0.80 on slice hour_band=night (n_pos=41)",
+        ),
+        (
+            "hour_band=day",
+            metrics(53, 6, auc=0.84),
+            spec.AUC,
+            spec.RECALL,
+            "NOT BLESSED: auc 0.84 < 0.90 on slice hour_band=day (n_pos=59)",
+        ),
+    ],
+)
+def test_a_metric_below_minimum_on_a_slice_fails_and_is_named_in_the_verdict(
+    slice_name, slice_metrics, failed, passed, verdict_line
+):
     candidate = good_candidate()
-    candidate["hour_band=night"] = metrics(25, 16, recall=0.61)
+    candidate[slice_name] = slice_metrics
     report = judge(candidate, PARAMETERS)
     assert report["blessed"] is False
-    assert report["verdict_line"] == "NOT BLESSED: recall 0.61 < 0.80 on slice hour_band=night (n_pos=41)"
-    assert [(f["slice"], f["metric"]) for f in report["failures"]] == [("hour_band=night", spec.RECALL)]
-    assert _row(report, "hour_band=night", spec.RECALL)["status"] == FAIL
-    assert _row(report, "hour_band=night", spec.AUC)["status"] == PASS
-
-
-def test_auc_below_minimum_on_a_slice_fails():
-    candidate = good_candidate()
-    candidate["hour_band=day"] = metrics(53, 6, auc=0.84)
-    report = judge(candidate, PARAMETERS)
-    assert report["verdict_line"] == "NOT BLESSED: auc 0.84 < 0.90 on slice hour_band=day (n_pos=59)"
+    assert report["verdict_line"] == verdict_line
+    assert [(f["slice"], f["metric"]) for f in report["failures"]] == [(slice_name, failed)]
+    assert _row(report, slice_name, failed)["status"] == FAIL
+    assert _row(report, slice_name, passed)["status"] == PASS
 
 
 def test_more_failures_are_counted_in_the_verdict():

@@ -95,9 +95,18 @@ def test_severe_imbalance_fails_when_configured(tmp_path, stats):
     assert_nothing_written(str(tmp_path))
 
 
-def test_single_class_train_split_fails_by_default_and_writes_nothing(tmp_path, stats):
-    with pytest.raises(ClassSkewError, match=r"single_class.*train: every labelled row has class '0' \(25 rows\)"):
-        fixtures.run(str(tmp_path), {"train": stats["single_train"], "eval": stats["balanced_eval"]}, BINARY)
+@pytest.mark.parametrize(
+    "train, eval_, message",
+    [
+        ("single_train", "balanced_eval", r"single_class.*train: every labelled row has class '0' \(25 rows\)"),
+        ("balanced_train", "empty", r"empty_split.*eval: no labelled rows \(0 rows\)"),
+    ],
+)
+def test_single_class_train_split_and_empty_split_fail_by_default_and_write_nothing(
+    tmp_path, stats, train, eval_, message
+):
+    with pytest.raises(ClassSkewError, match=message):
+        fixtures.run(str(tmp_path), {"train": stats[train], "eval": stats[eval_]}, BINARY)
     assert_nothing_written(str(tmp_path))
 
 
@@ -112,12 +121,6 @@ def test_single_class_train_split_can_warn(tmp_path, stats):
     assert report.class_weights == {"0": 1.0, "1": None}
     hyperparameters = read_hyperparameters_like_trainer(out["hyperparameters"][0].uri)
     assert hyperparameters["class_counts"] == {"0": 25, "1": 0}
-
-
-def test_empty_split_fails_by_default(tmp_path, stats):
-    with pytest.raises(ClassSkewError, match=r"empty_split.*eval: no labelled rows \(0 rows\)"):
-        fixtures.run(str(tmp_path), {"train": stats["balanced_train"], "eval": stats["empty"]}, BINARY)
-    assert_nothing_written(str(tmp_path))
 
 
 def test_empty_split_can_warn(tmp_path, stats):

@@ -1,11 +1,17 @@
-"""write_text_atomically: the new text replaces the old in one step, and a failed write changes nothing."""
+"""write_text_atomically: the new text replaces the old in one step, and a failed write changes nothing.
+
+write_artifact_files and read_schema: an artifact folder's files, written and read through fileio.
+"""
 
 import os
 
 import pytest
 import tensorflow as tf
+from tensorflow_metadata.proto.v0 import schema_pb2
+from tfx.types import standard_artifacts
+from tfx.utils import io_utils
 
-from components.common.artifact_io import write_text_atomically
+from components.common.artifact_io import read_schema, write_artifact_files, write_text_atomically
 
 FILE_NAME = "report.json"
 
@@ -52,3 +58,21 @@ def test_a_missing_directory_raises_and_creates_nothing(tmp_path):
     with pytest.raises((OSError, tf.errors.OpError)):
         write_text_atomically(str(tmp_path / "missing" / FILE_NAME), "text\n")
     assert os.listdir(tmp_path) == []
+
+
+def test_write_artifact_files_makes_the_folder_and_writes_each_file(tmp_path):
+    uri = str(tmp_path / "artifact" / "7")
+    paths = write_artifact_files(uri, {"report.json": "{}\n", "summary.txt": "one line\n"})
+    assert paths == [os.path.join(uri, "report.json"), os.path.join(uri, "summary.txt")]
+    assert sorted(os.listdir(uri)) == ["report.json", "summary.txt"]
+    with open(paths[1]) as handle:
+        assert handle.read() == "one line\n"
+
+
+def test_read_schema_reads_the_one_file_of_a_schema_artifact(tmp_path):
+    schema = schema_pb2.Schema()
+    schema.feature.add(name="Class", type=schema_pb2.INT)
+    io_utils.write_pbtxt_file(str(tmp_path / "schema" / "schema.pbtxt"), schema)
+    artifact = standard_artifacts.Schema()
+    artifact.uri = str(tmp_path / "schema")
+    assert read_schema([artifact]) == schema

@@ -85,8 +85,14 @@ def test_undersample_writes_exact_counts_copies_other_splits_and_records_what_it
         assert pattern.startswith(os.path.join(output.uri, f"Split-{split}"))
 
 
-def test_multi_process_runner_with_two_workers_gives_the_same_records(tmp_path, binary_examples):
-    default = run(tmp_path, binary_examples, name="default", strategy="hybrid", target_ratio=0.5)
+@pytest.mark.parametrize(
+    "strategy, target_ratio, counts",
+    [("hybrid", 0.5, {"0": 84, "1": 42}), ("smote", 0.25, {"0": 240, "1": 60})],
+)
+def test_two_worker_processes_write_the_records_of_the_default_runner(
+    tmp_path, binary_examples, strategy, target_ratio, counts
+):
+    default = run(tmp_path, binary_examples, name="default", strategy=strategy, target_ratio=target_ratio)
     # Class counts from a report: the multi-process run is the rebalancing job alone (worker start-up is slow).
     parallel = run(
         tmp_path,
@@ -94,28 +100,12 @@ def test_multi_process_runner_with_two_workers_gives_the_same_records(tmp_path, 
         MULTI_PROCESS_ARGS,
         class_skew_counts=BINARY_COUNTS,
         name="parallel",
-        strategy="hybrid",
-        target_ratio=0.5,
+        strategy=strategy,
+        target_ratio=target_ratio,
     )
     records = sorted(fx.read_split(default.uri, "train"))
     assert records == sorted(fx.read_split(parallel.uri, "train"))
-    assert fx.class_counts(records) == {"0": 84, "1": 42}
-
-
-def test_smote_in_two_worker_processes_matches_the_default_runner(tmp_path, binary_examples):
-    default = run(tmp_path, binary_examples, name="default", strategy="smote", target_ratio=0.25)
-    parallel = run(
-        tmp_path,
-        binary_examples,
-        MULTI_PROCESS_ARGS,
-        class_skew_counts=BINARY_COUNTS,
-        name="parallel",
-        strategy="smote",
-        target_ratio=0.25,
-    )
-    records = sorted(fx.read_split(default.uri, "train"))
-    assert records == sorted(fx.read_split(parallel.uri, "train"))
-    assert fx.class_counts(records) == {"0": 240, "1": 60}
+    assert fx.class_counts(records) == counts
 
 
 def test_seed_changes_the_sample_not_the_counts(tmp_path, binary_examples):
