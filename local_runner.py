@@ -19,7 +19,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import yaml
 
-from pipeline import data, output_folder
+from pipeline import data, engines, output_folder
 from pipeline.config import PipelineConfig
 from pipeline.dataset import DatasetDescription, description_yaml, load_description, parse_description
 from pipeline.errors import ConfigError, UserInputError
@@ -32,11 +32,8 @@ REPO_ROOT = pathlib.Path(__file__).resolve().parent
 DEFAULT_DATASET = REPO_ROOT / "schema" / "creditcard" / "dataset.yaml"
 QUICK_DESCRIPTION = pathlib.Path("dataset") / "dataset.yaml"
 PREPARED_DATA_DIR = "prepared_data"
-# In-process DirectRunner: one process, the least memory. Record order is not reproducible in any
-# mode: TFX's ExampleGen passes every split through an unseeded beam.Reshuffle before writing it, so
-# each ingestion of the same CSV orders the rows differently and the Trainer's seeded shuffle then
-# forms other batches. Pass --beam-arg=--direct_running_mode=multi_processing to use both cores.
-DEFAULT_BEAM_ARGS = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
+# The --engine's Beam arguments (pipeline/engines.py); --beam-arg adds to or overrides them.
+DEFAULT_BEAM_ARGS = engines.DIRECT_BEAM_ARGS
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -67,10 +64,17 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         "reusing it lets later runs hit the cache and compare with the last blessed model",
     )
     parser.add_argument("--pipeline-name", help="name recorded in ML Metadata (default: imbalanced-<data set name>)")
+    parser.add_argument(
+        "--engine",
+        choices=engines.ENGINES,
+        default=engines.DEFAULT_ENGINE,
+        help="where the Beam steps run: direct (in-process DirectRunner) or flink (the Flink cluster and job "
+        f"server of `make flink-up`: {' '.join(engines.FLINK_BEAM_ARGS)})",
+    )
     add_config_flags(
         parser,
-        beam_arg_help="a Beam pipeline argument, repeatable, e.g. --beam-arg=--direct_num_workers=2 or "
-        f"--beam-arg=--runner=FlinkRunner (default: {' '.join(DEFAULT_BEAM_ARGS)})",
+        beam_arg_help="a Beam pipeline argument, repeatable, added to the --engine's or replacing its value, e.g. "
+        f"--beam-arg=--direct_running_mode=multi_processing (direct: {' '.join(DEFAULT_BEAM_ARGS)})",
         set_examples="--set trainer.max_epochs=5 --set rebalance.strategy=smote --set evaluator.min_recall=0.8",
     )
     parser.add_argument("--no-cache", action="store_true", help="re-run every component even if inputs are unchanged")
@@ -117,7 +121,7 @@ def build_config(args: argparse.Namespace, description: DatasetDescription, data
         label_key=description.label.column,
         slice_feature_keys=description.slice_feature_keys,
         metadata_path=str(output / output_folder.METADATA_FILENAME),
-        beam_pipeline_args=tuple(args.beam_args) if args.beam_args else DEFAULT_BEAM_ARGS,
+        beam_pipeline_args=engines.beam_args_for(args.engine, args.beam_args or ()),
         enable_cache=not args.no_cache,
     )
     return apply_overrides(config, args.overrides)
@@ -141,7 +145,8 @@ def run_once(
     output = pathlib.Path(args.output).resolve()
     started = time.time()
     try:
-        with RunLock(output):
+        with RunLock(output) as lock:
+            cleanup_lines = _clean_after_crash(output, config, lock.previous_holder)
             prepared = prepare_dataset(description, data.find_spans(source), pathlib.Path(config.data_root))
             for span, prepared_span in prepared.spans.items():
                 counts = {split: counts[1] for split, counts in prepared_span.split_counts.items()}
@@ -162,7 +167,7 @@ def run_once(
                 f"{len(types.categorical)} categorical model inputs",
                 flush=True,
             )
-            return _run_pipeline(with_columns(config, prepared), description, started)
+            return _run_pipeline(with_columns(config, prepared), description, started, cleanup_lines)
     except RunInProgressError as error:
         _error(str(error))
         return EXIT_BUSY
@@ -171,7 +176,25 @@ def run_once(
         return EXIT_BAD_INPUT
 
 
-def _run_pipeline(config: PipelineConfig, description: DatasetDescription, started: float) -> int:
+def _clean_after_crash(output: pathlib.Path, config: PipelineConfig, previous_holder: Optional[str]) -> List[str]:
+    """Marks what a killed run left RUNNING as failed and removes its folders; prints and returns what it did."""
+    from pipeline import crash_cleanup
+
+    lines = crash_cleanup.clean_after_crash(
+        output,
+        pathlib.Path(config.pipeline_root),
+        pathlib.Path(config.data_root),
+        pathlib.Path(config.metadata_path or output / output_folder.METADATA_FILENAME),
+        previous_holder,
+    )
+    for line in lines:
+        print(f"cleanup: {line}", flush=True)
+    return lines
+
+
+def _run_pipeline(
+    config: PipelineConfig, description: DatasetDescription, started: float, cleanup_lines: Sequence[str] = ()
+) -> int:
     # Imported here: the components' TensorFlow code loads only once the settings and data are good.
     from tfx import v1 as tfx
 
@@ -185,6 +208,7 @@ def _run_pipeline(config: PipelineConfig, description: DatasetDescription, start
     except Exception as error:  # noqa: BLE001 - reported below, after the summary of what did run
         failure = error
     summary = run_summary.summarize_run(config, since=run_started)
+    summary.cleanup_lines = list(cleanup_lines)
     print(summary.render(total_seconds=time.time() - started), flush=True)
     if failure is None and config.schema_path is None and summary.schema_uri:
         saved = schema_review.save_inferred_schema(summary.schema_uri, description.schema_path, config.label_key)

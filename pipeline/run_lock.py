@@ -21,12 +21,14 @@ class RunLock:
     """An exclusive, non-blocking lock on `<output>/.run.lock` for the length of one run.
 
     The OS drops the lock when the process dies, so a crashed run never blocks the next one.
-    The file holds the holder's pid, which the refusal names.
+    The file holds the holder's pid while it runs, which the refusal names, and is emptied on a
+    clean exit: a pid found in it on entry (`previous_holder`) is a run that died holding it.
     """
 
     def __init__(self, output: pathlib.Path):
         self.path = pathlib.Path(output) / LOCK_FILENAME
         self._handle: Optional[TextIO] = None
+        self.previous_holder: Optional[str] = None
 
     def __enter__(self) -> RunLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -44,6 +46,8 @@ class RunLock:
                 ) from None
             raise
         handle.seek(0)
+        self.previous_holder = handle.read().strip() or None
+        handle.seek(0)
         handle.truncate()
         handle.write(str(os.getpid()))
         handle.flush()
@@ -52,6 +56,9 @@ class RunLock:
 
     def __exit__(self, *exc_info: object) -> None:
         if self._handle is not None:
+            self._handle.seek(0)
+            self._handle.truncate()
+            self._handle.flush()
             fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
             self._handle.close()
             self._handle = None

@@ -60,9 +60,14 @@ class RunSummary:
     schema_uri: Optional[str] = None
     anomalies: List[str] = dataclasses.field(default_factory=list)
     rebalance_lines: List[str] = dataclasses.field(default_factory=list)
+    # What this run cleaned up after a run that died before it (pipeline/crash_cleanup.py).
+    cleanup_lines: List[str] = dataclasses.field(default_factory=list)
 
     def render(self, total_seconds: float) -> str:
         lines = [f"=== run summary ({self.run_id or 'no run recorded'}) ==="]
+        if self.cleanup_lines:
+            lines.append("cleaned up after a run that died:")
+            lines.extend(f"  {line}" for line in self.cleanup_lines)
         lines.append("components:")
         for node in self.nodes:
             lines.append(f"  {node.node_id:<32} {node.state:<7} {node.seconds:8.1f} s")

@@ -36,5 +36,7 @@ def test_lock_is_refused_across_processes_and_freed_when_the_holder_dies(tmp_pat
     finally:
         holder.kill()
         holder.wait()
-    with RunLock(tmp_path):
-        pass
+    with RunLock(tmp_path) as lock:
+        assert lock.previous_holder == str(holder.pid), "the killed holder's pid is what the next run finds"
+    with RunLock(tmp_path) as lock:
+        assert lock.previous_holder is None, "a clean exit empties the file"
