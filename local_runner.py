@@ -10,10 +10,22 @@ Metadata SQLite file, Beam arguments, data preparation, and the run summary.
 
 from __future__ import annotations
 
+import os
+import sys
+
+# TensorFlow reads this once, when the imports below first load it: its C++ start-up messages
+# (CUDA factories, CPU instructions) are noise on a machine without a GPU, unless --verbose.
+# Library warnings raised while importing are held for the run's log file (pipeline/console.py).
+if "--verbose" not in sys.argv[1:]:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from pipeline import console
+
+    console.hold_early_messages()
+
 import argparse
 import datetime
+import logging
 import pathlib
-import sys
 import time
 from typing import List, Optional, Sequence, Tuple
 
@@ -78,6 +90,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         set_examples="--set trainer.max_epochs=5 --set rebalance.strategy=smote --set evaluator.min_recall=0.8",
     )
     parser.add_argument("--no-cache", action="store_true", help="re-run every component even if inputs are unchanged")
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="every library's log lines and warnings on the terminal (default: in OUTPUT/logs/run-TIME.log)",
+    )
     parser.add_argument(
         "--schedule",
         metavar="CRON",
@@ -167,7 +184,9 @@ def run_once(
                 f"{len(types.categorical)} categorical model inputs",
                 flush=True,
             )
-            return _run_pipeline(with_columns(config, prepared), description, started, cleanup_lines)
+            return _run_pipeline(
+                with_columns(config, prepared), description, started, cleanup_lines, output, args.verbose
+            )
     except RunInProgressError as error:
         _error(str(error))
         return EXIT_BUSY
@@ -193,23 +212,32 @@ def _clean_after_crash(output: pathlib.Path, config: PipelineConfig, previous_ho
 
 
 def _run_pipeline(
-    config: PipelineConfig, description: DatasetDescription, started: float, cleanup_lines: Sequence[str] = ()
+    config: PipelineConfig,
+    description: DatasetDescription,
+    started: float,
+    cleanup_lines: Sequence[str],
+    output: pathlib.Path,
+    verbose: bool,
 ) -> int:
     # Imported here: the components' TensorFlow code loads only once the settings and data are good.
     from tfx import v1 as tfx
 
-    from pipeline import run_summary, schema_review
+    from pipeline import console, run_summary, schema_review
     from pipeline.pipeline import create_pipeline
 
+    log_path = console.route_logs(output, verbose)
+    if log_path is not None:
+        print(f"log: every library's messages go to {log_path} (--verbose shows them here)", flush=True)
     run_started = time.time()
     failure: Optional[BaseException] = None
     try:
         tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
     except Exception as error:  # noqa: BLE001 - reported below, after the summary of what did run
         failure = error
+        logging.getLogger(__name__).error("the pipeline failed", exc_info=True)
     summary = run_summary.summarize_run(config, since=run_started)
     summary.cleanup_lines = list(cleanup_lines)
-    print(summary.render(total_seconds=time.time() - started), flush=True)
+    print(summary.render(total_seconds=time.time() - started, component_table=log_path is None), flush=True)
     if failure is None and config.schema_path is None and summary.schema_uri:
         saved = schema_review.save_inferred_schema(summary.schema_uri, description.schema_path, config.label_key)
         if saved:
@@ -219,7 +247,8 @@ def _run_pipeline(
                 flush=True,
             )
     if failure is not None:
-        _error(f"the pipeline failed: {type(failure).__name__}: {failure}")
+        where = f"; the traceback is in {log_path}" if log_path is not None else ""
+        _error(f"the pipeline failed: {type(failure).__name__}: {failure}{where}")
         return EXIT_PIPELINE_FAILED
     return EXIT_OK
 

@@ -6,6 +6,7 @@ summary is the same whether a component ran or was served from the cache.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import json
 import os
@@ -63,15 +64,20 @@ class RunSummary:
     # What this run cleaned up after a run that died before it (pipeline/crash_cleanup.py).
     cleanup_lines: List[str] = dataclasses.field(default_factory=list)
 
-    def render(self, total_seconds: float) -> str:
+    def render(self, total_seconds: float, component_table: bool = True) -> str:
+        """The summary; without `component_table` one line counts the components (the console timed each)."""
         lines = [f"=== run summary ({self.run_id or 'no run recorded'}) ==="]
         if self.cleanup_lines:
             lines.append("cleaned up after a run that died:")
             lines.extend(f"  {line}" for line in self.cleanup_lines)
-        lines.append("components:")
-        for node in self.nodes:
-            lines.append(f"  {node.node_id:<32} {node.state:<7} {node.seconds:8.1f} s")
         components = [node for node in self.nodes if not node.is_resolver]
+        if component_table:
+            lines.append("components:")
+            for node in self.nodes:
+                lines.append(f"  {node.node_id:<32} {node.state:<7} {node.seconds:8.1f} s")
+        else:
+            counts = collections.Counter(node.state for node in components)
+            lines.append("components: " + ", ".join(f"{count} {state}" for state, count in sorted(counts.items())))
         if components and all(node.state == "cached" for node in components):
             lines.append("no new data: every component was served from the cache (nothing retrained, nothing pushed)")
         if self.anomalies:

@@ -17,6 +17,7 @@ import tensorflow as tf
 from absl import logging
 from tfx.dsl.io import fileio
 
+from components.common.progress import PROGRESS_PREFIX
 from components.trainer import balanced_batches, ensemble
 from components.trainer.inputs import TrainingStatistics, shuffle_buffer_rows, shuffled_batches, unstack_features
 from components.trainer.network import ClassBalance, ModelInputs, build_model, compile_model, initial_output_bias
@@ -71,7 +72,14 @@ def _train_ensemble(
     members, histories = [], []
     member_balance = ClassBalance(stats.positives, stats.negatives * fraction)
     for member, keep in enumerate(ensemble.member_filters(parameters.seed, parameters.ensemble_members, fraction)):
-        logging.info("Ensemble member %d/%d: %s", member + 1, parameters.ensemble_members, member_balance)
+        logging.info(
+            "%sensemble member %d/%d on %d positive and about %d negative rows",
+            PROGRESS_PREFIX,
+            member + 1,
+            parameters.ensemble_members,
+            member_balance.positives,
+            round(member_balance.negatives),
+        )
         member_seed = parameters.seed + _MEMBER_SEED_STRIDE * (member + 1)
         member_log_dir = os.path.join(log_dir, f"member_{member}")
         fileio.makedirs(member_log_dir)
