@@ -25,6 +25,7 @@ from components.class_skew.resolver import previous_statistics_resolver
 from components.rebalance.component import Rebalance
 from components.trainer import spec as trainer_spec
 from components.transform import spec as transform_spec
+from pipeline import engines
 from pipeline.config import PipelineConfig
 from pipeline.data import SPAN_DIR_PREFIX
 from pipeline.dataset import SPLIT_NAMES
@@ -177,6 +178,11 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
         # Pre- and post-transform statistics would be two more passes over the data; StatisticsGen has them.
         disable_statistics=True,
     )
+    # What a runner needs for this one step on top of the pipeline's Beam args (Flink: the DirectRunner; see
+    # pipeline/engines.py). TFX appends a component's args after the pipeline's, so these win.
+    transform_beam_args = engines.component_beam_args(TRANSFORM, config.beam_pipeline_args)
+    if transform_beam_args:
+        transform.with_beam_pipeline_args(list(transform_beam_args))
     trainer = tfx.components.Trainer(
         run_fn=TRAINER_RUN_FN,
         examples=transform.outputs["transformed_examples"],
@@ -196,11 +202,14 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
     gate = BlessingGate(
         evaluation=evaluator.outputs["evaluation"],
         evaluator_blessing=evaluator.outputs["blessing"],
+        # The Evaluator's examples: with a baseline the gate compares both models on them, paired.
+        examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=baseline_resolver.outputs["model"] if baseline_resolver else None,
         schema=schema_gen.outputs["schema"],
         label_key=config.label_key,
         slice_feature_keys=list(config.slice_feature_keys),
+        eval_split=EVAL_SPLIT,
         parameters=config.evaluator,
     ).with_id(BLESSING_GATE)
     with tfx.dsl.Cond(gate.outputs["blessing"].future()[0].custom_property("blessed") == 1):

@@ -3,6 +3,8 @@
 Runs after the stock TFX Evaluator and reads its outputs (no pass over the data):
 - `evaluation` (ModelEvaluation): per-slice metrics of the candidate (and the baseline);
 - `evaluator_blessing` (ModelBlessing): TFMA's verdict on the overall-slice thresholds;
+- `examples` (Examples): what the Evaluator read; with a baseline, the gate scores its eval
+  split with both models to compare them paired, positive by positive (`scoring`, `regression`);
 - `model`, optional `baseline_model` (Model): recorded on the blessing, as the Evaluator does;
 - `schema` (Schema): the label and slice features must be in it.
 
@@ -14,7 +16,8 @@ Outputs:
   Pusher and `tfx.dsl.Cond` read `blessed` exactly as with the Evaluator's blessing.
 - `gate_report` (GateReport): `gate_report.md` and `gate_report.json` (see `report`).
 
-A plain (not Beam) component: it reads one record per slice, never the examples.
+A plain (not Beam) component. Without a baseline it reads one record per slice, never the
+examples; with one, a single streaming pass over the eval split (about 20 s on the default data).
 """
 
 from __future__ import annotations
@@ -33,8 +36,10 @@ from components.blessing_gate.spec import (
     BLESSED_BY_PROPERTY,
     BLESSED_BY_VALUE,
     BLESSING_KEY,
+    EVAL_SPLIT,
     EVALUATION_KEY,
     EVALUATOR_BLESSING_KEY,
+    EXAMPLES_KEY,
     GATE_REPORT_JSON,
     GATE_REPORT_KEY,
     GATE_REPORT_MARKDOWN,
@@ -59,7 +64,9 @@ __all__ = [
     "BlessingGateParameters",
     "BlessingGateSpec",
     "EVALUATION_KEY",
+    "EVAL_SPLIT",
     "EVALUATOR_BLESSING_KEY",
+    "EXAMPLES_KEY",
     "GATE_REPORT_JSON",
     "GATE_REPORT_KEY",
     "GATE_REPORT_MARKDOWN",
@@ -78,7 +85,7 @@ _DEFAULT_PARAMETERS = BlessingGateParameters()
 
 
 class BlessingGate(base_component.BaseComponent):
-    """Blesses a model only if every slice large enough to judge holds recall and AUC, and nothing regresses."""
+    """Blesses a model only if no slice confidently misses recall or AUC and nothing regresses (see `rules`)."""
 
     SPEC_CLASS = BlessingGateSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
@@ -87,12 +94,14 @@ class BlessingGate(base_component.BaseComponent):
         self,
         evaluation: types.BaseChannel,
         evaluator_blessing: types.BaseChannel,
+        examples: types.BaseChannel,
         model: types.BaseChannel,
         schema: types.BaseChannel,
         baseline_model: Optional[types.BaseChannel] = None,
         *,
         label_key: str,
         slice_feature_keys: Sequence[str],
+        eval_split: str,
         parameters: BlessingGateParameters = _DEFAULT_PARAMETERS,
     ):
         """Checks the names at once (GateConfigError); the parameters checked themselves when built.
@@ -101,11 +110,13 @@ class BlessingGate(base_component.BaseComponent):
           evaluation: the TFX Evaluator's ModelEvaluation, computed with `eval_config.gate_eval_config`
             from the same `parameters`.
           evaluator_blessing: the same Evaluator's ModelBlessing.
+          examples: the Examples the Evaluator read (scored again only when there is a baseline).
           model: the candidate Model the Evaluator evaluated.
           schema: the Schema; the label and slice features must be in it.
           baseline_model: the baseline Model the Evaluator compared with (the resolver's output; may be empty).
           label_key: the label feature.
           slice_feature_keys: features whose slices are judged one by one.
+          eval_split: the split of `examples` the Evaluator evaluated.
           parameters: thresholds and minimum slice size (see `spec.BlessingGateParameters`).
         """
         check_component_arguments("BlessingGate", parameters, BlessingGateParameters, label_key, GateConfigError)
@@ -113,12 +124,19 @@ class BlessingGate(base_component.BaseComponent):
             raise GateConfigError(
                 f"BlessingGate: slice_feature_keys must be a list of feature names, got {slice_feature_keys!r}"
             )
+        if not isinstance(eval_split, str) or not eval_split:
+            raise GateConfigError(f"BlessingGate: eval_split must be a split name, got {eval_split!r}")
         inputs = {
             EVALUATION_KEY: evaluation,
             EVALUATOR_BLESSING_KEY: evaluator_blessing,
+            EXAMPLES_KEY: examples,
             MODEL_KEY: model,
             BASELINE_MODEL_KEY: baseline_model,
             SCHEMA_KEY: schema,
         }
-        names = {LABEL_KEY: label_key, SLICE_FEATURE_KEYS: json.dumps(list(slice_feature_keys))}
+        names = {
+            LABEL_KEY: label_key,
+            SLICE_FEATURE_KEYS: json.dumps(list(slice_feature_keys)),
+            EVAL_SPLIT: eval_split,
+        }
         super().__init__(spec=component_spec(BlessingGateSpec, inputs, parameters, **names))

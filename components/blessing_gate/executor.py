@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Any, List, Mapping, Optional
 
 from absl import logging
+from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx import types
 from tfx.components.evaluator import constants as evaluator_constants
 from tfx.dsl.io import fileio
 from tfx.utils import io_utils
 
-from components.blessing_gate import checks, judge, report, spec, tfma_results
+from components.blessing_gate import checks, judge, regression, report, scoring, spec, tfma_results
 from components.blessing_gate.errors import GateConfigError, GateInputError
 from components.blessing_gate.spec import BlessingGateParameters
 from components.common.artifact_io import read_schema, write_artifact_files
@@ -32,6 +34,42 @@ def slice_feature_keys_from_exec_properties(exec_properties: Mapping[str, Any]) 
     if not isinstance(value, list) or not all(isinstance(key, str) and key for key in value):
         raise GateConfigError(f"BlessingGate: slice_feature_keys must be a list of names, got {value!r}")
     return value
+
+
+def _paired_comparison(
+    execution: Execution[BlessingGateParameters],
+    schema: schema_pb2.Schema,
+    model: types.Artifact,
+    baseline: types.Artifact,
+    evaluation: tfma_results.Evaluation,
+) -> regression.PairedComparison:
+    """Scores the Evaluator's eval split with both models and compares them paired; checks it matches TFMA."""
+    started = time.monotonic()
+    split = execution.exec_properties.get(spec.EVAL_SPLIT) or ""
+    files = scoring.split_files(execution.input(spec.EXAMPLES_KEY), split)
+    dtype = scoring.label_dtype(schema, execution.label_key)
+    labels, scores = scoring.score_split(files, execution.label_key, dtype, {"candidate": model, "baseline": baseline})
+    parameters = execution.parameters
+    comparison = regression.compare(
+        labels,
+        scores["candidate"],
+        scores["baseline"],
+        samples=parameters.bootstrap_samples,
+        seed=parameters.seed,
+        confidence=parameters.confidence,
+    )
+    assert evaluation.baseline is not None  # checks.check_models: a baseline model means baseline metrics
+    regression.check_matches_evaluation(
+        comparison, evaluation.candidate[judge.OVERALL_SLICE], evaluation.baseline[judge.OVERALL_SLICE]
+    )
+    logging.info(
+        "BlessingGate: paired comparison on %d examples (%d positives) of split %s in %.1f s",
+        comparison.examples,
+        comparison.positives,
+        split,
+        time.monotonic() - started,
+    )
+    return comparison
 
 
 def _optional_single(artifacts: Optional[List[types.Artifact]], key: str) -> Optional[types.Artifact]:
@@ -88,10 +126,11 @@ def _set_report_properties(artifact: types.Artifact, gate_report: Mapping[str, A
     artifact.set_int_custom_property("blessed", int(gate_report["blessed"]))
     artifact.set_int_custom_property("evaluator_blessed", int(gate_report["evaluator_blessed"]))
     artifact.set_int_custom_property("has_baseline", int(gate_report["has_baseline"]))
-    for name in ("checks", "failed_checks", "judged_slices", "too_small_slices"):
+    for name in ("checks", "failed_checks", "uncertain_checks", "blocking_checks", "judged_slices", "too_small_slices"):
         artifact.set_int_custom_property(name, counts[name])
     artifact.set_json_value_custom_property("too_small", [entry["slice"] for entry in gate_report["too_small"]])
     artifact.set_json_value_custom_property("failures", [failure["message"] for failure in gate_report["failures"]])
+    artifact.set_json_value_custom_property("uncertain", [entry["message"] for entry in gate_report["uncertain"]])
     overall = gate_report["slices"][0]
     artifact.set_int_custom_property("overall_positives", overall["positives"])
     for row in overall["metrics"]:
@@ -106,11 +145,13 @@ def _log(gate_report: Mapping[str, Any]) -> None:
     log = logging.info if gate_report["blessed"] else logging.warning
     log("BlessingGate: %s", gate_report["verdict_line"])
     for failure in gate_report["failures"]:
-        logging.warning("BlessingGate failed check: %s", failure["message"])
+        logging.warning("BlessingGate blocking check: %s", failure["message"])
+    for entry in gate_report["uncertain"]:
+        logging.info("BlessingGate uncertain (not blocking): %s", entry["message"])
     for message in gate_report["evaluator_failures"]:
         logging.warning("BlessingGate: Evaluator did not bless: %s", message)
     for entry in gate_report["too_small"]:
-        logging.info("BlessingGate: slice %s too small to judge (%d positives)", entry["slice"], entry["positives"])
+        logging.info("BlessingGate: slice %s too small to judge: %s", entry["slice"], entry["reason"])
 
 
 class Executor(ComponentExecutor[BlessingGateParameters]):
@@ -146,10 +187,14 @@ class Executor(ComponentExecutor[BlessingGateParameters]):
             evaluation.uri, evaluation.slice_features, evaluation.label_keys, label_key, slice_feature_keys
         )
 
+        paired = None
+        if baseline is not None:
+            paired = _paired_comparison(execution, schema, model, baseline, evaluation)
         gate_report = judge.judge(
             evaluation.candidate,
             execution.parameters,
             baseline=evaluation.baseline,
+            paired=paired,
             evaluator_blessed=evaluator_blessed == evaluator_constants.BLESSED_VALUE,
             evaluator_failures=evaluation.validation_failures,
         )

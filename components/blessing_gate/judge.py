@@ -1,43 +1,62 @@
-"""The gate's verdict, from plain per-slice metric dicts (no TFMA, no files).
+"""The gate's verdict, from plain per-slice metric dicts and the paired comparison (no TFMA, no files).
 
-TFMA applies a `MetricConfig.threshold` to every slice, so a slice holding three
-fraud cases fails recall by chance, and it cannot say "too small to judge". Here
-every slice with at least `min_slice_positives` positives (true positives + false
-negatives of the served decision) must hold recall >= min_recall and AUC >= min_auc;
-the overall slice also PR-AUC >= min_pr_auc and, when there is a baseline, must not
-lose more than `max_pr_auc_drop` of PR-AUC or `max_recall_drop` of recall. Smaller
-slices are reported as too small to judge: neither passed nor failed.
+TFMA applies a `MetricConfig.threshold` to every slice by its point estimate, so a slice holding
+three fraud cases fails recall by chance. Here every slice with at least
+`min_slice_positives` positives (true positives + false negatives of the served decision) is
+judged with intervals (`rules`, `intervals`): recall >= min_recall and AUC >= min_auc on every
+such slice, PR-AUC >= min_pr_auc on the overall slice, and, when there is a baseline, no drop of
+recall or PR-AUC beyond `max_recall_drop` / `max_pr_auc_drop` on the overall slice, measured
+paired on the same examples (`regression`). Smaller slices are listed as too small to judge,
+with the reason: neither passed nor failed.
 
-The overall slice is always judged (it is what TFMA's own thresholds hold too); an
-eval split with no positives at all cannot be judged and raises `NoPositivesError`.
+The overall slice is always judged (it is what TFMA's own thresholds hold too); an eval split
+with no positives at all cannot be judged and raises `NoPositivesError`.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from components.blessing_gate import spec
 from components.blessing_gate.errors import GateInputError, NoPositivesError
+from components.blessing_gate.regression import PairedComparison
+from components.blessing_gate.rules import (
+    FAIL,
+    PASS,
+    UNCERTAIN,
+    drop_check,
+    format_pair,
+    is_finite,
+    metric_interval,
+    minimum_check,
+    rule_text,
+    worst,
+)
 from components.blessing_gate.spec import BlessingGateParameters
+
+__all__ = ["FAIL", "PASS", "UNCERTAIN", "TOO_SMALL", "REPORTED", "format_pair", "is_finite", "judge"]
 
 OVERALL_SLICE = "overall"
 
-PASS = "pass"
-FAIL = "fail"
 TOO_SMALL = "too_small"
 REPORTED = "reported"  # A metric no check applies to; shown, never judged.
 
 BLESSED = "BLESSED"
 NOT_BLESSED = "NOT BLESSED"
 
-# Metrics every slice must have: the gate reads them or counts positives with them.
-REQUIRED_METRICS = (spec.AUC, spec.PR_AUC, spec.RECALL, spec.TRUE_POSITIVES, spec.FALSE_NEGATIVES)
+# Metrics every slice must have: the gate reads them, counts positives and negatives with them.
+REQUIRED_METRICS = (
+    spec.AUC,
+    spec.PR_AUC,
+    spec.RECALL,
+    spec.TRUE_POSITIVES,
+    spec.FALSE_NEGATIVES,
+    spec.FALSE_POSITIVES,
+    spec.TRUE_NEGATIVES,
+)
 # Judged metrics come first in the report (and the verdict names the first failure), recall
 # leading as the metric that matters most on rare positives; the rest follow by name.
 _METRIC_ORDER = (spec.RECALL, spec.AUC, spec.PR_AUC)
-# Float slack for "drop <= max drop", so 0.70 vs 0.75 with max drop 0.05 passes.
-_TOLERANCE = 1e-9
 
 SliceMetrics = Mapping[str, float]
 MetricsBySlice = Mapping[str, SliceMetrics]
@@ -49,19 +68,6 @@ def judged_settings(parameters: BlessingGateParameters) -> Dict[str, Any]:
     `recall_at_fpr` is left out: it judges nothing, it only sets where the Evaluator measures a reported metric.
     """
     return {name: value for name, value in parameters.to_json_dict().items() if name != "recall_at_fpr"}
-
-
-def is_finite(value: Optional[float]) -> bool:
-    return value is not None and not math.isnan(value) and not math.isinf(value)
-
-
-def format_pair(value: float, limit: float) -> tuple:
-    """Two numbers with as many decimals as it takes to tell them apart (2, 4 or 6)."""
-    for digits in (2, 4):
-        shown = (f"{value:.{digits}f}", f"{limit:.{digits}f}")
-        if shown[0] != shown[1] or value == limit:
-            return shown
-    return f"{value:.6f}", f"{limit:.6f}"
 
 
 def positives(metrics: SliceMetrics, slice_name: str) -> int:
@@ -97,113 +103,125 @@ def _metric_order(names: Sequence[str]) -> List[str]:
     return first + sorted(name for name in names if name not in _METRIC_ORDER)
 
 
-def _where(slice_name: str, n_pos: int) -> str:
-    return f"on slice {slice_name} (n_pos={n_pos})"
-
-
-def _minimum_check(metric: str, value: float, limit: float, slice_name: str, n_pos: int) -> Dict[str, Any]:
-    if not is_finite(value):
-        return {
-            "kind": "minimum",
-            "limit": limit,
-            "passed": False,
-            "message": f"{metric} is undefined ({value}) {_where(slice_name, n_pos)}",
-        }
-    passed = value >= limit
-    shown_value, shown_limit = format_pair(value, limit)
-    relation = ">=" if passed else "<"
+def _drop_checks(paired: PairedComparison, parameters: BlessingGateParameters, where: str) -> Dict[str, Dict]:
+    """The two regression checks on the overall slice, from the paired comparison."""
+    recall_detail = (
+        f"paired on {paired.positives} positives: {paired.baseline_only} caught by the baseline only, "
+        f"{paired.candidate_only} by the candidate only; McNemar p={paired.mcnemar_p_value:.3g}"
+    )
+    ap_detail = (
+        f"average precision {paired.baseline_average_precision:.4f} -> {paired.candidate_average_precision:.4f} "
+        f"on the same {paired.examples} examples"
+    )
+    level = parameters.confidence
+    # On the overall slice, where regression is judged, an UNCERTAIN verdict always blocks.
     return {
-        "kind": "minimum",
-        "limit": limit,
-        "passed": passed,
-        "message": f"{metric} {shown_value} {relation} {shown_limit} {_where(slice_name, n_pos)}",
+        spec.RECALL: drop_check(
+            spec.RECALL,
+            paired.recall_drop,
+            paired.recall_drop_interval,
+            parameters.max_recall_drop,
+            recall_detail,
+            where,
+            level,
+            blocks_uncertain=True,
+        ),
+        spec.PR_AUC: drop_check(
+            spec.PR_AUC,
+            paired.average_precision_drop,
+            paired.average_precision_drop_interval,
+            parameters.max_pr_auc_drop,
+            ap_detail,
+            where,
+            level,
+            blocks_uncertain=True,
+        ),
     }
 
 
-def _drop_check(
-    metric: str, value: float, baseline: Optional[float], max_drop: float, slice_name: str, n_pos: int
-) -> Dict[str, Any]:
-    if value is None or baseline is None or not is_finite(value) or not is_finite(baseline):
-        return {
-            "kind": "max_drop",
-            "limit": max_drop,
-            "passed": False,
-            "message": f"{metric} cannot be compared with the baseline (candidate {value}, baseline {baseline}) "
-            f"{_where(slice_name, n_pos)}",
-        }
-    drop = baseline - value
-    passed = drop <= max_drop + _TOLERANCE
-    shown_drop, shown_max = format_pair(drop, max_drop)
-    verb = "dropped" if drop > 0 else "changed by"
-    amount = shown_drop if drop > 0 else f"{value - baseline:+.4f}"
-    return {
-        "kind": "max_drop",
-        "limit": max_drop,
-        "passed": passed,
-        "message": f"{metric} {verb} {amount} from baseline {baseline:.4f} to {value:.4f} "
-        f"({'within' if passed else 'beyond'} max drop {shown_max}) {_where(slice_name, n_pos)}",
-    }
-
-
-def _metric_row(
-    metric: str,
+def _judge_slice(
+    slice_name: str,
     metrics: SliceMetrics,
     baseline_metrics: Optional[SliceMetrics],
-    minimum: Optional[float],
-    max_drop: Optional[float],
-    judged: bool,
-    slice_name: str,
-    n_pos: int,
+    paired: Optional[PairedComparison],
+    parameters: BlessingGateParameters,
 ) -> Dict[str, Any]:
-    value = float(metrics[metric])
-    baseline = None
-    if baseline_metrics is not None and metric in baseline_metrics:
-        baseline = float(baseline_metrics[metric])
-    checks = []
-    if judged:
-        if minimum is not None:
-            checks.append(_minimum_check(metric, value, minimum, slice_name, n_pos))
-        if max_drop is not None:
-            checks.append(_drop_check(metric, value, baseline, max_drop, slice_name, n_pos))
-    if minimum is None and max_drop is None:
-        status = REPORTED
-    elif not judged:
-        status = TOO_SMALL
-    else:
-        status = PASS if all(check["passed"] for check in checks) else FAIL
-    return {
-        "metric": metric,
-        "value": value,
-        "baseline": baseline,
-        "change": value - baseline
-        if value is not None and baseline is not None and is_finite(value) and is_finite(baseline)
-        else None,
-        "min": minimum,
-        "max_drop": max_drop,
-        "status": status,
-        "checks": checks,
-    }
+    """One slice's entry: every metric with its interval, the checks that apply and their verdicts."""
+    n_pos = positives(metrics, slice_name)
+    is_overall = slice_name == OVERALL_SLICE
+    judged = is_overall or n_pos >= parameters.min_slice_positives
+    where = f"on slice {slice_name} (n_pos={n_pos})"
+    blocks_uncertain = is_overall or parameters.uncertain_blocks
+    minimums = {spec.AUC: parameters.min_auc, spec.RECALL: parameters.min_recall}
+    if is_overall:
+        minimums[spec.PR_AUC] = parameters.min_pr_auc
+    drops = _drop_checks(paired, parameters, where) if is_overall and paired is not None else {}
+    rows = []
+    for metric in _metric_order(list(metrics)):
+        value = float(metrics[metric])
+        interval, method = metric_interval(metric, metrics, parameters.confidence)
+        checks = []
+        if judged and metric in minimums:
+            checks.append(
+                minimum_check(metric, value, interval, minimums[metric], where, parameters.confidence, blocks_uncertain)
+            )
+        if judged and metric in drops:
+            checks.append(drops[metric])
+        baseline = None
+        if baseline_metrics is not None and metric in baseline_metrics:
+            baseline = float(baseline_metrics[metric])
+        if metric not in minimums:
+            status = REPORTED
+        elif not judged:
+            status = TOO_SMALL
+        else:
+            status = worst(check["verdict"] for check in checks)
+        rows.append(
+            {
+                "metric": metric,
+                "value": value,
+                "interval": None if interval is None else list(interval),
+                "interval_method": method or None,
+                "baseline": baseline,
+                "change": value - baseline
+                if baseline is not None and is_finite(value) and is_finite(baseline)
+                else None,
+                "min": minimums.get(metric),
+                "max_drop": drops[metric]["limit"] if metric in drops else None,
+                "status": status,
+                "checks": checks,
+            }
+        )
+    entry: Dict[str, Any] = {"slice": slice_name, "positives": n_pos, "judged": judged, "metrics": rows}
+    if not judged:
+        noun = "positive" if n_pos == 1 else "positives"
+        entry["reason"] = f"{n_pos} {noun} < evaluator.min_slice_positives={parameters.min_slice_positives}"
+        entry["note"] = f"too small to judge: {entry['reason']}"
+    return entry
 
 
-def _verdict_line(
-    failures: List[Dict[str, Any]],
-    evaluator_failures: Sequence[str],
-    evaluator_blessed: bool,
-    counts: Mapping[str, int],
-    too_small: List[Dict[str, Any]],
-    has_baseline: bool,
-) -> str:
-    if failures:
-        more = len(failures) - 1
-        return f"{NOT_BLESSED}: {failures[0]['message']}" + (f" (+{more} more failed checks)" if more else "")
-    if not evaluator_blessed:
-        reason = evaluator_failures[0] if evaluator_failures else "its TFMA validation failed"
+def _verdict_line(report: Mapping[str, Any], blocking: List[Dict[str, Any]]) -> str:
+    counts = report["counts"]
+    if blocking:
+        more = len(blocking) - 1
+        return f"{NOT_BLESSED}: {blocking[0]['message']}" + (f" (+{more} more blocking checks)" if more else "")
+    if not report["evaluator_blessed"]:
+        failures = report["evaluator_failures"]
+        reason = failures[0] if failures else "its TFMA validation failed"
         return f"{NOT_BLESSED}: the Evaluator did not bless the model: {reason}"
-    against = "absolute and against the baseline" if has_baseline else "absolute only, first run without a baseline"
-    line = f"{BLESSED}: all {counts['checks']} checks passed on {counts['judged_slices']} slices ({against})"
-    if too_small:
-        names = ", ".join(f"{entry['slice']} (n_pos={entry['positives']})" for entry in too_small)
-        line += f"; too small to judge: {names}"
+    against = "absolute and paired against the baseline" if report["has_baseline"] else "absolute only, no baseline"
+    if report["uncertain"]:
+        line = (
+            f"{BLESSED}: no check failed on {counts['judged_slices']} slices ({against}); "
+            f"{counts['passed_checks']} of {counts['checks']} passed, uncertain (not blocking): "
+            + ", ".join(f"{entry['metric']} on {entry['slice']}" for entry in report["uncertain"])
+        )
+    else:
+        line = f"{BLESSED}: all {counts['checks']} checks passed on {counts['judged_slices']} slices ({against})"
+    if report["too_small"]:
+        line += "; too small to judge: " + ", ".join(
+            f"{entry['slice']} (n_pos={entry['positives']})" for entry in report["too_small"]
+        )
     return line
 
 
@@ -211,21 +229,24 @@ def judge(
     candidate: MetricsBySlice,
     parameters: BlessingGateParameters,
     baseline: Optional[MetricsBySlice] = None,
+    paired: Optional[PairedComparison] = None,
     evaluator_blessed: bool = True,
     evaluator_failures: Sequence[str] = (),
 ) -> Dict[str, Any]:
-    """The gate report as a JSON-able dict: every slice, every metric, every check, and the verdict.
+    """The gate report as a JSON-able dict: every slice, metric, interval, check and verdict, and the blessing.
 
     Args:
       candidate: slice name -> metric name -> value; must hold `OVERALL_SLICE`.
       parameters: the gate's settings (`recall_at_fpr` is not used: it only says where the
         Evaluator measured a reported metric).
-      baseline: the baseline model's metrics, same shape; None on the first run.
+      baseline: the baseline model's TFMA metrics, same shape (shown beside the candidate's); None on a first run.
+      paired: both models on the same eval examples (`regression.compare`); required with a baseline,
+        it is what the regression checks judge.
       evaluator_blessed: the TFX Evaluator's own blessing; the verdict is BLESSED only if it is.
       evaluator_failures: why the Evaluator did not bless (TFMA validation failures), for the report.
 
     Raises:
-      GateInputError: a required metric or the overall slice is missing.
+      GateInputError: a required metric, the overall slice or the paired comparison is missing.
       NoPositivesError: the overall slice has no positives.
     """
     if OVERALL_SLICE not in candidate:
@@ -236,9 +257,10 @@ def judge(
         if OVERALL_SLICE not in baseline:
             raise GateInputError(f"the baseline's evaluation has no overall slice (slices: {sorted(baseline)})")
         _require_metrics(baseline[OVERALL_SLICE], OVERALL_SLICE, "baseline")
+        if paired is None:
+            raise GateInputError("a baseline is given but no paired comparison: the regression checks need one")
 
-    overall_positives = positives(candidate[OVERALL_SLICE], OVERALL_SLICE)
-    if overall_positives == 0:
+    if positives(candidate[OVERALL_SLICE], OVERALL_SLICE) == 0:
         examples = candidate[OVERALL_SLICE].get(spec.EXAMPLE_COUNT)
         raise NoPositivesError(
             f"the eval split has no positive examples (true_positives + false_negatives = 0 over "
@@ -246,73 +268,59 @@ def judge(
             "is not blessed. Check that the eval split contains positives and that the label key is right"
         )
 
-    slices: List[Dict[str, Any]] = []
-    failures: List[Dict[str, Any]] = []
-    too_small: List[Dict[str, Any]] = []
-    check_count = 0
-    for slice_name in _slice_order(list(candidate)):
-        metrics = candidate[slice_name]
-        n_pos = positives(metrics, slice_name)
-        is_overall = slice_name == OVERALL_SLICE
-        judged = is_overall or n_pos >= parameters.min_slice_positives
-        minimums = {spec.AUC: parameters.min_auc, spec.RECALL: parameters.min_recall}
-        max_drops: Dict[str, float] = {}
-        if is_overall:
-            minimums[spec.PR_AUC] = parameters.min_pr_auc
-            if baseline is not None:
-                max_drops = {spec.PR_AUC: parameters.max_pr_auc_drop, spec.RECALL: parameters.max_recall_drop}
-        baseline_metrics = baseline.get(slice_name) if baseline is not None else None
-        rows = [
-            _metric_row(
-                metric,
-                metrics,
-                baseline_metrics,
-                minimums.get(metric),
-                max_drops.get(metric),
-                judged,
-                slice_name,
-                n_pos,
-            )
-            for metric in _metric_order(list(metrics))
-        ]
-        for row in rows:
-            check_count += len(row["checks"])
-            failures.extend(
-                {
-                    "slice": slice_name,
-                    "metric": row["metric"],
-                    "positives": n_pos,
-                    "kind": check["kind"],
-                    "message": check["message"],
-                }
-                for check in row["checks"]
-                if not check["passed"]
-            )
-        entry = {"slice": slice_name, "positives": n_pos, "judged": judged, "metrics": rows}
-        if not judged:
-            entry["note"] = f"too small to judge: {n_pos} positives < {parameters.min_slice_positives}"
-            too_small.append({"slice": slice_name, "positives": n_pos})
-        slices.append(entry)
-
-    blessed = bool(evaluator_blessed) and not failures
-    counts = {
-        "slices": len(slices),
-        "judged_slices": len(slices) - len(too_small),
-        "too_small_slices": len(too_small),
-        "checks": check_count,
-        "failed_checks": len(failures),
-    }
-    has_baseline = baseline is not None
-    return {
-        "verdict": BLESSED if blessed else NOT_BLESSED,
-        "blessed": blessed,
-        "verdict_line": _verdict_line(failures, evaluator_failures, evaluator_blessed, counts, too_small, has_baseline),
+    slices = [
+        _judge_slice(
+            name,
+            candidate[name],
+            baseline.get(name) if baseline is not None else None,
+            paired if baseline is not None else None,
+            parameters,
+        )
+        for name in _slice_order(list(candidate))
+    ]
+    judged_checks = [
+        {"slice": entry["slice"], "metric": row["metric"], "positives": entry["positives"], **check}
+        for entry in slices
+        for row in entry["metrics"]
+        for check in row["checks"]
+    ]
+    # FAIL before a blocking UNCERTAIN, so the verdict names a confident failure first.
+    blocking = sorted((check for check in judged_checks if check["blocks"]), key=lambda c: c["verdict"] != FAIL)
+    too_small = [
+        {"slice": entry["slice"], "positives": entry["positives"], "reason": entry["reason"]}
+        for entry in slices
+        if not entry["judged"]
+    ]
+    verdicts = [check["verdict"] for check in judged_checks]
+    report: Dict[str, Any] = {
         "evaluator_blessed": bool(evaluator_blessed),
         "evaluator_failures": list(evaluator_failures),
-        "has_baseline": has_baseline,
+        "has_baseline": baseline is not None,
+        "rule": rule_text(parameters),
         "thresholds": judged_settings(parameters),
-        "counts": counts,
-        "failures": failures,
+        "counts": {
+            "slices": len(slices),
+            "judged_slices": len(slices) - len(too_small),
+            "too_small_slices": len(too_small),
+            "checks": len(judged_checks),
+            "passed_checks": verdicts.count(PASS),
+            "uncertain_checks": verdicts.count(UNCERTAIN),
+            "failed_checks": verdicts.count(FAIL),
+            "blocking_checks": len(blocking),
+        },
+        "failures": [_summary(check) for check in blocking],
+        "uncertain": [_summary(c) for c in judged_checks if c["verdict"] == UNCERTAIN and not c["blocks"]],
         "too_small": too_small,
+        "paired": paired.to_json() if paired is not None and baseline is not None else None,
         "slices": slices,
     }
+    blessed = bool(evaluator_blessed) and not blocking
+    report.update(
+        verdict=BLESSED if blessed else NOT_BLESSED, blessed=blessed, verdict_line=_verdict_line(report, blocking)
+    )
+    return report
+
+
+def _summary(check: Mapping[str, Any]) -> Dict[str, Any]:
+    keys = ("slice", "metric", "positives", "kind", "verdict", "value", "interval", "limit", "message")
+    return {key: check[key] for key in keys}

@@ -16,9 +16,9 @@ from tfx.dsl.io import fileio
 
 from components.blessing_gate import spec
 from components.blessing_gate.errors import GateInputError
-from components.blessing_gate.judge import FAIL, PASS, REPORTED, TOO_SMALL
+from components.blessing_gate.judge import FAIL, PASS, REPORTED, TOO_SMALL, UNCERTAIN
 
-_STATUS_CELL = {PASS: "pass", FAIL: "**FAIL**", TOO_SMALL: "too small", REPORTED: "-"}
+_STATUS_CELL = {PASS: "pass", FAIL: "**FAIL**", UNCERTAIN: "uncertain", TOO_SMALL: "too small", REPORTED: "-"}
 
 
 def _json_safe(value: Any) -> Any:
@@ -87,12 +87,50 @@ def _threshold_cell(row: Mapping[str, Any]) -> str:
     return "; ".join(parts) or "-"
 
 
+def _interval_cell(interval: Any) -> str:
+    return "-" if not interval else f"{interval[0]:.3f}-{interval[1]:.3f}"
+
+
+def _result_cell(row: Mapping[str, Any]) -> str:
+    cell = _STATUS_CELL[row["status"]]
+    if any(check["blocks"] for check in row["checks"]) and row["status"] != FAIL:
+        cell += " (blocks)"
+    return cell
+
+
 def _escape(text: str) -> str:
     return str(text).replace("|", "\\|")
 
 
+def _paired_lines(paired: Mapping[str, Any]) -> List[str]:
+    """The regression section: both models on the same examples, the counts behind the recall drop."""
+    level = f"{paired['confidence']:.0%}"
+    recall = paired["recall_drop_interval"]
+    precision = paired["average_precision_drop_interval"]
+    return [
+        "",
+        "## Against the baseline, paired on the same eval examples",
+        "",
+        f"- {paired['examples']} examples, {paired['positives']} positives: caught by both {paired['caught_by_both']}, "
+        f"by the candidate only {paired['candidate_only']}, by the baseline only {paired['baseline_only']}, "
+        f"by neither {paired['missed_by_both']}",
+        f"- recall drop {paired['recall_drop']:+.4f}, {level} interval {recall[0]:+.4f} to {recall[1]:+.4f} "
+        f"({paired['recall_method']}; p={paired['mcnemar_p_value']:.3g})",
+        f"- average precision {paired['baseline_average_precision']:.4f} (baseline) -> "
+        f"{paired['candidate_average_precision']:.4f} (candidate): drop {paired['average_precision_drop']:+.4f}, "
+        f"{level} interval {precision[0]:+.4f} to {precision[1]:+.4f} ({paired['average_precision_method']}, "
+        f"{paired['bootstrap_samples']} resamples, seed {paired['seed']})",
+    ]
+
+
+def _check_lines(title: str, entries: List[Mapping[str, Any]]) -> List[str]:
+    if not entries:
+        return []
+    return ["", f"## {title}", ""] + [f"- {_escape(entry['message'])}" for entry in entries]
+
+
 def to_markdown(report: Mapping[str, Any]) -> str:
-    """Verdict on top, then the settings, the failures and one table row per slice and metric."""
+    """Verdict on top, then the rule and settings, blocking and uncertain checks, one row per slice and metric."""
     counts = report["counts"]
     thresholds = report["thresholds"]
     lines: List[str] = ["# Blessing gate report", "", f"**{_escape(report['verdict_line'])}**", ""]
@@ -112,32 +150,34 @@ def to_markdown(report: Mapping[str, Any]) -> str:
         f"pr_auc >= {thresholds['min_pr_auc']:.2f} and, against a baseline, a drop of at most "
         f"{thresholds['max_pr_auc_drop']:.2f} in pr_auc and {thresholds['max_recall_drop']:.2f} in recall"
     )
+    lines.append(f"- Rule: {_escape(report['rule'])}")
     lines.append(
         f"- Slices: {counts['slices']} ({counts['judged_slices']} judged, {counts['too_small_slices']} too small to "
-        f"judge); checks: {counts['checks']}, failed: {counts['failed_checks']}"
+        f"judge); checks: {counts['checks']} (passed {counts['passed_checks']}, uncertain "
+        f"{counts['uncertain_checks']}, failed {counts['failed_checks']}; blocking {counts['blocking_checks']})"
     )
-    if report["failures"]:
-        lines += ["", "## Failed checks", ""]
-        lines.extend(f"- {_escape(failure['message'])}" for failure in report["failures"])
+    lines += _check_lines("Blocking checks", report["failures"])
+    lines += _check_lines("Uncertain, not blocking", report["uncertain"])
     if report["too_small"]:
         lines += ["", "## Too small to judge", ""]
-        lines.extend(
-            f"- {_escape(entry['slice'])}: {entry['positives']} positives < {thresholds['min_slice_positives']}"
-            for entry in report["too_small"]
-        )
+        lines.extend(f"- {_escape(entry['slice'])}: {_escape(entry['reason'])}" for entry in report["too_small"])
+    if report.get("paired"):
+        lines += _paired_lines(report["paired"])
+    level = f"{thresholds['confidence']:.0%}"
     lines += [
         "",
         "## Every slice and metric",
         "",
-        "| Slice | Positives | Metric | Value | Threshold | Baseline | Change | Result |",
-        "|---|---:|---|---:|---|---:|---:|---|",
+        f"| Slice | Positives | Metric | Value | {level} interval | Threshold | Baseline | Change | Result |",
+        "|---|---:|---|---:|---|---|---:|---:|---|",
     ]
     for entry in report["slices"]:
         for row in entry["metrics"]:
             lines.append(
                 f"| {_escape(entry['slice'])} | {entry['positives']} | {row['metric']} | "
-                f"{_number(row['value'], row['metric'])} | {_threshold_cell(row)} | "
+                f"{_number(row['value'], row['metric'])} | {_interval_cell(row['interval'])} | "
+                f"{_threshold_cell(row)} | "
                 f"{_number(row['baseline'], row['metric'])} | {_number(row['change'], row['metric'], signed=True)} | "
-                f"{_STATUS_CELL[row['status']]} |"
+                f"{_result_cell(row)} |"
             )
     return "\n".join(lines) + "\n"

@@ -23,6 +23,8 @@ from components.common.parameters import ComponentParameters
 # output of one component sharing a key, and the gate's own output is the `blessing`.
 EVALUATION_KEY = "evaluation"
 EVALUATOR_BLESSING_KEY = "evaluator_blessing"
+# The examples the Evaluator read: the gate scores their eval split with both models for the paired regression rule.
+EXAMPLES_KEY = "examples"
 MODEL_KEY = "model"
 BASELINE_MODEL_KEY = "baseline_model"
 SCHEMA_KEY = "schema"
@@ -33,6 +35,8 @@ GATE_REPORT_KEY = "gate_report"
 
 # Data-set names besides `LABEL_KEY`, passed as their own parameters (they describe the data, not the gate).
 SLICE_FEATURE_KEYS = "slice_feature_keys"
+# The split of `examples` the Evaluator evaluated.
+EVAL_SPLIT = "eval_split"
 
 # Metric names the gate reads; `eval_config.gate_eval_config` computes them under these names.
 AUC = "auc"
@@ -64,11 +68,16 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 @dataclasses.dataclass(frozen=True)
 class BlessingGateParameters(ComponentParameters):
-    """The blessing gate: absolute thresholds per slice and allowed regression against the baseline.
+    """The blessing gate: thresholds per slice, allowed regression against the baseline, and how sure it must be.
 
     Bad values raise GateConfigError naming the setting (`evaluator.min_recall must be ...`).
+    The rule these settings feed is in `rules` (and stated in every gate report).
     """
 
     SECTION = "evaluator"
@@ -78,15 +87,27 @@ class BlessingGateParameters(ComponentParameters):
     # Minimum on the overall slice.
     min_pr_auc: float = 0.50
     min_recall: float = 0.70
-    # Slices with fewer positives are reported as too small to judge. Recall measured on n
-    # positives has a standard error of sqrt(r(1-r)/n): about 0.085 at r=0.8 with n=22, as
-    # wide as the margins the gate judges, so below 30 positives a verdict is mostly noise.
-    min_slice_positives: int = 30
-    # Largest allowed drop against the baseline (overall slice).
+    # Slices with fewer positives are listed as too small to judge. Every judged number carries an
+    # interval, so a small slice is judged honestly (wide interval: FAIL only when even its upper
+    # bound misses); the floor keeps the normal approximations of the AUC intervals away from
+    # slices of one to four positives. On the default data only amount_bucket=ge_1000 (one positive)
+    # is left out; the other eight slices, overall included, hold 22 or more and are judged.
+    min_slice_positives: int = 5
+    # Largest allowed drop against the baseline (overall slice), measured paired on the same examples.
     max_pr_auc_drop: float = 0.02
     max_recall_drop: float = 0.05
     # Recall at this false-positive rate is reported (not judged): how many frauds a fixed alert budget catches.
     recall_at_fpr: float = 0.001
+    # Two-sided level of every interval.
+    confidence: float = 0.95
+    # Whether an UNCERTAIN verdict (point estimate misses, interval reaches the threshold) on a slice
+    # other than overall blocks; on the overall slice it always does. Off: with 22 positives and a
+    # true recall of 0.82, a slice's recall falls below 0.70 by chance 8.5% of the time, so with
+    # seven such slices about half of all runs of a good model would be refused for noise.
+    uncertain_blocks: bool = False
+    # Resamples, and their seed, of the paired bootstrap of the PR-AUC drop (a run reproduces its bounds).
+    bootstrap_samples: int = 1000
+    seed: int = 42
 
     def __post_init__(self) -> None:
         for name in ("min_auc", "min_pr_auc", "min_recall", "max_pr_auc_drop", "max_recall_drop"):
@@ -94,14 +115,20 @@ class BlessingGateParameters(ComponentParameters):
             in_range = _is_number(value) and 0.0 <= value <= 1.0
             _require(in_range, f"{self.setting(name)} must be in [0, 1], got {value!r}")
             object.__setattr__(self, name, float(value))
-        rate = self.recall_at_fpr
-        in_range = _is_number(rate) and 0.0 < rate < 1.0
-        _require(in_range, f"{self.setting('recall_at_fpr')} must be in (0, 1), got {rate!r}")
-        object.__setattr__(self, "recall_at_fpr", float(rate))
-        positives = self.min_slice_positives
+        for name in ("recall_at_fpr", "confidence"):
+            value = getattr(self, name)
+            in_range = _is_number(value) and 0.0 < value < 1.0
+            _require(in_range, f"{self.setting(name)} must be in (0, 1), got {value!r}")
+            object.__setattr__(self, name, float(value))
+        for name, minimum in (("min_slice_positives", 1), ("bootstrap_samples", 100), ("seed", 0)):
+            value = getattr(self, name)
+            _require(
+                _is_int(value) and value >= minimum,
+                f"{self.setting(name)} must be an integer >= {minimum}, got {value!r}",
+            )
         _require(
-            isinstance(positives, int) and not isinstance(positives, bool) and positives >= 1,
-            f"{self.setting('min_slice_positives')} must be an integer >= 1, got {positives!r}",
+            isinstance(self.uncertain_blocks, bool),
+            f"{self.setting('uncertain_blocks')} must be true or false, got {self.uncertain_blocks!r}",
         )
 
 
@@ -118,11 +145,13 @@ class BlessingGateSpec(types.ComponentSpec):
         LABEL_KEY: ExecutionParameter(type=str),
         # JSON list of feature names, as TFX's own components pass lists.
         SLICE_FEATURE_KEYS: ExecutionParameter(type=str),
+        EVAL_SPLIT: ExecutionParameter(type=str),
         **BlessingGateParameters.execution_parameters(),
     }
     INPUTS = {
         EVALUATION_KEY: ChannelParameter(type=standard_artifacts.ModelEvaluation),
         EVALUATOR_BLESSING_KEY: ChannelParameter(type=standard_artifacts.ModelBlessing),
+        EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
         MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
         BASELINE_MODEL_KEY: ChannelParameter(type=standard_artifacts.Model, optional=True),
         SCHEMA_KEY: ChannelParameter(type=standard_artifacts.Schema),

@@ -141,7 +141,7 @@ def run_evaluator(
     baseline: Optional[standard_artifacts.Model] = None,
     parameters: BlessingGateParameters = TEST_PARAMETERS,
 ) -> Dict[str, object]:
-    """The stock TFX Evaluator executor on `gate_eval_config`; returns its ModelEvaluation and ModelBlessing."""
+    """The stock TFX Evaluator executor on `gate_eval_config`: its ModelEvaluation, ModelBlessing, and the examples."""
     evaluation = standard_artifacts.ModelEvaluation()
     evaluation.uri = os.path.join(directory, "evaluation")
     blessing = standard_artifacts.ModelBlessing()
@@ -163,4 +163,4 @@ def run_evaluator(
     evaluator_executor.Executor(context).Do(
         input_dict, {"evaluation": [evaluation], "blessing": [blessing]}, exec_properties
     )
-    return {"evaluation": evaluation, "evaluator_blessing": blessing}
+    return {"evaluation": evaluation, "evaluator_blessing": blessing, "examples": examples}

@@ -11,6 +11,7 @@ from components.blessing_gate.component import (
     BLESSING_KEY,
     EVALUATION_KEY,
     EVALUATOR_BLESSING_KEY,
+    EXAMPLES_KEY,
     GATE_REPORT_KEY,
     MODEL_KEY,
     SCHEMA_KEY,
@@ -20,13 +21,14 @@ from components.blessing_gate.component import (
 )
 from components.blessing_gate.spec import BlessingGateParameters
 
-NAMES = {"label_key": "Class", "slice_feature_keys": ("hour_band", "amount_bucket")}
+NAMES = {"label_key": "Class", "slice_feature_keys": ("hour_band", "amount_bucket"), "eval_split": "eval"}
 
 
 def _channels(with_baseline=True):
     channels = {
         EVALUATION_KEY: types.Channel(type=standard_artifacts.ModelEvaluation),
         EVALUATOR_BLESSING_KEY: types.Channel(type=standard_artifacts.ModelBlessing),
+        EXAMPLES_KEY: types.Channel(type=standard_artifacts.Examples),
         MODEL_KEY: types.Channel(type=standard_artifacts.Model),
         SCHEMA_KEY: types.Channel(type=standard_artifacts.Schema),
     }
@@ -43,10 +45,17 @@ def test_exec_properties_are_the_parameters_and_the_names_it_is_given():
     assert properties["max_recall_drop"] == settings.max_recall_drop
     assert BlessingGateParameters.from_exec_properties(properties) == settings
     assert json.loads(properties["slice_feature_keys"]) == ["hour_band", "amount_bucket"]
-    assert properties["label_key"] == "Class"
+    assert properties["label_key"] == "Class" and properties["eval_split"] == "eval"
     assert gate.outputs[BLESSING_KEY].type is standard_artifacts.ModelBlessing
     assert gate.outputs[GATE_REPORT_KEY].type is GateReport
-    assert set(gate.inputs) == {EVALUATION_KEY, EVALUATOR_BLESSING_KEY, MODEL_KEY, SCHEMA_KEY, BASELINE_MODEL_KEY}
+    assert set(gate.inputs) == {
+        EVALUATION_KEY,
+        EVALUATOR_BLESSING_KEY,
+        EXAMPLES_KEY,
+        MODEL_KEY,
+        SCHEMA_KEY,
+        BASELINE_MODEL_KEY,
+    }
 
 
 def test_baseline_model_is_optional():
@@ -57,8 +66,8 @@ def test_baseline_model_is_optional():
 def test_default_parameters_are_the_pipeline_configs():
     properties = BlessingGate(**_channels(), **NAMES).exec_properties
     defaults = BlessingGateParameters()
-    for name in ("min_auc", "min_pr_auc", "min_recall", "min_slice_positives", "max_pr_auc_drop", "max_recall_drop"):
-        assert properties[name] == getattr(defaults, name), name
+    for name, value in defaults.to_exec_properties().items():
+        assert properties[name] == value, name
     assert BlessingGateParameters.from_exec_properties(properties) == defaults
 
 
@@ -75,8 +84,10 @@ def test_bad_names_fail_at_construction():
     with pytest.raises(GateConfigError, match="evaluator.min_slice_positives must be an integer >= 1, got 0"):
         BlessingGate(**_channels(), **NAMES, parameters=BlessingGateParameters(min_slice_positives=0))
     with pytest.raises(GateConfigError, match="slice_feature_keys must be a list of feature names, got 'hour_band'"):
-        BlessingGate(**_channels(), label_key="Class", slice_feature_keys="hour_band")
+        BlessingGate(**_channels(), label_key="Class", slice_feature_keys="hour_band", eval_split="eval")
     with pytest.raises(GateConfigError, match="label_key must be a non-empty string"):
-        BlessingGate(**_channels(), label_key="", slice_feature_keys=())
+        BlessingGate(**_channels(), label_key="", slice_feature_keys=(), eval_split="eval")
+    with pytest.raises(GateConfigError, match="eval_split must be a split name, got ''"):
+        BlessingGate(**_channels(), label_key="Class", slice_feature_keys=(), eval_split="")
     with pytest.raises(GateConfigError, match="parameters must be BlessingGateParameters, got {'min_auc': 0.8}"):
         BlessingGate(**_channels(), **NAMES, parameters={"min_auc": 0.8})

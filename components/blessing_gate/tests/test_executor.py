@@ -15,6 +15,7 @@ from tfx.types import standard_artifacts
 
 from components.blessing_gate import executor, spec
 from components.blessing_gate.errors import GateConfigError, GateInputError, NoPositivesError
+from components.blessing_gate.intervals import clopper_pearson
 from components.blessing_gate.report import read_report, render_verdict_line
 from components.blessing_gate.spec import GateReport
 from components.blessing_gate.tests import fixtures
@@ -63,7 +64,7 @@ def expected(rows, kind):
     return positives, recall
 
 
-def run_gate(directory, evaluator_outputs, model, schema, baseline=None, **overrides):
+def run_gate(directory, evaluator_outputs, model, schema, baseline=None, examples=None, **overrides):
     blessing = standard_artifacts.ModelBlessing()
     blessing.uri = os.path.join(directory, "blessing")
     gate_report = GateReport()
@@ -71,6 +72,7 @@ def run_gate(directory, evaluator_outputs, model, schema, baseline=None, **overr
     input_dict = {
         spec.EVALUATION_KEY: [evaluator_outputs["evaluation"]],
         spec.EVALUATOR_BLESSING_KEY: [evaluator_outputs["evaluator_blessing"]],
+        spec.EXAMPLES_KEY: [examples or evaluator_outputs["examples"]],
         spec.MODEL_KEY: [model],
         spec.SCHEMA_KEY: [schema],
         spec.BASELINE_MODEL_KEY: [] if baseline is None else [baseline],
@@ -79,6 +81,7 @@ def run_gate(directory, evaluator_outputs, model, schema, baseline=None, **overr
         **fixtures.TEST_PARAMETERS.to_exec_properties(),
         spec.SLICE_FEATURE_KEYS: json.dumps([fixtures.SLICE_KEY]),
         spec.LABEL_KEY: fixtures.LABEL_KEY,
+        spec.EVAL_SPLIT: "eval",
     }
     exec_properties.update(overrides)
     executor.Executor().Do(
@@ -104,8 +107,10 @@ def test_good_model_is_blessed_and_the_small_slice_reported(world, good_alone, t
     assert report["verdict"] == "BLESSED", report["verdict_line"]
     assert render_verdict_line(report).startswith("BLESSED: all 7 checks passed on 3 slices")
     assert {entry["slice"]: entry["positives"] for entry in report["slices"]} == positives
-    assert report["too_small"] == [{"slice": "band=rare", "positives": 3}]
-    # The good model misses all three rare positives: judged, that slice would fail.
+    assert report["too_small"] == [
+        {"slice": "band=rare", "positives": 3, "reason": "3 positives < evaluator.min_slice_positives=10"}
+    ]
+    # The good model misses all three rare positives; with 3 positives even 0 of 3 is not judged.
     rare_recall = _row(report, "band=rare", spec.RECALL)
     assert (rare_recall["value"], rare_recall["status"], rare_recall["checks"]) == (0.0, "too_small", [])
     # Recall is measured at the served threshold (0.3), not at 0.5.
@@ -125,7 +130,8 @@ def test_good_model_is_blessed_and_the_small_slice_reported(world, good_alone, t
     with fileio.open(os.path.join(gate_report.uri, spec.GATE_REPORT_MARKDOWN)) as handle:
         markdown = handle.read()
     assert markdown.splitlines()[2] == f"**{report['verdict_line']}**"
-    assert "| band=rare | 3 | recall | 0.0000 | >= 0.70 | - | - | too small |" in markdown
+    assert "| band=rare | 3 | recall | 0.0000 | 0.000-0.708 | >= 0.70 | - | - | too small |" in markdown
+    assert report["paired"] is None  # no baseline: the examples are not read
 
 
 def test_majority_class_model_is_not_blessed_and_the_report_names_metric_and_slice(world, majority_alone, tmp_path):
@@ -134,23 +140,27 @@ def test_majority_class_model_is_not_blessed_and_the_report_names_metric_and_sli
     positives, _ = expected(world["rows"], "good")
 
     assert report["verdict"] == "NOT BLESSED"
+    lower, upper = clopper_pearson(0, positives["overall"], 0.95)
     assert report["verdict_line"] == (
-        f"NOT BLESSED: recall 0.00 < 0.70 on slice overall (n_pos={positives['overall']}) (+6 more failed checks)"
+        f"NOT BLESSED: recall 0.00 < 0.70 (95% interval {lower:.2f}-{upper:.2f}, all below) on slice overall "
+        f"(n_pos={positives['overall']}) (+6 more blocking checks)"
     )
-    failed = {(failure["slice"], failure["metric"]) for failure in report["failures"]}
+    failed = {(failure["slice"], failure["metric"], failure["verdict"]) for failure in report["failures"]}
     assert failed == {
-        ("overall", spec.RECALL),
-        ("overall", spec.AUC),
-        ("overall", spec.PR_AUC),
-        ("band=day", spec.RECALL),
-        ("band=day", spec.AUC),
-        ("band=night", spec.RECALL),
-        ("band=night", spec.AUC),
+        ("overall", spec.RECALL, "fail"),
+        ("overall", spec.AUC, "fail"),
+        ("overall", spec.PR_AUC, "fail"),
+        ("band=day", spec.RECALL, "fail"),
+        ("band=day", spec.AUC, "fail"),
+        ("band=night", spec.RECALL, "fail"),
+        ("band=night", spec.AUC, "fail"),
     }
-    assert f"recall 0.00 < 0.70 on slice band=night (n_pos={positives['band=night']})" in [
-        failure["message"] for failure in report["failures"]
-    ]
-    assert report["too_small"] == [{"slice": "band=rare", "positives": 3}]
+    lower, upper = clopper_pearson(0, positives["band=night"], 0.95)
+    assert (
+        f"recall 0.00 < 0.70 (95% interval {lower:.2f}-{upper:.2f}, all below) on slice band=night "
+        f"(n_pos={positives['band=night']})"
+    ) in [failure["message"] for failure in report["failures"]]
+    assert [entry["slice"] for entry in report["too_small"]] == ["band=rare"]
     assert report["evaluator_blessed"] is False
     assert any(message.startswith("TFMA: recall = 0.0000 fails >= 0.7") for message in report["evaluator_failures"])
     assert fileio.exists(os.path.join(blessing.uri, "NOT_BLESSED"))
@@ -158,19 +168,29 @@ def test_majority_class_model_is_not_blessed_and_the_report_names_metric_and_sli
     assert blessing.get_string_custom_property(spec.BLESSED_BY_PROPERTY) == spec.BLESSED_BY_VALUE
 
 
-def test_model_worse_than_the_baseline_is_not_blessed(world, stricter_vs_good, tmp_path):
+def test_model_worse_than_the_baseline_is_not_blessed_by_the_paired_rule(world, stricter_vs_good, tmp_path):
     blessing, gate_report = run_gate(
         str(tmp_path), stricter_vs_good, world["stricter"], world["schema"], baseline=world["good"]
     )
     report = read_report(gate_report.uri)
     positives, recall = expected(world["rows"], "stricter")
     _, baseline_recall = expected(world["rows"], "good")
+    # The same scores served at 0.5 instead of 0.3: the positives scored in [0.3, 0.5) are lost, none gained.
+    labels = np.array([row[fixtures.LABEL_KEY] for row in world["rows"]])
+    probability = fixtures.good_model_probability(world["rows"])
+    lost = int(np.sum((labels == 1) & (probability >= 0.3) & (probability < 0.5)))
+    paired = report["paired"]
+    assert (paired["baseline_only"], paired["candidate_only"], paired["positives"]) == (lost, 0, positives["overall"])
+    assert paired["examples"] == len(world["rows"])
+    assert paired["recall_drop"] == pytest.approx(baseline_recall - recall)
+    # Same ranking: average precision is unchanged, on every resample too.
+    assert paired["average_precision_drop"] == 0.0 and paired["average_precision_drop_interval"] == [0.0, 0.0]
 
-    # Above every absolute minimum; only the recall drop against the baseline fails.
+    # Above every absolute minimum; only the recall drop against the baseline blocks.
     assert [(f["slice"], f["metric"], f["kind"]) for f in report["failures"]] == [("overall", spec.RECALL, "max_drop")]
-    assert report["verdict_line"] == (
-        f"NOT BLESSED: recall dropped {baseline_recall - recall:.2f} from baseline {baseline_recall:.4f} to "
-        f"{recall:.4f} (beyond max drop 0.05) on slice overall (n_pos={positives['overall']})"
+    assert report["verdict_line"].startswith(
+        f"NOT BLESSED: recall dropped {baseline_recall - recall:.2f} (paired on {positives['overall']} positives: "
+        f"{lost} caught by the baseline only, 0 by the candidate only; McNemar p="
     )
     overall_pr_auc = _row(report, "overall", spec.PR_AUC)
     assert overall_pr_auc["status"] == "pass" and overall_pr_auc["change"] == pytest.approx(0.0, abs=1e-9)
@@ -179,6 +199,19 @@ def test_model_worse_than_the_baseline_is_not_blessed(world, stricter_vs_good, t
     assert blessing.get_int_custom_property("baseline_model_id") == 1
     assert blessing.get_string_custom_property("baseline_model") == world["good"].uri
     assert blessing.get_int_custom_property("current_model_id") == 2
+
+
+def test_paired_comparison_on_other_examples_than_the_evaluators_is_an_error(world, stricter_vs_good, tmp_path):
+    other = fixtures.write_examples(str(tmp_path / "other"), fixtures.eval_rows(seed=fixtures.SEED + 1))
+    with pytest.raises(GateInputError, match="does not reproduce the Evaluator's counts"):
+        run_gate(
+            str(tmp_path / "a"), stricter_vs_good, world["stricter"], world["schema"], world["good"], examples=other
+        )
+    with pytest.raises(GateInputError, match="have no split 'valid'"):
+        run_gate(
+            str(tmp_path / "b"), stricter_vs_good, world["stricter"], world["schema"], world["good"], eval_split="valid"
+        )
+    assert _nothing_written(str(tmp_path / "a" / "blessing"))
 
 
 def test_eval_split_without_positives_fails_and_writes_nothing(world, tmp_path):

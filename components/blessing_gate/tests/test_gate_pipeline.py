@@ -51,11 +51,13 @@ def _pipeline(root, model_dir):
     gate = BlessingGate(
         evaluation=evaluator.outputs["evaluation"],
         evaluator_blessing=evaluator.outputs["blessing"],
+        examples=examples.outputs["result"],
         model=model.outputs["result"],
         baseline_model=baseline.outputs["model"],
         schema=schema.outputs["result"],
         label_key=fixtures.LABEL_KEY,
         slice_feature_keys=[fixtures.SLICE_KEY],
+        eval_split="eval",
         parameters=fixtures.TEST_PARAMETERS,
     ).with_id(GATE_ID)
     with tfx.dsl.Cond(gate.outputs[BLESSING_KEY].future()[0].custom_property("blessed") == 1):
@@ -119,6 +121,6 @@ def test_blessed_model_is_pushed_and_a_worse_one_is_not(tmp_path):
     tfx.orchestration.LocalDagRunner().run(_pipeline(root, os.path.join(root, "data", "stricter")))
     second = _latest_report(root)
     assert second["verdict"] == "NOT BLESSED" and second["has_baseline"] is True
-    assert second["verdict_line"].startswith("NOT BLESSED: recall dropped 0.07 from baseline 0.8942 to 0.8269")
+    assert second["verdict_line"].startswith("NOT BLESSED: recall dropped 0.07 (paired on 104 positives: 7 caught")
     assert os.listdir(serving) == pushed
     assert _tree_digest(serving) == digest
