@@ -9,7 +9,8 @@ each engine's arguments are written once, here, and `--beam-arg` only adds to or
 - `flink`: Beam's PortableRunner against the Flink job server that `scripts/flink_cluster.sh start` runs beside
   a standalone Flink cluster on this machine (`make flink-up`). LOOPBACK runs the Python SDK harness inside the
   submitting process, so the workers need no package installed; `pre_optimize=all` lets the runner fuse the
-  Python stages before it hands them to Flink.
+  Python stages before it hands them to Flink. The Transform is the exception: Flink cannot run tf.Transform's
+  graph here (FLINK_COMPONENT_BEAM_ARGS below says why), so it stays on the DirectRunner.
 """
 
 from __future__ import annotations
@@ -39,6 +40,20 @@ FLINK_BEAM_ARGS: Tuple[str, ...] = (
     "--experiments=pre_optimize=all",
 )
 ENGINE_BEAM_ARGS: Dict[str, Tuple[str, ...]] = {DIRECT: DIRECT_BEAM_ARGS, FLINK: FLINK_BEAM_ARGS}
+
+# Flink's batch translation hands each job to Flink's DataSet optimizer, which cannot compile tf.Transform's
+# analysis graph: with tft.mean and tft.var on 17 or more features it fails with "CompilerException: Cannot
+# currently handle nodes with more than 64 outputs" (16 features: "Logic for branching plans (non-tree plans) has an
+# error"). Beam's streaming translation (--streaming) compiles it, but the stock Transform on the 30 credit-card
+# columns became a job of 1841 tasks that drove this 2-core machine's load above 200 and had not finished after
+# 6 minutes (StatisticsGen fails outright there: "TimestampCombiner moved element from ... TIMESTAMP_MAX_VALUE").
+# So under Flink the Transform alone runs with the in-process DirectRunner; the README says so. Keys are
+# pipeline/pipeline.py's node ids (strings here: this module loads no TFX).
+TRANSFORM_NODE = "Transform"
+FLINK_COMPONENT_BEAM_ARGS: Dict[str, Tuple[str, ...]] = {TRANSFORM_NODE: ("--runner=DirectRunner", *DIRECT_BEAM_ARGS)}
+# The runners that mean Flink here: the Python FlinkRunner, and PortableRunner against scripts/flink_cluster.sh's
+# Flink job server (the only job server this project starts).
+FLINK_RUNNERS = frozenset({"FlinkRunner", "PortableRunner"})
 
 # Beam flags that accumulate (`action="append"` in apache_beam.options.pipeline_options): a --beam-arg of one of
 # these adds a value instead of replacing the engine's.
@@ -71,3 +86,16 @@ def beam_args_for(engine: str, extra: Sequence[str] = ()) -> Tuple[str, ...]:
         for index in reversed(positions[1:]):
             del merged[index]
     return tuple(merged)
+
+
+def runs_on_flink(beam_args: Sequence[str]) -> bool:
+    """Whether these pipeline-wide Beam arguments send the Beam steps to Flink (the last --runner wins, as in Beam)."""
+    runners = [arg.split("=", 1)[1] for arg in beam_args if arg.startswith("--runner=")]
+    return bool(runners) and runners[-1] in FLINK_RUNNERS
+
+
+def component_beam_args(node_id: str, beam_args: Sequence[str]) -> Tuple[str, ...]:
+    """The Beam arguments one component adds to the pipeline-wide ones (TFX appends them, so they win)."""
+    if runs_on_flink(beam_args):
+        return FLINK_COMPONENT_BEAM_ARGS.get(node_id, ())
+    return ()
