@@ -41,6 +41,18 @@ typecheck: venv
 test: lint typecheck
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# A standalone Flink cluster and Beam's Flink job server on loopback for `local_runner.py --engine flink`:
+# fetches Flink (PyPI, outside .venv) and the job server (Maven Central) into the git-ignored tools/ once.
+.PHONY: flink-up flink-down flink-status
+flink-up:
+	PYTHON_310=$(PYTHON_310) scripts/flink_cluster.sh start
+
+flink-down:
+	scripts/flink_cluster.sh stop
+
+flink-status:
+	scripts/flink_cluster.sh status
+
 # Re-resolve requirements.in against the verified TFX 1.16 pin set (needs ../shared).
 lock:
 	$(UV) pip compile --quiet requirements.in -c ../shared/constraints/tfx-1.16-py3.10.txt \
