@@ -207,6 +207,9 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
         model=trainer.outputs["model"],
         baseline_model=baseline_resolver.outputs["model"] if baseline_resolver else None,
         schema=schema_gen.outputs["schema"],
+        # Read only for report.html: class counts before and after Rebalance, drift.
+        class_skew=class_skew.outputs["class_skew"],
+        rebalanced_examples=rebalance.outputs["rebalanced_examples"],
         label_key=config.label_key,
         slice_feature_keys=list(config.slice_feature_keys),
         eval_split=EVAL_SPLIT,

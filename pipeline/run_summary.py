@@ -182,7 +182,7 @@ def summarize_run(config: PipelineConfig, since: float) -> RunSummary:
 
     from components.blessing_gate.report import read_report as read_gate_report
     from components.blessing_gate.report import render_verdict_line
-    from components.blessing_gate.spec import GATE_REPORT_MARKDOWN
+    from components.blessing_gate.spec import GATE_REPORT_HTML
     from components.trainer import model as trainer_model
     from pipeline import schema_review
 
@@ -225,7 +225,7 @@ def summarize_run(config: PipelineConfig, since: float) -> RunSummary:
             summary.validation_failures = [failure["message"] for failure in report["failures"]]
             summary.validation_failures += list(report.get("evaluator_failures", []))
             summary.too_small = [entry["slice"] for entry in report["too_small"]]
-            summary.gate_report_path = os.path.join(outputs["gate_report"][0].uri, GATE_REPORT_MARKDOWN)
+            summary.gate_report_path = os.path.join(outputs["gate_report"][0].uri, GATE_REPORT_HTML)
         if "pushed_model" in outputs:
             pushed = outputs["pushed_model"][0].custom_properties
             if pushed.get("pushed") and pushed["pushed"].int_value == 1:

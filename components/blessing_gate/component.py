@@ -14,10 +14,13 @@ Outputs:
   `baseline_model`, `baseline_model_id`, `blessing_message`) plus `blessed_by` =
   "BlessingGate", so a resolver can tell the gate's blessings from the Evaluator's.
   Pusher and `tfx.dsl.Cond` read `blessed` exactly as with the Evaluator's blessing.
-- `gate_report` (GateReport): `gate_report.md` and `gate_report.json` (see `report`).
+- `gate_report` (GateReport): `gate_report.md` and `gate_report.json` (see `report`), and
+  `report.html` (see `html_report`), which also reads the optional `class_skew` and
+  `rebalanced_examples` inputs.
 
-A plain (not Beam) component. Without a baseline it reads one record per slice, never the
-examples; with one, a single streaming pass over the eval split (about 20 s on the default data).
+A plain (not Beam) component. It reads one TFMA record per slice and makes one streaming pass
+over the eval split: with the candidate alone for report.html's curves, with the baseline too for
+the paired comparison (about 20 s for both models on the default data).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from components.blessing_gate.spec import (
     BLESSED_BY_PROPERTY,
     BLESSED_BY_VALUE,
     BLESSING_KEY,
+    CLASS_SKEW_KEY,
     EVAL_SPLIT,
     EVALUATION_KEY,
     EVALUATOR_BLESSING_KEY,
@@ -45,6 +49,7 @@ from components.blessing_gate.spec import (
     GATE_REPORT_MARKDOWN,
     LABEL_KEY,
     MODEL_KEY,
+    REBALANCED_EXAMPLES_KEY,
     SCHEMA_KEY,
     SLICE_FEATURE_KEYS,
     BlessingGateParameters,
@@ -98,6 +103,8 @@ class BlessingGate(base_component.BaseComponent):
         model: types.BaseChannel,
         schema: types.BaseChannel,
         baseline_model: Optional[types.BaseChannel] = None,
+        class_skew: Optional[types.BaseChannel] = None,
+        rebalanced_examples: Optional[types.BaseChannel] = None,
         *,
         label_key: str,
         slice_feature_keys: Sequence[str],
@@ -110,10 +117,12 @@ class BlessingGate(base_component.BaseComponent):
           evaluation: the TFX Evaluator's ModelEvaluation, computed with `eval_config.gate_eval_config`
             from the same `parameters`.
           evaluator_blessing: the same Evaluator's ModelBlessing.
-          examples: the Examples the Evaluator read (scored again only when there is a baseline).
+          examples: the Examples the Evaluator read (their eval split scored again: curves, paired comparison).
           model: the candidate Model the Evaluator evaluated.
           schema: the Schema; the label and slice features must be in it.
           baseline_model: the baseline Model the Evaluator compared with (the resolver's output; may be empty).
+          class_skew: ClassSkew's report, read only for `report.html` (class counts, drift).
+          rebalanced_examples: Rebalance's output, read only for `report.html` (counts before and after).
           label_key: the label feature.
           slice_feature_keys: features whose slices are judged one by one.
           eval_split: the split of `examples` the Evaluator evaluated.
@@ -133,6 +142,8 @@ class BlessingGate(base_component.BaseComponent):
             MODEL_KEY: model,
             BASELINE_MODEL_KEY: baseline_model,
             SCHEMA_KEY: schema,
+            CLASS_SKEW_KEY: class_skew,
+            REBALANCED_EXAMPLES_KEY: rebalanced_examples,
         }
         names = {
             LABEL_KEY: label_key,

@@ -9,20 +9,24 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+import tensorflow as tf
 from absl import logging
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx import types
 from tfx.components.evaluator import constants as evaluator_constants
 from tfx.dsl.io import fileio
-from tfx.utils import io_utils
+from tfx.utils import io_utils, path_utils
 
-from components.blessing_gate import checks, judge, regression, report, scoring, spec, tfma_results
+from components.blessing_gate import checks, html_report, judge, regression, report, scoring, spec, tfma_results
 from components.blessing_gate.errors import GateConfigError, GateInputError
 from components.blessing_gate.spec import BlessingGateParameters
+from components.class_skew.report import LabelDistributionReport
 from components.common.artifact_io import read_schema, write_artifact_files
 from components.common.executor import ComponentExecutor, Execution
+from components.rebalance.executor import SUMMARY_FILE_NAME as REBALANCE_SUMMARY_FILE
+from components.trainer.serving import read_training_report
 
 
 def slice_feature_keys_from_exec_properties(exec_properties: Mapping[str, Any]) -> List[str]:
@@ -36,19 +40,32 @@ def slice_feature_keys_from_exec_properties(exec_properties: Mapping[str, Any]) 
     return value
 
 
-def _paired_comparison(
-    execution: Execution[BlessingGateParameters],
-    schema: schema_pb2.Schema,
-    model: types.Artifact,
-    baseline: types.Artifact,
-    evaluation: tfma_results.Evaluation,
-) -> regression.PairedComparison:
-    """Scores the Evaluator's eval split with both models and compares them paired; checks it matches TFMA."""
+def _score(
+    execution: Execution[BlessingGateParameters], schema: schema_pb2.Schema, models: Mapping[str, types.Artifact]
+) -> Tuple[Any, Dict[str, scoring.Scores]]:
+    """Labels and each model's probability and decision on the Evaluator's eval split, in one streaming pass."""
     started = time.monotonic()
     split = execution.exec_properties.get(spec.EVAL_SPLIT) or ""
     files = scoring.split_files(execution.input(spec.EXAMPLES_KEY), split)
     dtype = scoring.label_dtype(schema, execution.label_key)
-    labels, scores = scoring.score_split(files, execution.label_key, dtype, {"candidate": model, "baseline": baseline})
+    labels, scores = scoring.score_split(files, execution.label_key, dtype, models)
+    logging.info(
+        "BlessingGate: scored %d examples of split %s with %s in %.1f s",
+        len(labels),
+        split,
+        " and ".join(models),
+        time.monotonic() - started,
+    )
+    return labels, scores
+
+
+def _paired_comparison(
+    execution: Execution[BlessingGateParameters],
+    labels: Any,
+    scores: Mapping[str, scoring.Scores],
+    evaluation: tfma_results.Evaluation,
+) -> regression.PairedComparison:
+    """Compares the candidate and the baseline paired on the same examples; checks it matches TFMA."""
     parameters = execution.parameters
     comparison = regression.compare(
         labels,
@@ -62,14 +79,25 @@ def _paired_comparison(
     regression.check_matches_evaluation(
         comparison, evaluation.candidate[judge.OVERALL_SLICE], evaluation.baseline[judge.OVERALL_SLICE]
     )
-    logging.info(
-        "BlessingGate: paired comparison on %d examples (%d positives) of split %s in %.1f s",
-        comparison.examples,
-        comparison.positives,
-        split,
-        time.monotonic() - started,
-    )
     return comparison
+
+
+def _html_inputs(execution: Execution[BlessingGateParameters], model: types.Artifact) -> Dict[str, Any]:
+    """What `report.html` shows besides the gate report; an input that is absent leaves its section empty."""
+    inputs: Dict[str, Any] = {}
+    class_skew = _optional_single(execution.optional_inputs(spec.CLASS_SKEW_KEY), spec.CLASS_SKEW_KEY)
+    if class_skew is not None:
+        inputs["class_skew"] = LabelDistributionReport.load(class_skew.uri).to_json_dict()
+    rebalanced = _optional_single(execution.optional_inputs(spec.REBALANCED_EXAMPLES_KEY), spec.REBALANCED_EXAMPLES_KEY)
+    summary_path = None if rebalanced is None else os.path.join(rebalanced.uri, REBALANCE_SUMMARY_FILE)
+    if summary_path and fileio.exists(summary_path):
+        with fileio.open(summary_path, "r") as handle:
+            inputs["rebalance"] = json.loads(handle.read())
+    try:
+        inputs["training"] = read_training_report(path_utils.serving_model_path(model.uri))
+    except tf.errors.NotFoundError:  # A model exported without a training report (only test models are).
+        logging.info("BlessingGate: the model in %s holds no training report", model.uri)
+    return inputs
 
 
 def _optional_single(artifacts: Optional[List[types.Artifact]], key: str) -> Optional[types.Artifact]:
@@ -187,9 +215,11 @@ class Executor(ComponentExecutor[BlessingGateParameters]):
             evaluation.uri, evaluation.slice_features, evaluation.label_keys, label_key, slice_feature_keys
         )
 
-        paired = None
-        if baseline is not None:
-            paired = _paired_comparison(execution, schema, model, baseline, evaluation)
+        # One pass scores the candidate (for report.html's curves) and the baseline (for the paired rule).
+        models = {"candidate": model} if baseline is None else {"candidate": model, "baseline": baseline}
+        labels, scores = _score(execution, schema, models)
+        curve_data = html_report.curves(labels, scores)
+        paired = None if baseline is None else _paired_comparison(execution, labels, scores, evaluation)
         gate_report = judge.judge(
             evaluation.candidate,
             execution.parameters,
@@ -206,11 +236,13 @@ class Executor(ComponentExecutor[BlessingGateParameters]):
         _log(gate_report)
 
         report_artifact = execution.output(spec.GATE_REPORT_KEY)
-        _, markdown_path = write_artifact_files(
+        page = html_report.render(gate_report, curve_data=curve_data, **_html_inputs(execution, model))
+        _, markdown_path, _ = write_artifact_files(
             report_artifact.uri,
             {
                 spec.GATE_REPORT_JSON: report.to_json(gate_report),
                 spec.GATE_REPORT_MARKDOWN: report.to_markdown(gate_report),
+                spec.GATE_REPORT_HTML: page,
             },
         )
         _set_report_properties(report_artifact, gate_report)

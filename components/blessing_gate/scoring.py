@@ -1,12 +1,13 @@
-"""Scores the eval split with the candidate and the baseline, example by example, for the paired comparison.
+"""Scores the eval split with the candidate and the baseline, example by example: paired comparison, curves.
 
 TFMA writes per-slice aggregates only, so which positives each model caught is not in the
-Evaluator's output; `regression` needs it. This is one streaming pass over the eval split
-(the files the Evaluator read), in batches through both models' `serving_default`
-signatures, run only when there is a baseline. It keeps the label and each model's
-probability and decision per example (24 bytes an example: about 1.4 MB for the default
-data's 57 000 eval rows). Measured on the default data: 21 s wall, 10 s CPU for both
-models, most of it loading the SavedModels; the paired bootstrap after it takes 1 s CPU.
+Evaluator's output; `regression` needs it, and report.html's ROC and PR curves need the scores.
+This is one streaming pass over the eval split (the files the Evaluator read), in batches
+through the candidate's (and, when there is one, the baseline's) `serving_default`
+signature. It keeps the label and each model's probability and decision per example (24 bytes
+an example: about 1.4 MB for the default data's 57 000 eval rows). Measured on the default
+data: 21 s wall, 10 s CPU for both models, most of it loading the SavedModels; the paired
+bootstrap after it takes 1 s CPU.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from tfx.types.artifact import Artifact
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
 from components.blessing_gate.errors import GateConfigError
+from components.class_skew.spec import ClassSkewReport
 from components.common.component import LABEL_KEY
 from components.common.parameters import ComponentParameters
 
@@ -28,6 +29,9 @@ EXAMPLES_KEY = "examples"
 MODEL_KEY = "model"
 BASELINE_MODEL_KEY = "baseline_model"
 SCHEMA_KEY = "schema"
+# Optional, read only for `report.html`: ClassSkew's report (counts, drift) and Rebalance's output (its summary).
+CLASS_SKEW_KEY = "class_skew"
+REBALANCED_EXAMPLES_KEY = "rebalanced_examples"
 
 # Outputs.
 BLESSING_KEY = "blessing"
@@ -57,6 +61,7 @@ BLESSED_BY_VALUE = "BlessingGate"
 
 GATE_REPORT_MARKDOWN = "gate_report.md"
 GATE_REPORT_JSON = "gate_report.json"
+GATE_REPORT_HTML = "report.html"
 
 
 def _require(condition: bool, message: str) -> None:
@@ -155,6 +160,8 @@ class BlessingGateSpec(types.ComponentSpec):
         MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
         BASELINE_MODEL_KEY: ChannelParameter(type=standard_artifacts.Model, optional=True),
         SCHEMA_KEY: ChannelParameter(type=standard_artifacts.Schema),
+        CLASS_SKEW_KEY: ChannelParameter(type=ClassSkewReport, optional=True),
+        REBALANCED_EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples, optional=True),
     }
     OUTPUTS = {
         BLESSING_KEY: ChannelParameter(type=standard_artifacts.ModelBlessing),

@@ -1,0 +1,303 @@
+"""`report.html`: one self-contained page of what a run found, written beside the gate report.
+
+The gate report (JSON and Markdown) is the record; this page is for looking at it. It holds
+inline CSS and inline SVG (`svg`) only: no script, no network, so it opens from any copy of
+the artifact. Every section comes from plain dicts that already exist, so it is a pure function:
+- the gate report (`judge.judge` plus `models`): the decision, the per-slice table with intervals;
+- Rebalance's `rebalance_summary.json`: class counts per split before and after resampling;
+- ClassSkew's `class_skew.json`: class counts when Rebalance's summary is absent, and drift
+  against the previous span when it measured one;
+- the Trainer's `training_report.json`: the served threshold and per-member training figures
+  (the Trainer records epochs run and best validation PR-AUC per member, not per-epoch histories,
+  so there are no learning curves to draw);
+- `curves(...)`: ROC and PR curves of the candidate (and the baseline) from the gate's scoring pass.
+A missing input leaves its section with one sentence saying why, never a blank.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+import numpy as np
+
+from components.blessing_gate import svg
+from components.blessing_gate.judge import REPORTED
+from components.blessing_gate.report import _interval_cell, _number, _result_cell, _threshold_cell
+
+# Points kept per curve: enough to look smooth at 520 px, small enough to keep the page light.
+MAX_CURVE_POINTS = 200
+
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:24px auto;max-width:1120px;color:#222}
+h1{font-size:22px}h2{font-size:17px;border-bottom:1px solid #ccc;padding-bottom:4px;margin-top:28px}
+.verdict{font-size:16px;padding:10px 14px;border-radius:4px}
+.blessed{background:#e3f4e8;border-left:6px solid #009E73}.not-blessed{background:#fbe7e1;border-left:6px solid #D55E00}
+table{border-collapse:collapse;font-size:13px;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px}
+td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#f4f4f4}
+tr.fail td{background:#fbe7e1}tr.uncertain td{background:#fff6dc}
+.charts{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
+.note{color:#555;font-style:italic}
+"""
+
+
+def _curve(labels: np.ndarray, probability: np.ndarray) -> Dict[str, List[List[float]]]:
+    """ROC (fpr, tpr) and PR (recall, precision) points, one per distinct score, thinned to MAX_CURVE_POINTS."""
+    order = np.argsort(-probability, kind="stable")
+    sorted_scores, sorted_labels = probability[order], labels[order]
+    distinct = np.r_[np.nonzero(np.diff(sorted_scores))[0], sorted_labels.size - 1]
+    true_pos = np.cumsum(sorted_labels)[distinct]
+    false_pos = (distinct + 1) - true_pos
+    positives, negatives = max(int(labels.sum()), 1), max(int(labels.size - labels.sum()), 1)
+    tpr, fpr = true_pos / positives, false_pos / negatives
+    precision = true_pos / (true_pos + false_pos)
+    keep = np.unique(np.linspace(0, distinct.size - 1, min(distinct.size, MAX_CURVE_POINTS)).round().astype(int))
+    roc = [[0.0, 0.0]] + [[float(fpr[i]), float(tpr[i])] for i in keep]
+    pr = [[float(tpr[i]), float(precision[i])] for i in keep]
+    return {"roc": roc, "pr": pr}
+
+
+def _served_point(labels: np.ndarray, decision: np.ndarray) -> Dict[str, List[float]]:
+    """Where the served decision sits on each curve: its (fpr, tpr) and (recall, precision)."""
+    caught = decision >= 0.5
+    true_pos = float((caught & (labels == 1)).sum())
+    false_pos = float((caught & (labels == 0)).sum())
+    positives, negatives = max(float(labels.sum()), 1.0), max(float(labels.size - labels.sum()), 1.0)
+    recall = true_pos / positives
+    precision = true_pos / (true_pos + false_pos) if true_pos + false_pos else 1.0
+    return {"roc": [false_pos / negatives, recall], "pr": [recall, precision]}
+
+
+def curves(labels: np.ndarray, scores: Mapping[str, Mapping[str, np.ndarray]]) -> Dict[str, Any]:
+    """Per model name: its ROC and PR curves and the served threshold's point on each (plain lists)."""
+    labels = (np.asarray(labels).reshape(-1) > 0).astype(np.int64)
+    result: Dict[str, Any] = {}
+    for name, outputs in scores.items():
+        entry: Dict[str, Any] = dict(_curve(labels, np.asarray(outputs["probability"], dtype=np.float64).reshape(-1)))
+        entry["served"] = _served_point(labels, np.asarray(outputs["decision"]).reshape(-1))
+        result[name] = entry
+    return result
+
+
+def _esc(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], numeric_from: int = 1) -> str:
+    head = "".join(f"<th>{_esc(cell)}</th>" for cell in header)
+    body = []
+    for row in rows:
+        cells = "".join(
+            f'<td class="n">{_esc(cell)}</td>' if index >= numeric_from else f"<td>{_esc(cell)}</td>"
+            for index, cell in enumerate(row)
+        )
+        body.append(f"<tr>{cells}</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def _note(text: str) -> str:
+    return f'<p class="note">{_esc(text)}</p>'
+
+
+def _counts_section(rebalance: Optional[Mapping[str, Any]], class_skew: Optional[Mapping[str, Any]]) -> str:
+    """Bars per split and stage, and a table beside them: one row per split, `before -> after` per class."""
+    parts = ['<section id="class-counts"><h2>Class counts per split</h2>']
+    stages: Dict[str, Dict[str, Mapping[str, int]]] = {}
+    if rebalance:
+        note = f"Rebalance strategy {rebalance['strategy']!r} (seed {rebalance['seed']}); bars on a log scale."
+        stages = {split: {"before": e["before"], "after": e["after"]} for split, e in rebalance["splits"].items()}
+    elif class_skew:
+        note = "No Rebalance summary was given: ClassSkew's counts, before any resampling; log scale."
+        stages = {split: {"before": e["class_counts"]} for split, e in class_skew["splits"].items()}
+    else:
+        parts.append(_note("Neither Rebalance's summary nor ClassSkew's report was given to the gate."))
+        return "".join(parts) + "</section>"
+    parts.append(_note(note))
+    groups = {
+        f"{split} {stage}": {f"class {key}": float(value) for key, value in counts.items()}
+        for split, by_stage in stages.items()
+        for stage, counts in by_stage.items()
+    }
+    classes = sorted({key for by_stage in stages.values() for counts in by_stage.values() for key in counts})
+    rows = [
+        [split] + [" -> ".join(str(counts.get(key, 0)) for counts in by_stage.values()) for key in classes]
+        for split, by_stage in stages.items()
+    ]
+    header = ["Split"] + [f"class {key} ({' -> '.join(next(iter(stages.values())))})" for key in classes]
+    parts.append('<div class="charts">' + svg.bar_chart("Examples per class", groups, log_scale=True))
+    parts.append(_table(header, rows) + "</div>")
+    return "".join(parts) + "</section>"
+
+
+def _gate_section(report: Mapping[str, Any]) -> str:
+    counts = report["counts"]
+    kind = "blessed" if report["blessed"] else "not-blessed"
+    sentence = (
+        f"The gate {'blessed' if report['blessed'] else 'did not bless'} the candidate: "
+        f"{counts['judged_slices']} of {counts['slices']} slices judged, {counts['failed_checks']} of "
+        f"{counts['checks']} checks failed, {counts['uncertain_checks']} uncertain, "
+        f"{counts['blocking_checks']} blocking."
+    )
+    parts = [
+        '<section id="gate"><h2>Gate decision</h2>',
+        f'<p class="verdict {kind}" id="decision">{_esc(sentence)}<br><b>{_esc(report["verdict_line"])}</b></p>',
+        f"<p>Rule: {_esc(report['rule'])}</p>",
+    ]
+    models = report.get("models") or {}
+    parts.append(
+        f"<p>Candidate: {_esc(models.get('candidate') or '-')}; baseline: {_esc(models.get('baseline') or 'none')}</p>"
+    )
+    for title, entries in (("Blocking", report["failures"]), ("Uncertain, not blocking", report["uncertain"])):
+        if entries:
+            items = "".join(f"<li>{_esc(entry['message'])}</li>" for entry in entries)
+            parts.append(f"<p>{title}:</p><ul>{items}</ul>")
+    if report["too_small"]:
+        items = "".join(f"<li>{_esc(e['slice'])}: {_esc(e['reason'])}</li>" for e in report["too_small"])
+        parts.append(f"<p>Too small to judge:</p><ul>{items}</ul>")
+    return "".join(parts) + "</section>"
+
+
+def _slice_row(entry: Mapping[str, Any], row: Mapping[str, Any]) -> str:
+    cells = [
+        entry["slice"],
+        entry["positives"],
+        row["metric"],
+        _number(row["value"], row["metric"]),
+        _interval_cell(row["interval"]),
+        _threshold_cell(row),
+        _number(row["baseline"], row["metric"]),
+        _number(row["change"], row["metric"], signed=True),
+        _result_cell(row).replace("**", ""),
+    ]
+    tds = "".join(
+        f"<td>{_esc(cell)}</td>" if i in (0, 2, 5, 8) else f'<td class="n">{_esc(cell)}</td>'
+        for i, cell in enumerate(cells)
+    )
+    return f'<tr class="{_esc(row["status"])}">{tds}</tr>'
+
+
+def _slices_section(report: Mapping[str, Any]) -> str:
+    """The judged rows in view; every metric of every slice (as in gate_report.md) folded below them."""
+    level = f"{report['thresholds']['confidence']:.0%}"
+    head = ["Slice", "Positives", "Metric", "Value", f"{level} interval", "Threshold", "Baseline", "Change", "Result"]
+    heads = "<tr>" + "".join(f"<th>{_esc(cell)}</th>" for cell in head) + "</tr>"
+    judged = [_slice_row(e, row) for e in report["slices"] for row in e["metrics"] if row["status"] != REPORTED]
+    every = [_slice_row(e, row) for e in report["slices"] for row in e["metrics"]]
+    return (
+        '<section id="slice-table"><h2>Every slice the gate judged</h2>'
+        f'<table id="slices">{heads}{"".join(judged)}</table>'
+        "<details><summary>Every metric of every slice</summary>"
+        f'<table id="all-metrics">{heads}{"".join(every)}</table></details></section>'
+    )
+
+
+def _drift_section(class_skew: Optional[Mapping[str, Any]]) -> str:
+    parts = ['<section id="drift"><h2>Drift against the previous span</h2>']
+    drift = (class_skew or {}).get("drift")
+    if not class_skew:
+        parts.append(_note("ClassSkew's report was not given to the gate."))
+    elif not drift:
+        parts.append(_note(f"Span {class_skew.get('span')}: no previous span to compare with, so no drift measured."))
+    else:
+        parts.append(f"<p>Span {_esc(class_skew.get('span'))} against span {_esc(drift['previous_span'])}.</p>")
+        rows = []
+        for split, entry in drift["splits"].items():
+            now = class_skew["splits"].get(split, {}).get("class_counts", {})
+            rows.append(
+                [
+                    split,
+                    ", ".join(f"{k}: {v}" for k, v in sorted(entry["previous_class_counts"].items())),
+                    ", ".join(f"{k}: {v}" for k, v in sorted(now.items())),
+                    f"{entry['linf']:.4f} (limit {entry['linf_threshold']:.4f})",
+                    f"{entry['js']:.2e} (limit {entry['js_threshold']:.2e})",
+                    "DRIFT" if entry["over_threshold"] else "within limits",
+                ]
+            )
+        parts.append(_table(["Split", "Previous counts", "Counts", "L-inf", "JS (bits)", "Result"], rows, 3))
+        for split, reason in drift["skipped_splits"].items():
+            parts.append(_note(f"{split} not compared: {reason}"))
+    return "".join(parts) + "</section>"
+
+
+def _training_section(training: Optional[Mapping[str, Any]]) -> str:
+    parts = ['<section id="training"><h2>Training</h2>']
+    if not training:
+        parts.append(_note("The model holds no training report."))
+        return "".join(parts) + "</section>"
+    threshold = training.get("decision_threshold")
+    parts.append(
+        f"<p>Served decision threshold {_esc(f'{threshold:.4f}' if threshold is not None else '-')} "
+        f"({_esc(training.get('threshold_rule', '-'))}: {_esc(training.get('threshold_message', ''))}); "
+        f"on valid: precision {_esc(_fmt(training.get('valid_precision')))}, recall "
+        f"{_esc(_fmt(training.get('valid_recall')))}; trained on {_esc(training.get('train_rows', '-'))} rows "
+        f"({_esc(training.get('train_positives', '-'))} positive).</p>"
+    )
+    epochs, best = training.get("epochs_run"), training.get("best_val_pr_auc")
+    if isinstance(epochs, list) and isinstance(best, list):
+        members = {f"m{index + 1}": (e, b) for index, (e, b) in enumerate(zip(epochs, best, strict=False))}
+        parts.append('<div class="charts">')
+        parts.append(svg.bar_chart("Epochs run per ensemble member", {k: {"epochs": v[0]} for k, v in members.items()}))
+        parts.append(
+            svg.bar_chart(
+                "Best validation PR-AUC per member", {k: {"pr_auc": round(v[1], 3)} for k, v in members.items()}
+            )
+        )
+        parts.append("</div>")
+    elif epochs is not None:
+        parts.append(f"<p>Epochs run {_esc(epochs)}; best validation PR-AUC {_esc(_fmt(best))}.</p>")
+    parts.append(_note("Learning curves: the training report records no per-epoch history, so none is drawn."))
+    return "".join(parts) + "</section>"
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.3f}" if isinstance(value, (int, float)) else "-"
+
+
+def _curves_section(curve_data: Optional[Mapping[str, Any]]) -> str:
+    parts = ['<section id="curves"><h2>ROC and PR curves on the eval split</h2>']
+    if not curve_data:
+        parts.append(_note("No curves were given."))
+        return "".join(parts) + "</section>"
+    roc = {name: [tuple(p) for p in entry["roc"]] for name, entry in curve_data.items()}
+    pr = {name: [tuple(p) for p in entry["pr"]] for name, entry in curve_data.items()}
+    roc_marks = {name: tuple(entry["served"]["roc"]) for name, entry in curve_data.items()}
+    pr_marks = {name: tuple(entry["served"]["pr"]) for name, entry in curve_data.items()}
+    parts.append(_note("Dots: each model's served decision threshold."))
+    parts.append('<div class="charts">')
+    parts.append(svg.line_chart("ROC", "false positive rate", "recall", roc, roc_marks, unit_square=True))
+    parts.append(svg.line_chart("Precision-recall", "recall", "precision", pr, pr_marks, unit_square=True))
+    parts.append("</div>")
+    rows = [
+        [name, f"{e['served']['pr'][0]:.4f}", f"{e['served']['pr'][1]:.4f}", f"{e['served']['roc'][0]:.5f}"]
+        for name, e in curve_data.items()
+    ]
+    parts.append(_table(["Model", "Recall at served threshold", "Precision", "False positive rate"], rows))
+    return "".join(parts) + "</section>"
+
+
+def render(
+    gate_report: Mapping[str, Any],
+    *,
+    rebalance: Optional[Mapping[str, Any]] = None,
+    class_skew: Optional[Mapping[str, Any]] = None,
+    training: Optional[Mapping[str, Any]] = None,
+    curve_data: Optional[Mapping[str, Any]] = None,
+) -> str:
+    """The whole page; `class_skew` is `LabelDistributionReport.to_json_dict()`, the others the files' JSON."""
+    title = f"Run report: {'BLESSED' if gate_report['blessed'] else 'NOT BLESSED'}"
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            f'<html lang="en"><head><meta charset="utf-8"><title>{_esc(title)}</title>',
+            f"<style>{_CSS}</style></head><body>",
+            f"<h1>{_esc(title)}</h1>",
+            _gate_section(gate_report),
+            _counts_section(rebalance, class_skew),
+            _curves_section(curve_data),
+            _slices_section(gate_report),
+            _training_section(training),
+            _drift_section(class_skew),
+            "</body></html>",
+            "",
+        ]
+    )
