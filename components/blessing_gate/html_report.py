@@ -8,8 +8,7 @@ the artifact. Every section comes from plain dicts that already exist, so it is 
 - ClassSkew's `class_skew.json`: class counts when Rebalance's summary is absent, and drift
   against the previous span when it measured one;
 - the Trainer's `training_report.json`: the served threshold and per-member training figures
-  (the Trainer records epochs run and best validation PR-AUC per member, not per-epoch histories,
-  so there are no learning curves to draw);
+  and the learning curves (per member, validation PR-AUC per epoch; older reports lack them);
 - `curves(...)`: ROC and PR curves of the candidate (and the baseline) from the gate's scoring pass.
 A missing input leaves its section with one sentence saying why, never a blank.
 """
@@ -245,7 +244,15 @@ def _training_section(training: Optional[Mapping[str, Any]]) -> str:
         parts.append("</div>")
     elif epochs is not None:
         parts.append(f"<p>Epochs run {_esc(epochs)}; best validation PR-AUC {_esc(_fmt(best))}.</p>")
-    parts.append(_note("Learning curves: the training report records no per-epoch history, so none is drawn."))
+    curves = training.get("val_pr_auc_history")
+    if isinstance(curves, list) and curves and all(isinstance(curve, list) for curve in curves):
+        lines = {
+            f"m{index + 1}": [(float(epoch + 1), float(value)) for epoch, value in enumerate(curve)]
+            for index, curve in enumerate(curves)
+        }
+        parts.append(svg.line_chart("Learning curves: validation PR-AUC per epoch", "epoch", "PR-AUC", lines))
+    else:
+        parts.append(_note("Learning curves: the training report records no per-epoch history, so none is drawn."))
     return "".join(parts) + "</section>"
 
 

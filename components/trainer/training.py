@@ -105,6 +105,8 @@ def _train_ensemble(
         "ensemble_members": parameters.ensemble_members,
         "epochs_run": [len(history["loss"]) for history in histories],
         "best_val_pr_auc": [float(max(history["val_pr_auc"])) for history in histories],
+        # Per member, per epoch: the learning curves of the run report.
+        "val_pr_auc_history": [[float(value) for value in history["val_pr_auc"]] for history in histories],
         "initial_bias": _bias_figure(parameters, member_balance),
     }
 
@@ -159,6 +161,7 @@ def train_model(
     return model, {
         "epochs_run": len(history["loss"]),
         "best_val_pr_auc": float(max(history["val_pr_auc"])),
+        "val_pr_auc_history": [[float(value) for value in history["val_pr_auc"]]],
         "initial_bias": _bias_figure(parameters, balance),
         "balanced_batches": parameters.balanced_batches,
     }

@@ -170,6 +170,13 @@ def test_every_section_from_crafted_inputs_with_the_gate_report_numbers():
     assert "no per-epoch history" in page
 
 
+def test_learning_curves_are_drawn_from_the_per_epoch_history():
+    history = {**TRAINING, "val_pr_auc_history": [[0.5, 0.7, 0.776], [0.6, 0.722], [0.4, 0.762]]}
+    page = html_report.render(failing_report(), training=history)
+    assert "Learning curves: validation PR-AUC per epoch" in page and "no per-epoch history" not in page
+    assert page.count("<polyline") >= 3, "one line per member"
+
+
 def test_a_tree_model_report_without_epochs_is_shown_as_text():
     trees = {"decision_threshold": 0.25, "threshold_rule": "max_f1", "epochs_run": "n/a (300 trees)"}
     page = html_report.render(failing_report(), training=trees)
