@@ -99,7 +99,8 @@ class RunSummary:
         if self.verdict:
             lines.append(f"gate: {self.verdict}")
             lines.extend(f"  failed: {failure}" for failure in self.validation_failures)
-            if self.too_small:
+            # The verdict line names them with their counts; repeat them only when it does not.
+            if self.too_small and "too small to judge" not in self.verdict:
                 lines.append(f"  too small to judge: {', '.join(self.too_small)}")
             if self.gate_report_path:
                 lines.append(f"  report: {self.gate_report_path}")
