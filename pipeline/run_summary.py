@@ -83,9 +83,11 @@ class RunSummary:
         if self.anomalies:
             lines.append("data anomalies against the schema (ExampleValidator):")
             lines.extend(f"  {line}" for line in self.anomalies)
-        if self.class_skew_lines:
+        if self.class_skew_lines and component_table:
             lines.append("class balance (ClassSkew):")
             lines.extend(f"  {line}" for line in self.class_skew_lines)
+        elif self.class_skew_lines:
+            lines.append(f"class balance (ClassSkew): {'; '.join(line.strip() for line in self.class_skew_lines)}")
         lines.extend(self.rebalance_lines)
         if self.training:
             lines.append(
@@ -102,10 +104,10 @@ class RunSummary:
             # The verdict line names them with their counts; repeat them only when it does not.
             if self.too_small and "too small to judge" not in self.verdict:
                 lines.append(f"  too small to judge: {', '.join(self.too_small)}")
-            if self.gate_report_path:
-                lines.append(f"  report: {self.gate_report_path}")
         lines.append(f"pusher: {self.pushed_to or self.push_note}")
         lines.append(f"total wall time: {total_seconds:.1f} s")
+        if self.gate_report_path:
+            lines.append(f"report: {self.gate_report_path}")
         return "\n".join(lines)
 
 

@@ -82,3 +82,28 @@ def test_verbose_changes_nothing(tmp_path):
     before = list(root.handlers)
     assert console.route_logs(tmp_path, verbose=True) is None
     assert list(root.handlers) == before and not (tmp_path / console.LOG_DIR).exists()
+
+
+def test_the_quiet_summary_counts_components_joins_the_class_balance_and_ends_with_the_report():
+    from pipeline.run_summary import NodeRun, RunSummary
+
+    summary = RunSummary(
+        run_id="run-1",
+        nodes=[NodeRun("Trainer", "ran", 12.0), NodeRun("Transform", "cached", 0.1), NodeRun("r", "ran", 0, True)],
+        class_skew_lines=["train: 0.17% positive (1:578, severe)", "eval: 0.17% positive (1:580, severe)"],
+        training={},
+        verdict="BLESSED: no check failed on 8 slices; too small to judge: a=b (n_pos=1)",
+        metrics={},
+        validation_failures=[],
+        pushed_to="/serving/1",
+        push_note="",
+        too_small=["a=b"],
+        gate_report_path="/out/report.html",
+    )
+    quiet = summary.render(total_seconds=3.0, component_table=False).splitlines()
+    assert quiet[1] == "components: 1 cached, 1 ran"
+    assert "class balance (ClassSkew): train: 0.17% positive (1:578, severe); eval: 0.17% positive" in quiet[2]
+    assert quiet[-1] == "report: /out/report.html" and quiet[-2] == "total wall time: 3.0 s"
+    assert not any(line.startswith("  too small to judge") for line in quiet), "the verdict line names them"
+    full = summary.render(total_seconds=3.0).splitlines()
+    assert "  Trainer                          ran         12.0 s" in full and "class balance (ClassSkew):" in full
