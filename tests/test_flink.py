@@ -188,7 +188,11 @@ def test_statistics_agree(runs):
             for figure, value in figures.items():
                 exact = figure in ("num_non_missing", "min", "max")
                 assert math.isclose(value, other[figure], rel_tol=0 if exact else STATISTICS_REL_TOL, abs_tol=0), (
-                    split, name, figure, value, other[figure]
+                    split,
+                    name,
+                    figure,
+                    value,
+                    other[figure],
                 )
 
 
