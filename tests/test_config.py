@@ -175,6 +175,8 @@ def test_the_config_composes_each_components_own_parameters():
         ("rebalance.splits=train", lambda c: c.rebalance.splits, ("train",)),
         ("trainer.pos_weight=none", lambda c: c.trainer.pos_weight, None),
         ("trainer.pos_weight=3.5", lambda c: c.trainer.pos_weight, 3.5),
+        ("trainer.model=gbt", lambda c: c.trainer.model, "gbt"),
+        ("trainer.gbt_example_weights=balanced", lambda c: c.trainer.gbt_example_weights, "balanced"),
         ("class_skew.positive_class=1", lambda c: c.class_skew.positive_class, "1"),
     ],
 )
@@ -190,6 +192,7 @@ def test_every_setting_can_be_set_including_tuples_and_pairs(assignment, read, e
         ("transform.oov_buckets=many", r"transform.oov_buckets='many'.*expected an int"),
         ("trainer.max_epochs=ten", r"trainer.max_epochs='ten'.*expected an int"),
         ("trainer.nope=1", r"unknown setting 'trainer.nope'"),
+        ("trainer.model=xgboost", r"trainer.model must be one of mlp, gbt, mlp_gbt; got 'xgboost'"),
         ("trainer=1", r"unknown setting 'trainer'"),
     ],
 )

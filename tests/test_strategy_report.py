@@ -26,7 +26,7 @@ from pipeline import harness
 from pipeline.config import PipelineConfig
 from tests import tables
 
-STRATEGIES = ("class_weights", "undersample", "ensemble", "seed_bagging")
+STRATEGIES = ("class_weights", "undersample", "ensemble", "seed_bagging", "gbt")
 FAST_ARGS = (
     "--data",
     str(tables.CREDITCARD_SMALL),
@@ -38,6 +38,8 @@ FAST_ARGS = (
     "16",
     "--ensemble-members",
     "2",
+    "--set",
+    "trainer.gbt_num_trees=30",
     "--beam-arg=--direct_running_mode=in_memory",
 )
 
@@ -87,6 +89,11 @@ def test_report_has_every_requested_strategy_with_finite_metrics(report_dir, rep
         assert result["curves"]["pr"]["recall"][0] == 0.0 and result["curves"]["roc"]["tpr"][-1] == 1.0
     assert report["best_by_pr_auc"] == max(STRATEGIES, key=lambda n: report["strategies"][n]["overall"]["pr_auc"])
     assert report["strategies"]["undersample"]["seconds"]["rebalance"] > 0
+    # The tree family through the same Trainer, threshold and serving path; its loss is its own.
+    trees = report["strategies"]["gbt"]
+    assert trees["model"] == "gbt" and trees["loss"] == "binomial_log_likelihood"
+    assert 1 <= trees["training_report"]["gbt_trees"] <= 30
+    assert {report["strategies"][name]["model"] for name in STRATEGIES[:-1]} == {"mlp"}
 
 
 def test_html_is_self_contained_with_embedded_images(report_dir):

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.strategy_report --output reports/strategies
     .venv/bin/python -m benchmarks.strategy_report --output /tmp/r --data tests/data/creditcard_small.csv \\
-        --strategies none,smote,ensemble --max-epochs 1
+        --strategies none,smote,ensemble,gbt --max-epochs 1
 
 What one run does:
 1. prepares the data set like the runner (`--dataset`, the credit-card description by default;
@@ -13,7 +13,8 @@ What one run does:
    then every pipeline node between Rebalance and the Trainer and the Trainer itself
    (`components.trainer.model.run_fn` with `trainer_custom_config(config)`), each executor in
    this process through `pipeline/harness.py` with the execution properties
-   `create_pipeline(config)` gives it; the strategy only changes `trainer.loss`,
+   `create_pipeline(config)` gives it; the strategy only changes `trainer.model` (the family:
+   `mlp`, `gbt` or `mlp_gbt`), `trainer.loss`, `trainer.gbt_example_weights`,
    `trainer.balanced_batches`, `trainer.ensemble_members` or `rebalance.strategy`;
 3. scores the eval split through the exported SavedModel's `serving_default` signature, batch
    by batch from the TFRecords, and saves labels, probabilities, decisions and slice values in

@@ -88,6 +88,7 @@ def overall_rows(results: Mapping[str, Mapping[str, Any]]) -> List[List[Any]]:
         rows.append(
             [
                 name,
+                result.get("model", "mlp"),
                 result["loss"],
                 overall["pr_auc"],
                 overall["roc_auc"],
@@ -107,6 +108,7 @@ def overall_rows(results: Mapping[str, Mapping[str, Any]]) -> List[List[Any]]:
 
 OVERALL_HEADERS = (
     "strategy",
+    "model",
     "loss",
     "PR-AUC",
     "ROC-AUC",

@@ -30,7 +30,7 @@ from pipeline.pipeline import EVAL_SPLIT, trainer_custom_config
 PREDICTIONS_FILE = "predictions.npz"
 RESULT_FILE = "result.json"
 # Bump when what a strategy's result holds changes, so old results in a reused --output are redone.
-RESULT_VERSION = 1
+RESULT_VERSION = 2
 
 
 def cpu_seconds() -> float:
@@ -126,7 +126,9 @@ def run_strategy(
         "name": strategy.name,
         "description": strategy.description,
         "rebalance_strategy": strategy.rebalance or "none",
-        "loss": config.trainer.loss,
+        "model": config.trainer.model,
+        # The training report's loss: the trees' own (binomial log-likelihood) for the tree family.
+        "loss": training_report.get("loss", config.trainer.loss),
         "trainer_settings": settings["trainer"],
         "class_counts": class_counts(strategy, config, training_report, summary),
         "seconds": {

@@ -23,6 +23,8 @@ class Strategy:
     trainer: Tuple[Tuple[str, Any], ...] = ()
     # Trains trainer.ensemble_members members (--ensemble-members), else one model.
     ensemble: bool = False
+    # The Trainer's model family (trainer.model): the MLP, gradient-boosted trees, or both averaged.
+    model: str = "mlp"
 
 
 # Resampling strategies train with plain `bce`: the resampled mix is the treatment, and class
@@ -54,6 +56,26 @@ STRATEGIES: Tuple[Strategy, ...] = (
         trainer=(("loss", "bce"), ("ensemble_majority_fraction", 1.0)),
         ensemble=True,
     ),
+    # The tree family (trainer.model=gbt): imbalance left to the threshold tuned on valid, or weighted too.
+    Strategy(
+        "gbt",
+        "gradient-boosted trees (TF-DF), unweighted; the tuned threshold absorbs the imbalance",
+        trainer=(("gbt_example_weights", "none"),),
+        model="gbt",
+    ),
+    Strategy(
+        "gbt_weighted",
+        "gradient-boosted trees with balanced example weights n/(2*count_c)",
+        trainer=(("gbt_example_weights", "balanced"),),
+        model="gbt",
+    ),
+    Strategy(
+        "mlp_gbt",
+        "the balanced-bagging MLP ensemble and the trees (trainer.gbt_* as configured), probabilities averaged",
+        trainer=(("loss", "bce"), ("ensemble_majority_fraction", 0.1)),
+        ensemble=True,
+        model="mlp_gbt",
+    ),
 )
 STRATEGY_NAMES = tuple(strategy.name for strategy in STRATEGIES)
 
@@ -73,9 +95,13 @@ def selected_strategies(text: str) -> List[Strategy]:
 
 
 def strategy_config(base: PipelineConfig, strategy: Strategy) -> PipelineConfig:
-    """The base config with only what `strategy` changes: the loss, batches, ensemble or Rebalance strategy."""
+    """The base config with only what `strategy` changes: the family, loss, batches, ensemble or Rebalance strategy.
+
+    Tree settings other than the example weights (`--set trainer.gbt_num_trees=...`) come from the base config.
+    """
     trainer = dict(strategy.trainer)
     trainer.setdefault("balanced_batches", False)
+    trainer["model"] = strategy.model
     trainer["ensemble_members"] = base.trainer.ensemble_members if strategy.ensemble else 1
     rebalance = dataclasses.replace(base.rebalance, strategy=strategy.rebalance or "none")
     return dataclasses.replace(base, trainer=dataclasses.replace(base.trainer, **trainer), rebalance=rebalance)
@@ -98,7 +124,9 @@ def class_counts(
         before = {"0": int(training_report["train_rows"]) - positives, "1": positives}
         after = dict(before)
         note = "no resampling"
-        if config.trainer.balanced_batches:
+        if config.trainer.model == "gbt" and config.trainer.gbt_example_weights == "balanced":
+            note = "no resampling; balanced example weights n/(2*count_c)"
+        elif config.trainer.balanced_batches:
             share = config.trainer.batch_positive_share
             note = f"batches drawn with {share:.0%} positives (positives repeat); files unchanged"
             rows = sum(before.values())
@@ -111,5 +139,7 @@ def class_counts(
                 if fraction >= 1.0
                 else f"{members} members, each on every positive and ~{fraction:.0%} of negatives"
             )
+            if config.trainer.model == "mlp_gbt":
+                note += "; the trees on every row"
             after = {"0": round(before["0"] * fraction), "1": before["1"]}
     return {"before": before, "after": after, "note": note}

@@ -1,4 +1,4 @@
-"""The TFX Trainer's `run_fn` (the module file the pipeline names): a small MLP for imbalanced binary labels.
+"""The TFX Trainer's `run_fn` (the module file the pipeline names): an MLP, gradient-boosted trees, or both.
 
 It trains on the Transform's output: the rows Rebalance kept, standardised, with missing-value
 indicators and vocabulary ids (`components/transform`). What it does, in order:
@@ -9,7 +9,8 @@ indicators and vocabulary ids (`components/transform`). What it does, in order:
    first epochs learning the base rate (`network.py`);
 3. trains with the configured loss and early stopping on validation PR-AUC: one model, one on
    balanced batches, or an ensemble whose members each see every positive and a share of the
-   negatives (`training.py`);
+   negatives (`training.py`); with `trainer.model=gbt` gradient-boosted trees instead
+   (`trees.py`), with `mlp_gbt` both, their probabilities averaged;
 4. picks the decision threshold on the `valid` split, never on `eval` (`threshold.py`);
 5. exports a SavedModel whose serving signature takes raw tf.Examples, applies the transform
    graph, and returns the probability, the decision at that threshold and the threshold itself
@@ -26,7 +27,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -35,7 +36,8 @@ from absl import logging
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx import v1 as tfx
 
-from components.trainer import inputs, threshold, training
+from components.trainer import ensemble, inputs, threshold, training, trees
+from components.trainer.inputs import TrainingStatistics
 from components.trainer.network import ModelInputs
 from components.trainer.serving import (
     DECISION_OUTPUT,
@@ -46,7 +48,7 @@ from components.trainer.serving import (
     read_training_report,
     write_training_report,
 )
-from components.trainer.spec import TrainerRunConfig
+from components.trainer.spec import TrainerParameters, TrainerRunConfig
 
 # The serving contract, also importable from here; `serving.py` is its home.
 __all__ = [
@@ -132,6 +134,35 @@ def _predict_probabilities(model: tf.keras.Model, dataset: tf.data.Dataset) -> T
     return np.concatenate(labels).astype(np.int64), np.concatenate(scores).astype(np.float64)
 
 
+def _train_family(
+    features: ModelInputs,
+    parameters: TrainerParameters,
+    stats: TrainingStatistics,
+    train_rows: tf.data.Dataset,
+    valid: tf.data.Dataset,
+    log_dir: str,
+    cache_dir: str,
+) -> Tuple[tf.keras.Model, Dict[str, Any]]:
+    """The MLP (ensemble), the trees, or both averaged, per `trainer.model`: a logit model and its figures.
+
+    `mlp_gbt` averages the two models' probabilities (`ensemble.average_members` with a logit
+    output, so the serving signature's sigmoid gives that mean exactly).
+    """
+    mlp: Optional[tf.keras.Model] = None
+    figures: Dict[str, Any] = {}
+    if parameters.model in ("mlp", "mlp_gbt"):
+        mlp, figures = training.train_model(features, parameters, stats, train_rows, valid, log_dir, cache_dir)
+        if parameters.model == "mlp":
+            return mlp, figures
+    gbt, gbt_figures = trees.train_gbt(features, parameters, stats, train_rows, valid)
+    figures.update(gbt_figures)
+    if mlp is None:
+        # The run summary prints epochs; trees have none.
+        figures["epochs_run"] = f"n/a ({gbt_figures['gbt_trees']} trees)"
+        return gbt, figures
+    return ensemble.average_members([mlp, gbt], output="logit"), figures
+
+
 def _train_and_export(
     fn_args: tfx.components.FnArgs,
     run: TrainerRunConfig,
@@ -156,9 +187,7 @@ def _train_and_export(
         )
     logging.info("Training rows (after Rebalance): %d (%d positive)", stats.rows, stats.positives)
 
-    model, figures = training.train_model(
-        features, parameters, stats, train_rows, valid, fn_args.model_run_dir, cache_dir
-    )
+    model, figures = _train_family(features, parameters, stats, train_rows, valid, fn_args.model_run_dir, cache_dir)
 
     labels, scores = _predict_probabilities(model, valid)
     choice = threshold.choose_threshold(
@@ -191,6 +220,8 @@ def _train_and_export(
         "valid_f1": choice.f1,
         "train_rows": stats.rows,
         "train_positives": stats.positives,
-        "loss": parameters.loss,
+        "model": parameters.model,
+        # The trees minimise the binomial log-likelihood; `trainer.loss` is the MLP's.
+        "loss": "binomial_log_likelihood" if parameters.model == "gbt" else parameters.loss,
     }
     write_training_report(fn_args.serving_model_dir, report)

@@ -43,3 +43,28 @@ def test_default_parameters_are_the_dataclass_defaults():
 def test_a_custom_config_run_fn_cannot_read_is_an_error_naming_the_problem(custom_config, message):
     with pytest.raises(ParameterError, match=message):
         TrainerRunConfig.from_custom_config(custom_config)
+
+
+def test_the_model_family_is_a_setting_parsed_from_its_type():
+    assert TrainerParameters().model == "mlp", "the MLP until the evidence across data sets says otherwise"
+    assert TrainerParameters.parse_field("model", "gbt") == "gbt"
+    assert TrainerParameters.parse_field("gbt_early_stopping", "false") is False
+    assert TrainerParameters.parse_field("gbt_shrinkage", "0.05") == 0.05
+    chosen = TrainerParameters(model="mlp_gbt", gbt_example_weights="balanced")
+    assert TrainerParameters.from_json_dict(json.loads(json.dumps(chosen.to_json_dict()))) == chosen
+
+
+@pytest.mark.parametrize(
+    "setting,message",
+    [
+        ({"model": "xgboost"}, r"^trainer.model must be one of mlp, gbt, mlp_gbt; got 'xgboost'$"),
+        ({"gbt_num_trees": 0}, r"^trainer.gbt_num_trees must be >= 1, got 0$"),
+        ({"gbt_max_depth": 1}, r"^trainer.gbt_max_depth must be >= 2, got 1$"),
+        ({"gbt_shrinkage": 0.0}, r"^trainer.gbt_shrinkage must be in \(0, 1\], got 0.0$"),
+        ({"gbt_min_examples": 0}, r"^trainer.gbt_min_examples must be >= 1, got 0$"),
+        ({"gbt_example_weights": "smote"}, r"^trainer.gbt_example_weights must be one of none, balanced; got 'smote'$"),
+    ],
+)
+def test_an_invalid_tree_setting_is_one_line_naming_it(setting, message):
+    with pytest.raises(ParameterError, match=message):
+        TrainerParameters(**setting)

@@ -1,0 +1,194 @@
+"""A trained TF-DF gradient-boosted forest rewritten as plain TensorFlow ops, so serving needs no TF-DF.
+
+A SavedModel that calls TF-DF's own inference op cannot even be loaded in a process that has not
+imported `tensorflow_decision_forests` ("Op type not registered 'SimpleMLCreateModelResource'").
+The stock Evaluator (TFMA, in Beam workers), the Pusher's consumers and any TensorFlow Serving
+would all need that import. So the Trainer reads the trees out of the trained model (TF-DF's
+inspector) into flat arrays, and `ForestLogit` walks them with gathers: every row and every tree
+advance one level per step, for as many steps as the deepest tree has levels. The SavedModel then
+holds only core ops and a few small constant arrays (nodes x a handful of numbers).
+
+What the arrays reproduce, exactly as the learner's own inference does:
+- a numerical condition is `value >= threshold`; a NaN takes the condition's missing branch;
+- a categorical condition tests the vocabulary id + 1 against the node's set (TF-DF shifts integer
+  categories by one and keeps 0 for out-of-dictionary); an id outside what training saw, or a
+  negative one, is out-of-dictionary (0), as TF-DF treats it;
+- the model's logit is the initial prediction plus the sum of one leaf value per tree, so its
+  sigmoid is the forest's probability of the positive class.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, List, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+# TF-DF's shift of integer categories (0 is the out-of-dictionary item); `core_inference.CATEGORICAL_INTEGER_OFFSET`.
+CATEGORICAL_OFFSET = 1
+_SERIALIZATION_PACKAGE = "imbalance"
+
+
+class ForestError(ValueError):
+    """The forest holds something this graph cannot evaluate (a condition kind, an unknown feature)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class FlatForest:
+    """Every node of every tree in one array each; a leaf points to itself, so extra steps keep it in place."""
+
+    feature: np.ndarray  # int32 [nodes]: column of the input matrix the node tests (0 for a leaf)
+    threshold: np.ndarray  # float32 [nodes]: numerical conditions
+    categorical: np.ndarray  # bool [nodes]: the node tests a category set
+    mask_row: np.ndarray  # int32 [nodes]: the node's row of `masks` (0 unless categorical)
+    missing_positive: np.ndarray  # bool [nodes]: where a NaN goes
+    positive_child: np.ndarray  # int32 [nodes]
+    negative_child: np.ndarray  # int32 [nodes]
+    leaf_value: np.ndarray  # float32 [nodes]: 0 for an inner node
+    roots: np.ndarray  # int32 [trees]
+    masks: np.ndarray  # bool [categorical conditions + 1, widest category range]
+    depth: int  # the most conditions on any root-to-leaf path
+    bias: float  # the initial prediction (log-odds of the base rate for the binomial loss)
+
+    @property
+    def trees(self) -> int:
+        return int(self.roots.size)
+
+
+def flatten_forest(inspector: Any, feature_keys: Sequence[str], categorical_keys: Sequence[str]) -> FlatForest:
+    """The arrays of a trained `GradientBoostedTreesModel.make_inspector()`; inputs in `feature_keys` order."""
+    from tensorflow_decision_forests.component.py_tree import condition as conditions
+    from tensorflow_decision_forests.component.py_tree import node as nodes
+
+    column = {key: index for index, key in enumerate(feature_keys)}
+    categorical = set(categorical_keys)
+    widths = [
+        spec.categorical.number_of_unique_values for spec in inspector.dataspec.columns if spec.name in categorical
+    ]
+    width = max(widths, default=1)
+    rows: List[dict] = []
+    masks: List[np.ndarray] = [np.zeros(width, dtype=bool)]
+    roots, depth = [], 0
+
+    def add(node: Any, level: int) -> int:
+        nonlocal depth
+        index = len(rows)
+        rows.append({"feature": 0, "threshold": 0.0, "categorical": False, "mask_row": 0, "missing": False})
+        if isinstance(node, nodes.LeafNode):
+            rows[index].update(positive=index, negative=index, leaf=float(node.value.value))
+            depth = max(depth, level)
+            return index
+        test = node.condition
+        name = test.feature.name
+        if name not in column:
+            raise ForestError(f"the forest tests feature {name!r}, which is not a model input {list(feature_keys)}")
+        row = rows[index]
+        row.update(feature=column[name], missing=bool(test.missing_evaluation), leaf=0.0)
+        if isinstance(test, conditions.NumericalHigherThanCondition):
+            row["threshold"] = float(test.threshold)
+        elif isinstance(test, conditions.CategoricalIsInCondition):
+            mask = np.zeros(width, dtype=bool)
+            mask[[int(item) for item in test.mask]] = True
+            row.update(categorical=True, mask_row=len(masks))
+            masks.append(mask)
+        else:
+            raise ForestError(f"condition {type(test).__name__} on {name!r} is not supported in the serving graph")
+        row["positive"] = add(node.pos_child, level + 1)
+        row["negative"] = add(node.neg_child, level + 1)
+        return index
+
+    for tree in inspector.extract_all_trees():
+        roots.append(add(tree.root, 0))
+    (bias,) = inspector.specialized_header().initial_predictions
+
+    def column_of(key: str, dtype: Any) -> np.ndarray:
+        return np.asarray([row[key] for row in rows], dtype=dtype)
+
+    return FlatForest(
+        feature=column_of("feature", np.int32),
+        threshold=column_of("threshold", np.float32),
+        categorical=column_of("categorical", bool),
+        mask_row=column_of("mask_row", np.int32),
+        missing_positive=column_of("missing", bool),
+        positive_child=column_of("positive", np.int32),
+        negative_child=column_of("negative", np.int32),
+        leaf_value=column_of("leaf", np.float32),
+        roots=np.asarray(roots, dtype=np.int32),
+        masks=np.stack(masks),
+        depth=depth,
+        bias=float(bias),
+    )
+
+
+@tf.keras.utils.register_keras_serializable(package=_SERIALIZATION_PACKAGE)
+class ForestLogit(tf.keras.layers.Layer):
+    """[batch, features] float32 (categorical ids as exact floats) -> [batch, 1] logit of the forest."""
+
+    def __init__(self, forest: FlatForest, **kwargs):
+        super().__init__(trainable=False, **kwargs)
+        self.forest = forest
+        # Constants of the graph, not variables: nothing here is trained or restored on its own.
+        self._arrays = {
+            field.name: tf.constant(getattr(forest, field.name))
+            for field in dataclasses.fields(forest)
+            if isinstance(getattr(forest, field.name), np.ndarray)
+        }
+
+    def call(self, inputs):
+        arrays, forest = self._arrays, self.forest
+        rows = tf.shape(inputs)[0]
+        node = tf.tile(arrays["roots"][tf.newaxis, :], [rows, 1])  # [batch, trees]
+        for _ in range(forest.depth):
+            value = tf.gather(inputs, tf.gather(arrays["feature"], node), axis=1, batch_dims=1)
+            numerical = value >= tf.gather(arrays["threshold"], node)
+            category = tf.cast(value, tf.int32) + CATEGORICAL_OFFSET
+            width = tf.shape(arrays["masks"])[1]
+            category = tf.where((category >= 0) & (category < width), category, 0)
+            in_set = tf.gather_nd(arrays["masks"], tf.stack([tf.gather(arrays["mask_row"], node), category], axis=-1))
+            positive = tf.where(tf.gather(arrays["categorical"], node), in_set, numerical)
+            positive = tf.where(tf.math.is_nan(value), tf.gather(arrays["missing_positive"], node), positive)
+            node = tf.where(
+                positive, tf.gather(arrays["positive_child"], node), tf.gather(arrays["negative_child"], node)
+            )
+        leaves = tf.gather(arrays["leaf_value"], node)
+        return tf.reduce_sum(leaves, axis=1, keepdims=True) + tf.constant(forest.bias, tf.float32)
+
+    def get_config(self):
+        config = super().get_config()
+        config["forest"] = {
+            field.name: (value.tolist() if isinstance(value, np.ndarray) else value)
+            for field in dataclasses.fields(self.forest)
+            for value in [getattr(self.forest, field.name)]
+        }
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        saved = config.pop("forest")
+        dtypes = {
+            "feature": np.int32,
+            "threshold": np.float32,
+            "categorical": bool,
+            "mask_row": np.int32,
+            "missing_positive": bool,
+            "positive_child": np.int32,
+            "negative_child": np.int32,
+            "leaf_value": np.float32,
+            "roots": np.int32,
+            "masks": bool,
+        }
+        arrays = {name: np.asarray(saved[name], dtype=dtype) for name, dtype in dtypes.items()}
+        return cls(FlatForest(**arrays, depth=int(saved["depth"]), bias=float(saved["bias"])), **config)
+
+
+def forest_model(forest: FlatForest, feature_keys: Sequence[str]) -> tf.keras.Model:
+    """A Keras model with the MLP's inputs (one float32 [batch, 1] column per feature) that outputs the logit."""
+    inputs = {key: tf.keras.layers.Input(shape=(1,), name=key, dtype=tf.float32) for key in feature_keys}
+    stacked = (
+        inputs[feature_keys[0]]
+        if len(feature_keys) == 1
+        else tf.keras.layers.Concatenate(name="stack")([inputs[key] for key in feature_keys])
+    )
+    return tf.keras.Model(inputs=inputs, outputs=ForestLogit(forest, name="forest_logit")(stacked), name="gbt")

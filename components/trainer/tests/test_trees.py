@@ -1,0 +1,164 @@
+"""Gradient-boosted trees (`trainer.model=gbt`) and the MLP + trees average (`mlp_gbt`) through the stock Trainer.
+
+Few, shallow trees: the checks are that the trees train on the Transform's output, that the
+exported SavedModel serves raw examples with the threshold tuned on valid, that it loads and
+serves in a process that never imported TF-DF (the stock Evaluator's case), that `mlp_gbt`
+serves the mean of the two families' probabilities, and that the rewrite of the forest into
+plain TensorFlow ops reproduces TF-DF's own predictions, categories never seen and NaN included.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from components.trainer import forest, serving
+from components.trainer.tests import fixtures
+
+QUICK_TREES = {"gbt_num_trees": 20, "gbt_max_depth": 4}
+
+
+def _serve(serving_dir, records):
+    outputs = tf.saved_model.load(serving_dir).signatures["serving_default"](
+        **{serving.SERVING_INPUT: tf.constant(records)}
+    )
+    return {name: value.numpy().reshape(-1) for name, value in outputs.items()}
+
+
+@pytest.fixture(scope="module")
+def trained(transformed, tmp_path_factory):
+    """(serving folder, training report) of the same seed as mlp, gbt and mlp_gbt."""
+    runs = {}
+    for family in ("gbt", "mlp", "mlp_gbt"):
+        workdir = tmp_path_factory.mktemp(family)
+        runs[family] = fixtures.run_trainer(*transformed, fixtures.run_config(model=family, **QUICK_TREES), workdir)
+    return runs
+
+
+def test_gbt_serves_raw_examples_with_the_threshold_tuned_on_valid(examples, trained):
+    serving_dir, report = trained["gbt"]
+    outputs = _serve(serving_dir, fixtures.eval_records(examples))
+    probability, decision = outputs[serving.PROBABILITY_OUTPUT], outputs[serving.DECISION_OUTPUT]
+    assert np.allclose(outputs[serving.THRESHOLD_OUTPUT], report["decision_threshold"], rtol=0, atol=1e-7)
+    assert np.array_equal(decision, (probability >= np.float32(report["decision_threshold"])).astype(np.float32))
+    assert np.all((probability > 0) & (probability < 1)) and 0 < decision.sum() < decision.size
+    assert report["model"] == "gbt" and report["loss"] == "binomial_log_likelihood"
+    assert 1 <= report["gbt_trees"] <= QUICK_TREES["gbt_num_trees"]
+    assert report["gbt_depth"] <= QUICK_TREES["gbt_max_depth"] - 1, "max_depth counts the root as level 1"
+    assert report["gbt_example_weights"] == "balanced", "the default"
+    assert report["gbt_class_weights"] == pytest.approx({"0": 1800 / (2 * 1710), "1": 1800 / (2 * 90)})
+    assert (report["train_rows"], report["train_positives"]) == (1800, 90)
+    assert report["epochs_run"] == f"n/a ({report['gbt_trees']} trees)"
+
+
+def test_the_exported_trees_load_and_serve_without_tf_df(examples, trained, tmp_path):
+    """The stock Evaluator loads the model in a process that never imported TF-DF: no custom op may remain."""
+    serving_dir, _ = trained["gbt"]
+    records = fixtures.eval_records(examples, limit=32)
+    (tmp_path / "records.json").write_text(json.dumps([record.hex() for record in records]))
+    script = (
+        "import json, sys, tensorflow as tf\n"
+        f"records = [bytes.fromhex(r) for r in json.load(open({str(tmp_path / 'records.json')!r}))]\n"
+        f"serve = tf.saved_model.load({serving_dir!r}).signatures['serving_default']\n"
+        "out = serve(examples=tf.constant(records))\n"
+        "assert 'tensorflow_decision_forests' not in sys.modules\n"
+        "print(json.dumps(out['probability'].numpy().reshape(-1).tolist()))\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    served = np.asarray(json.loads(completed.stdout.strip().splitlines()[-1]))
+    expected = _serve(serving_dir, records)[serving.PROBABILITY_OUTPUT]
+    np.testing.assert_allclose(served, expected, rtol=0, atol=1e-7)
+
+
+def test_mlp_gbt_serves_the_mean_of_the_two_families_probabilities(examples, trained):
+    records = fixtures.eval_records(examples, limit=200)
+    served = {family: _serve(trained[family][0], records) for family in trained}
+    mean = (served["mlp"][serving.PROBABILITY_OUTPUT] + served["gbt"][serving.PROBABILITY_OUTPUT]) / 2
+    both = served["mlp_gbt"]
+    # Same seed, same rows: each half of mlp_gbt is the model its family trains alone.
+    np.testing.assert_allclose(both[serving.PROBABILITY_OUTPUT], mean, rtol=0, atol=2e-6)
+    threshold = trained["mlp_gbt"][1]["decision_threshold"]
+    assert np.array_equal(
+        both[serving.DECISION_OUTPUT], (both[serving.PROBABILITY_OUTPUT] >= np.float32(threshold)).astype(np.float32)
+    )
+    report = trained["mlp_gbt"][1]
+    assert report["model"] == "mlp_gbt" and report["loss"] == "bce"
+    assert (
+        report["epochs_run"] == trained["mlp"][1]["epochs_run"]
+        and report["gbt_trees"] == trained["gbt"][1]["gbt_trees"]
+    )
+
+
+def test_unweighted_trees_with_early_stopping_stay_near_the_base_rate(examples, transformed, trained, tmp_path):
+    serving_dir, report = fixtures.run_trainer(
+        *transformed,
+        fixtures.run_config(model="gbt", gbt_example_weights="none", gbt_early_stopping=True, **QUICK_TREES),
+        tmp_path,
+    )
+    assert report["gbt_example_weights"] == "none" and report["gbt_class_weights"] == {}
+    assert 1 <= report["gbt_trees"] <= QUICK_TREES["gbt_num_trees"]
+    records = fixtures.eval_records(examples, limit=200)
+    unweighted = _serve(serving_dir, records)[serving.PROBABILITY_OUTPUT]
+    balanced = _serve(trained["gbt"][0], records)[serving.PROBABILITY_OUTPUT]
+    # Unweighted, the mean probability stays near the 5% base rate; weighted to a 50/50 mix, far above it.
+    assert unweighted.mean() < 0.15 and balanced.mean() > 0.2
+
+
+def _tiny_forest(rng):
+    """A TF-DF forest on two numbers and one category (ids 0..4), trained in this process."""
+    import tensorflow_decision_forests as tfdf
+
+    rows = 3000
+    numbers = rng.normal(size=(rows, 2)).astype(np.float32)
+    ids = rng.integers(0, 5, size=rows)
+    label = ((numbers[:, 0] + 0.6 * ids + rng.normal(scale=0.5, size=rows)) > 1.5).astype(np.int64)
+    numbers[rng.random(rows) < 0.1, 1] = np.nan  # TF-DF learns where a missing number goes
+    columns = {"a": numbers[:, :1], "b": numbers[:, 1:], "c": ids.reshape(-1, 1)}
+    learner = tfdf.keras.GradientBoostedTreesModel(
+        num_trees=15,
+        max_depth=4,
+        features=[
+            tfdf.keras.FeatureUsage("a", semantic=tfdf.keras.FeatureSemantic.NUMERICAL),
+            tfdf.keras.FeatureUsage("b", semantic=tfdf.keras.FeatureSemantic.NUMERICAL),
+            tfdf.keras.FeatureUsage("c", semantic=tfdf.keras.FeatureSemantic.CATEGORICAL),
+        ],
+        exclude_non_specified_features=True,
+        random_seed=7,
+        verbose=0,
+    )
+    learner.fit(tf.data.Dataset.from_tensor_slices((columns, label)).batch(512), verbose=0)
+    return learner
+
+
+def test_the_rewritten_forest_reproduces_tf_df_for_unseen_categories_and_missing_numbers():
+    rng = np.random.default_rng(5)
+    learner = _tiny_forest(rng)
+    flat = forest.flatten_forest(learner.make_inspector(), ("a", "b", "c"), ("c",))
+    assert flat.trees == 15 and flat.masks.any(), "the trees split on the category"
+    model = forest.forest_model(flat, ("a", "b", "c"))
+    rows = 400
+    a = rng.normal(size=(rows, 1)).astype(np.float32)
+    b = rng.normal(size=(rows, 1)).astype(np.float32)
+    b[::7] = np.nan
+    # Ids 5..9 were never seen in training and -1 is not an id: TF-DF takes both as out-of-dictionary.
+    c = rng.integers(-1, 10, size=(rows, 1))
+    expected = learner.predict({"a": a, "b": b, "c": c}, verbose=0).reshape(-1)
+    logits = model({"a": a, "b": b, "c": c.astype(np.float32)}, training=False)
+    np.testing.assert_allclose(tf.sigmoid(logits).numpy().reshape(-1), expected, rtol=0, atol=1e-5)
+
+
+def test_a_condition_the_graph_cannot_evaluate_is_an_error_naming_the_feature():
+    learner = _tiny_forest(np.random.default_rng(6))
+    with pytest.raises(forest.ForestError, match="tests feature 'c', which is not a model input"):
+        forest.flatten_forest(learner.make_inspector(), ("a", "b"), ())

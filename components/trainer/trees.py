@@ -1,0 +1,144 @@
+"""Gradient-boosted trees (TensorFlow Decision Forests) on the Transform's output: `trainer.model=gbt`.
+
+The trees train on the very rows the MLP trains on: the decoded-rows cache of `inputs.py` (the
+rows Rebalance kept, after the Transform), batched back into one column per feature. Numeric
+inputs (standardised numbers, missing-value indicators) are numerical features; a categorical
+input's vocabulary id is a CATEGORICAL feature (integer ids, so no vocabulary is rebuilt); the
+label is the int 0/1 class. Imbalance is handled either by the threshold tuned on `valid` alone
+(`gbt_example_weights=none`) or also by balanced example weights n / (2 * count_c) (`balanced`).
+
+Memory: TF-DF reads the whole training split into memory before it grows the first tree, so the
+Trainer holds train rows x (features + label + weight) x 4 bytes (credit card: 170k rows x 31
+columns, about 25 MB) plus the learner's own sorted copies; the `valid` split (its loss is logged,
+and stops the growth with `gbt_early_stopping`) likewise. Fine for tables of this size, not for
+billions of rows. Time: about 2.5 CPU seconds a tree on credit card (benchmarks/RESULTS.md).
+
+The trained forest is rewritten as plain TensorFlow ops (`forest.py`), so the exported SavedModel
+loads without TF-DF: it goes through the same serving path as the MLP (`serving.py`), and the
+Evaluator, the gate and the Pusher see no difference.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Dict, Optional, Tuple
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from components.trainer import forest
+from components.trainer.inputs import TrainingStatistics, unstack_features
+from components.trainer.network import ClassBalance, ModelInputs, class_weights
+from components.trainer.spec import TrainerParameters
+
+# Rows per batch fed to TF-DF; it concatenates them all, so this only bounds tf.data's step size.
+FEED_BATCH_ROWS = 8192
+# Trees TF-DF keeps growing after the valid loss last improved before it stops (its default).
+EARLY_STOPPING_LOOK_AHEAD_TREES = 30
+
+
+def _tfdf_columns(features: ModelInputs, weights: Optional[Dict[int, float]]) -> Any:
+    """A map from (feature dict of float32 [batch, 1], float label) to TF-DF's dtypes, with weights if given."""
+    categorical = {key for key, _ in features.categorical_ids}
+
+    def convert(columns, label):
+        converted = {key: tf.cast(value, tf.int64) if key in categorical else value for key, value in columns.items()}
+        label = tf.cast(tf.reshape(label, [-1]), tf.int64)
+        if weights is None:
+            return converted, label
+        weight = tf.where(label > 0, tf.constant(weights[1], tf.float32), tf.constant(weights[0], tf.float32))
+        return converted, label, weight
+
+    return convert
+
+
+def _learner(features: ModelInputs, parameters: TrainerParameters) -> Any:
+    import tensorflow_decision_forests as tfdf
+
+    usages = [
+        tfdf.keras.FeatureUsage(key, semantic=tfdf.keras.FeatureSemantic.CATEGORICAL)
+        for key, _ in features.categorical_ids
+    ]
+    usages += [
+        tfdf.keras.FeatureUsage(key, semantic=tfdf.keras.FeatureSemantic.NUMERICAL) for key in features.numeric_keys
+    ]
+    return tfdf.keras.GradientBoostedTreesModel(
+        task=tfdf.keras.Task.CLASSIFICATION,
+        features=usages,
+        exclude_non_specified_features=True,
+        num_trees=parameters.gbt_num_trees,
+        max_depth=parameters.gbt_max_depth,
+        shrinkage=parameters.gbt_shrinkage,
+        min_examples=parameters.gbt_min_examples,
+        early_stopping="LOSS_INCREASE" if parameters.gbt_early_stopping else "NONE",
+        early_stopping_num_trees_look_ahead=EARLY_STOPPING_LOOK_AHEAD_TREES,
+        random_seed=parameters.seed,
+        # No temp_directory: TF-DF's working copy of the model goes to a local temporary folder it
+        # removes itself, not into the ModelRun artifact (the exported graph is all that is kept).
+        verbose=1,
+    )
+
+
+def train_gbt(
+    features: ModelInputs,
+    parameters: TrainerParameters,
+    stats: TrainingStatistics,
+    train_rows: tf.data.Dataset,
+    valid: tf.data.Dataset,
+) -> Tuple[tf.keras.Model, Dict[str, Any]]:
+    """Trains the forest on `train_rows`, early-stopping on `valid`; a Keras model that outputs a logit.
+
+    `train_rows` are unbatched (feature vector, label) rows in `features.keys` order (the
+    decoded-rows cache, `inputs.disk_cached_rows`); `valid` yields batches of one float32 column
+    per feature and the label (`inputs.read_split`). The returned model takes the MLP's inputs, so
+    threshold tuning, averaging with the MLP and serving are shared. Figures for the training report too.
+    """
+    weights = (
+        class_weights(ClassBalance(stats.positives, stats.negatives))
+        if parameters.gbt_example_weights == "balanced"
+        else None
+    )
+    train = unstack_features(train_rows.batch(FEED_BATCH_ROWS), features.keys).map(_tfdf_columns(features, weights))
+    # The valid loss that stops the growth is weighted like the training loss, so both measure one objective.
+    validation = valid.map(_tfdf_columns(features, weights))
+    learner = _learner(features, parameters)
+    started = time.monotonic()
+    # Always given: without it TF-DF would hold out 10% of the training rows for its validation loss.
+    learner.fit(train, validation_data=validation, verbose=0)
+    seconds = time.monotonic() - started
+    inspector = learner.make_inspector()
+    flat = forest.flatten_forest(inspector, features.keys, [key for key, _ in features.categorical_ids])
+    model = forest.forest_model(flat, features.keys)
+    logs = inspector.training_logs()
+    last = logs[-1].evaluation if logs else None
+    figures: Dict[str, Any] = {
+        "gbt_trees": flat.trees,
+        "gbt_trees_requested": parameters.gbt_num_trees,
+        "gbt_depth": flat.depth,
+        "gbt_nodes": int(flat.feature.size),
+        "gbt_example_weights": parameters.gbt_example_weights,
+        "gbt_class_weights": {str(label): weight for label, weight in (weights or {}).items()},
+        "gbt_validation_loss": float(last.loss) if last is not None and last.loss is not None else None,
+        "gbt_fit_seconds": round(seconds, 2),
+    }
+    logging.info("Gradient-boosted trees: %s", figures)
+    _check_forest_matches_learner(learner, model, validation)
+    return model, figures
+
+
+def _check_forest_matches_learner(learner: Any, model: tf.keras.Model, validation: tf.data.Dataset) -> None:
+    """The exported graph must give TF-DF's own probabilities on `valid`; a mismatch stops the Trainer.
+
+    Run once per training on the first valid batch: a cheap guard that the tree rewrite and the
+    learner agree (conditions, category shift, initial prediction) on real rows.
+    """
+    for columns, *_ in validation.take(1):
+        expected = np.asarray(learner(columns, training=False)).reshape(-1)
+        as_floats = {key: tf.cast(value, tf.float32) for key, value in columns.items()}
+        served = tf.sigmoid(model(as_floats, training=False)).numpy().reshape(-1)
+        gap = float(np.max(np.abs(expected - served))) if expected.size else 0.0
+        if gap > 1e-4:
+            raise forest.ForestError(
+                f"the rewritten forest differs from TF-DF's prediction by up to {gap:.3g} on the valid split"
+            )
