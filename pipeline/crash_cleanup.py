@@ -25,6 +25,8 @@ from typing import List, Optional, Sequence
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from pipeline.run_summary import open_store
+
 # Custom property of a marked execution that says why (read by people browsing ML Metadata).
 CLEANUP_PROPERTY = "marked_failed_by_cleanup"
 _UNFINISHED = (metadata_store_pb2.Execution.RUNNING, metadata_store_pb2.Execution.NEW)
@@ -46,13 +48,6 @@ class CleanedExecution:
             f"{self.node_id} execution {self.execution_id} was left unfinished by {dead_run}: "
             f"marked FAILED in ML Metadata; removed {folders}"
         )
-
-
-def open_store(metadata_path: pathlib.Path) -> metadata_store.MetadataStore:
-    connection = metadata_store_pb2.ConnectionConfig()
-    connection.sqlite.filename_uri = str(metadata_path)
-    connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE
-    return metadata_store.MetadataStore(connection)
 
 
 def _node_id(store: metadata_store.MetadataStore, execution_id: int) -> Optional[str]:
@@ -113,7 +108,8 @@ def clean_unfinished_executions(
     """Marks every unfinished execution FAILED and removes its folders; `dead_run` names the run in the store."""
     if not metadata_path.exists():
         return []
-    store = open_store(metadata_path)
+    # Returned above when no store exists, so opening it never creates one.
+    store = open_store(str(metadata_path))
     cleaned = []
     for execution in store.get_executions():
         if execution.last_known_state not in _UNFINISHED:
