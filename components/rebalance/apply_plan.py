@@ -1,4 +1,4 @@
-"""Applying a split's plan to its records in Beam: exact hash cuts, copies, ties and SMOTE bases.
+"""Applying a split's plan to its records in Beam: exact hash cuts, copies, ties and synthesis bases.
 
 Each class is written by one rule (see `plan`): every record `copies` times, plus once more for the
 `extra` records with the smallest hashes (`record_keys.record_hash`). Those are found in the
@@ -100,7 +100,7 @@ class _ClassAndHash(beam.DoFn):
 
 
 class _ApplyRulesBase(CountingDoFn):
-    """Writes each record `copies (+1 if its hash is below the cut)` times; routes ties and SMOTE bases.
+    """Writes each record `copies (+1 if its hash is below the cut)` times; routes ties and synthesis bases.
 
     `_ApplyRules` has no side input (no class needs a two-pass cut), so Beam can call it through its
     fast path; `_ApplyRulesWithCuts` takes the cuts of the first pass.
@@ -239,15 +239,15 @@ class _SelectSmallest(CountingDoFn):
 
 
 class ApplyPlan(beam.PTransform):
-    """Serialized examples of one split -> rebalanced records, tagged SMOTE bases and problems.
+    """Serialized examples of one split -> rebalanced records, tagged synthesis bases and problems.
 
     Input: a dict with `records` and, when a class needs an exact cut, `cut_records`: the same
     examples read a second time. The cut needs a full pass before the first record is written, and
     reading twice keeps the runner from buffering the whole split between the two stages.
     Returns a dict: `records` and `extra_records` (serialized examples to write; the second holds
     the records chosen by single-pass cuts and among hash ties at two-pass cuts), `smote_bases`
-    ((class, record) of classes to synthesize for) and `problems` (a `Problem` per record the plan
-    has no rule for, and per single-pass cut that came up short).
+    ((class, record) of the classes SMOTE, augment_noise or mixup grow) and `problems` (a `Problem`
+    per record the plan has no rule for, and per single-pass cut that came up short).
     """
 
     def __init__(self, plan: SplitPlan, label_key: str, seed: int, limits: CutLimits = DEFAULT_CUT_LIMITS):

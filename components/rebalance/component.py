@@ -1,4 +1,4 @@
-"""Rebalance component: seeded, exact, scalable under-, over-, hybrid sampling and SMOTE of Examples.
+"""Rebalance component: seeded, exact under-, over-, hybrid sampling, SMOTE, noise and mixup of Examples.
 
 Inputs:
 - `examples` (Examples): tf.Example payload, e.g. CsvExampleGen's gzip TFRecords per `Split-<name>`.
@@ -72,8 +72,8 @@ class Rebalance(base_beam_component.BaseBeamComponent):
           examples: Examples with tf.Example payload.
           class_skew: optional ClassSkew report whose class counts replace the counting pass.
           label_key: the label feature; class names are its values as str ("0", "1", or the string).
-          feature_keys: the data set's numeric model inputs; SMOTE interpolates them when
-            `parameters.smote_feature_keys` is empty.
+          feature_keys: the data set's numeric model inputs; SMOTE, augment_noise and mixup alter
+            them when `parameters.smote_feature_keys` is empty.
           parameters: what to rebalance and how (see RebalanceParameters; validated when built).
         """
         check_component_arguments("Rebalance", parameters, RebalanceParameters, label_key, RebalanceParameterError)

@@ -1,9 +1,9 @@
 """The Beam jobs of Rebalance, as PTransforms applied to the pipeline root, and reading back what they found.
 
 The executor makes the pipeline and runs it; these transforms read the split files, apply the
-pure transforms (`counting`, `apply_plan`, `smote`) and write. What a job finds (class counts,
-problems) goes to JSON-lines files under the executor's temporary folder, read back after the
-run, so the executor can fail before anything is moved into place.
+pure transforms (`counting`, `apply_plan`, `synthesis` with `smote` or `augment`) and write.
+What a job finds (class counts, problems) goes to JSON-lines files under the executor's temporary
+folder, read back after the run, so the executor can fail before anything is moved into place.
 """
 
 from __future__ import annotations
@@ -15,19 +15,32 @@ from typing import Dict, List, Mapping, Sequence, Tuple
 import apache_beam as beam
 from tfx.dsl.io import fileio
 
-from components.rebalance import smote
+from components.rebalance import augment, smote
 from components.rebalance.apply_plan import EXTRA_RECORDS, SMOTE_TAG, ApplyPlan
 from components.rebalance.counting import COUNTS_TAG, CountClasses
 from components.rebalance.plan import CutLimits, SplitPlan
 from components.rebalance.problems import PROBLEMS_TAG, Problem, SumProblems
 from components.rebalance.record_keys import seed_key
 from components.rebalance.spec import RebalanceParameters
+from components.rebalance.synthesis import Maker, SynthesizeClasses
 
 OUTPUT_FILE_PREFIX = "data_tfrecord"
-# Records chosen by the cuts, and SMOTE's synthetic records, go to files of their own (no Flatten).
+# Records chosen by the cuts, and synthetic records, go to files of their own (no Flatten); the
+# latter are named after the strategy (data_tfrecord-smote-*, data_tfrecord-mixup-*, ...).
 EXTRA_FILE_PREFIX = "data_tfrecord-extra"
-SMOTE_FILE_PREFIX = "data_tfrecord-smote"
+SYNTHETIC_FILE_PREFIX = "data_tfrecord-"
 JSON_LINES_SUFFIX = ".jsonl"
+
+
+def synthesis_maker(parameters: RebalanceParameters) -> Maker:
+    """How the configured synthesis strategy makes its points."""
+    if parameters.strategy == "smote":
+        return smote.Smote(parameters.k_neighbors)
+    if parameters.strategy == "augment_noise":
+        return augment.AugmentNoise(parameters.noise_scale)
+    if parameters.strategy == "mixup":
+        return augment.Mixup(parameters.mixup_alpha)
+    raise ValueError(f"strategy {parameters.strategy!r} synthesizes nothing")
 
 
 def read_json_lines(prefix: str) -> List[str]:
@@ -108,10 +121,10 @@ def read_counts(counts_prefix: str, splits: Sequence[str]) -> Dict[str, Dict[str
 class RebalanceSplit(beam.PTransform):
     """Pipeline root -> one split rebalanced by its plan, written as gzip TFRecords under `split_dir`.
 
-    Reads the split's files (twice when a class needs a two-pass cut), applies the plan, runs SMOTE
-    for the classes it grows, and writes each output PCollection to files of its own: a Flatten of
-    the main records would be materialized in memory by the portable runners. Returns the problems
-    found (Problems), for `WriteProblems`.
+    Reads the split's files (twice when a class needs a two-pass cut), applies the plan, runs the
+    synthesis strategy (SMOTE, augment_noise, mixup) for the classes it grows, and writes each
+    output PCollection to files of its own: a Flatten of the main records would be materialized in
+    memory by the portable runners. Returns the problems found (Problems), for `WriteProblems`.
     """
 
     def __init__(
@@ -143,14 +156,14 @@ class RebalanceSplit(beam.PTransform):
         problems = [applied[PROBLEMS_TAG]]
         smote_classes = plan.smote_classes
         if smote_classes:
-            synthetic = applied[SMOTE_TAG] | "Smote" >> smote.SynthesizeSmote(
+            synthetic = applied[SMOTE_TAG] | "Synthesize" >> SynthesizeClasses(
                 plan.split,
                 {name: rule.synthetic for name, rule in smote_classes.items()},
                 self._smote_feature_keys,
-                params.k_neighbors,
                 seed_key(params.seed),
+                synthesis_maker(params),
             )
-            outputs[SMOTE_FILE_PREFIX] = synthetic["records"]
+            outputs[f"{SYNTHETIC_FILE_PREFIX}{params.strategy}"] = synthetic["records"]
             problems.append(synthetic[PROBLEMS_TAG])
         for file_prefix, records in outputs.items():
             _ = records | f"Write[{file_prefix}]" >> beam.io.WriteToTFRecord(

@@ -9,8 +9,8 @@ hash (see `record_keys.record_hash`). That one rule covers all strategies:
 - undersample (n < N): `n // N == 0`, so exactly the `n` smallest-hash records are kept;
 - oversample (n > N): every record is kept `n // N` times, `n % N` of them once more;
 - keep (n == N): every record once.
-SMOTE keeps every original record once and adds `n - N` synthetic records, spread over the base
-records by the same rule.
+SMOTE, augment_noise and mixup (the synthesis strategies) keep every original record once and add
+`n - N` synthetic records, spread over the base records by the same rule.
 
 The hybrid meeting point: for a minority count m, majority count M and target ratio t, hybrid
 oversamples the minority and undersamples the majority by the same factor g = sqrt(t * M / m),
@@ -44,6 +44,10 @@ SINGLE_PASS_MAX_ROWS = 100_000
 EXACT_CUT_MAX_ROWS = 1_000_000
 CUT_NONE, CUT_SINGLE_PASS, CUT_TWO_PASS, CUT_BERNOULLI = "none", "single_pass", "two_pass", "bernoulli"
 
+# The strategies that keep every row and add synthetic rows made from real ones of the same class
+# (modules `smote` and `augment`); here rather than in `spec`, so the plan stays free of TFX imports.
+SYNTHESIS_STRATEGIES = ("smote", "augment_noise", "mixup")
+
 
 @dataclasses.dataclass(frozen=True)
 class CutLimits:
@@ -60,7 +64,7 @@ DEFAULT_CUT_LIMITS = CutLimits()
 class ClassRule:
     """How the records of one class are written: `copies` each, +1 for the `extra` smallest hashes.
 
-    `synthetic` records are added by SMOTE on top (then `copies` is 1 and `extra` 0).
+    `synthetic` records are added on top by a synthesis strategy (then `copies` is 1 and `extra` 0).
     """
 
     count_before: int
@@ -97,7 +101,7 @@ class ClassRule:
 
 @dataclasses.dataclass(frozen=True)
 class SmoteRule(ClassRule):
-    """Every original record once, plus `count_after - count_before` synthetic records."""
+    """Every original record once, plus `count_after - count_before` synthetic records (any synthesis strategy)."""
 
     @property
     def synthetic(self) -> int:
@@ -161,7 +165,7 @@ def _binary_targets(m: int, big_m: int, strategy: str, ratio: float) -> Tuple[in
     """(minority_after, majority_after) for minority count m, majority count big_m and target ratio."""
     if strategy == "undersample":
         return m, max(m, min(big_m, round(m / ratio)))
-    if strategy in ("oversample", "smote"):
+    if strategy == "oversample" or strategy in SYNTHESIS_STRATEGIES:
         return max(m, min(big_m, round(ratio * big_m))), big_m
     # hybrid: the geometric-mean meeting point (module docstring).
     # The majority count follows from the minority's so the ratio is as exact as integers allow.
@@ -184,7 +188,8 @@ def plan_split(split: str, counts: Mapping[str, int], params: RebalanceParameter
         )
     if params.strategy == "none":
         return unchanged_plan(split, present, "strategy 'none': copied unchanged")
-    rule_type: Type[ClassRule] = SmoteRule if params.strategy == "smote" else ClassRule
+    synthesis = params.strategy in SYNTHESIS_STRATEGIES
+    rule_type: Type[ClassRule] = SmoteRule if synthesis else ClassRule
 
     if params.target_counts is not None:
         targets = dict(params.target_counts)
@@ -197,7 +202,7 @@ def plan_split(split: str, counts: Mapping[str, int], params: RebalanceParameter
         rules = {}
         for name, before in sorted(present.items()):
             after = targets.get(name, before)
-            if after < before and params.strategy in ("oversample", "smote"):
+            if after < before and (params.strategy == "oversample" or synthesis):
                 raise RebalanceInputError(
                     f"split {split!r}: target_counts[{name!r}]={after} < {before} rows, but strategy "
                     f"{params.strategy!r} never removes rows; use 'undersample' or 'hybrid'."
@@ -205,7 +210,8 @@ def plan_split(split: str, counts: Mapping[str, int], params: RebalanceParameter
             if after > before and params.strategy == "undersample":
                 raise RebalanceInputError(
                     f"split {split!r}: target_counts[{name!r}]={after} > {before} rows, but strategy "
-                    f"'undersample' never adds rows; use 'oversample', 'hybrid' or 'smote'."
+                    f"'undersample' never adds rows; use 'oversample', 'hybrid' or a synthesis strategy "
+                    f"({', '.join(SYNTHESIS_STRATEGIES)})."
                 )
             if after == 0:
                 raise RebalanceInputError(
@@ -251,11 +257,18 @@ def plan_split(split: str, counts: Mapping[str, int], params: RebalanceParameter
     for name, rule in plan.smote_classes.items():
         if rule.count_before > params.smote_max_minority_rows:
             raise RebalanceInputError(
-                f"split {split!r}: SMOTE would hold class {name!r} ({rule.count_before} rows) in memory, more "
-                f"than smote_max_minority_rows={params.smote_max_minority_rows}. Raise the limit if the workers "
-                "have the memory, or use 'oversample' / 'hybrid'."
+                f"split {split!r}: {params.strategy} would hold class {name!r} ({rule.count_before} rows) in "
+                f"memory, more than smote_max_minority_rows={params.smote_max_minority_rows}. Raise the limit if "
+                "the workers have the memory, or use 'oversample' / 'hybrid'."
             )
-        if params.k_neighbors >= rule.count_before:
+        if params.strategy != "smote":
+            # Noise needs a spread to scale by, mixup a second row to mix with.
+            if rule.count_before < 2:
+                raise RebalanceInputError(
+                    f"split {split!r}: {params.strategy} needs at least 2 rows of class {name!r}, which has "
+                    f"{rule.count_before}; use 'oversample' to repeat it."
+                )
+        elif params.k_neighbors >= rule.count_before:
             raise RebalanceInputError(
                 f"split {split!r}: SMOTE k_neighbors={params.k_neighbors} needs more than {params.k_neighbors} rows "
                 f"of class {name!r}, which has {rule.count_before}. Lower k_neighbors below {rule.count_before}."

@@ -1,8 +1,8 @@
 """Problems Rebalance finds in the records, as typed values on a tagged output (never mixed into the data).
 
 A record without a usable label, a class the plan does not know, a single-pass cut that came up
-short, a class SMOTE cannot interpolate: the PTransform that finds one puts a `Problem` on its
-`problems` output. The executor sums them per kind, split and detail, writes them beside the job's
+short, a class SMOTE, augment_noise or mixup cannot grow: the PTransform that finds one puts a
+`Problem` on its `problems` output. The executor sums them per kind, split and detail, writes them beside the job's
 output, and after the job fails with one sentence per problem, before anything is moved into place.
 """
 
@@ -22,7 +22,7 @@ LABEL_VALUES = "label_values"  # how many values the label has (not one)
 UNPARSEABLE = "unparseable"  # the protobuf error's type name
 UNEXPECTED_CLASS = "unexpected_class"  # the class, which the class counts do not list
 SHORTFALL = "shortfall"  # the class whose single-pass cut found too few candidates
-SMOTE_INPUT = "smote_input"  # the sentence naming the split, class and feature SMOTE cannot use
+SYNTHESIS_INPUT = "synthesis_input"  # the sentence naming the split, class and feature synthesis cannot use
 
 SHORTFALL_MESSAGE = "single-pass cut found too few candidates"
 
@@ -66,7 +66,7 @@ class Problem:
             return f"{where}: {self.count} example(s) of class {self.detail!r}, which the class counts do not list"
         if self.kind == SHORTFALL:
             return f"{where}: {SHORTFALL_MESSAGE} for class {self.detail!r} ({self.count} missing)"
-        if self.kind == SMOTE_INPUT:
+        if self.kind == SYNTHESIS_INPUT:
             return self.detail
         return f"{where}: {self.count} example(s): {self.kind} {self.detail}"
 

@@ -8,6 +8,7 @@ passed as parameters of their own, `label_key` and `feature_keys`.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
 from tfx import types
@@ -18,6 +19,7 @@ from components.class_skew.spec import ClassSkewReport
 from components.common.component import LABEL_KEY
 from components.common.parameters import ComponentParameters
 from components.rebalance.errors import RebalanceParameterError
+from components.rebalance.plan import SYNTHESIS_STRATEGIES
 
 # Channels.
 EXAMPLES_KEY = "examples"
@@ -27,7 +29,7 @@ REBALANCED_EXAMPLES_KEY = "rebalanced_examples"
 # Data-set names besides `LABEL_KEY`, passed as their own parameters (they describe the data, not the rebalancing).
 FEATURE_KEYS = "feature_keys"
 
-STRATEGIES = ("none", "undersample", "oversample", "hybrid", "smote")
+STRATEGIES = ("none", "undersample", "oversample", "hybrid", *SYNTHESIS_STRATEGIES)
 SINGLE_CLASS_ACTIONS = ("fail", "skip")
 DEFAULT_SEED = 42
 
@@ -97,13 +99,20 @@ class RebalanceParameters(ComponentParameters):
     seed: int = DEFAULT_SEED
     # SMOTE neighbours (exact kNN, Euclidean on the SMOTE features).
     k_neighbors: int = 5
-    # The numeric features SMOTE interpolates (the others are copied from the base); empty: every
-    # numeric model input (the component's `feature_keys`).
+    # The numeric features SMOTE interpolates, augment_noise perturbs and mixup mixes (the others
+    # are copied from the base); empty: every numeric model input (the component's `feature_keys`).
     smote_feature_keys: Tuple[str, ...] = ()
     # Refuse targets that would grow a class by more than this factor.
     max_oversampling_factor: float = 100.0
-    # Refuse SMOTE on a class with more rows (it is held in one worker's memory).
+    # Refuse SMOTE, augment_noise and mixup on a class with more rows (it is held in one worker's memory).
     smote_max_minority_rows: int = 200_000
+    # augment_noise: the noise's standard deviation, as a fraction of each feature's standard
+    # deviation over the rows of the class being grown.
+    noise_scale: float = 0.1
+    # mixup: lambda ~ Beta(alpha, alpha), folded to max(lambda, 1 - lambda) so a row stays nearer
+    # its base, whose label and other features it keeps. 0.4 is the top of the range [0.1, 0.4]
+    # the mixup paper (Zhang et al. 2018) found to help; smaller alphas put lambda nearer 1.
+    mixup_alpha: float = 0.4
     # A split with one class: "fail", or "skip" (copy it unchanged, with a warning).
     on_single_class: str = "fail"
 
@@ -146,6 +155,13 @@ class RebalanceParameters(ComponentParameters):
             _is_int(self.smote_max_minority_rows) and self.smote_max_minority_rows >= 1,
             f"rebalance.smote_max_minority_rows must be an int >= 1, got {self.smote_max_minority_rows!r}",
         )
+        for name in ("noise_scale", "mixup_alpha"):
+            value = getattr(self, name)
+            _require(
+                _is_number(value) and math.isfinite(value) and value > 0,
+                f"rebalance.{name} must be a finite number > 0, got {value!r}",
+            )
+            object.__setattr__(self, name, float(value))
         _require(
             self.on_single_class in SINGLE_CLASS_ACTIONS,
             f"rebalance.on_single_class must be one of {', '.join(SINGLE_CLASS_ACTIONS)}; got {self.on_single_class!r}",
@@ -153,7 +169,7 @@ class RebalanceParameters(ComponentParameters):
 
 
 def smote_features(parameters: RebalanceParameters, label_key: str, feature_keys: Sequence[str]) -> Tuple[str, ...]:
-    """The features SMOTE interpolates: `smote_feature_keys`, or every numeric model input when it is empty.
+    """The features synthesis alters: `smote_feature_keys`, or every numeric model input when it is empty.
 
     Also checks the data set's names against the parameters; raises RebalanceParameterError naming
     the setting. The component calls it when it is built, the executor when it runs.
@@ -166,11 +182,11 @@ def smote_features(parameters: RebalanceParameters, label_key: str, feature_keys
         label_key not in keys,
         f"rebalance.smote_feature_keys must not include the label {label_key!r}: {list(keys)}",
     )
-    if parameters.strategy == "smote":
+    if parameters.strategy in SYNTHESIS_STRATEGIES:
         _require(
             bool(keys),
-            "strategy 'smote' needs rebalance.smote_feature_keys (or the numeric model inputs, feature_keys): "
-            "the numeric features to interpolate",
+            f"strategy {parameters.strategy!r} needs rebalance.smote_feature_keys (or the numeric model inputs, "
+            "feature_keys): the numeric features it makes new values of",
         )
     return keys
 

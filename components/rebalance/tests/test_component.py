@@ -70,6 +70,7 @@ def test_bad_parameters_fail_before_the_component_is_built(overrides, match):
     "feature_keys, parameters, match",
     [
         ((), RebalanceParameters(strategy="smote"), "strategy 'smote' needs rebalance.smote_feature_keys"),
+        ((), RebalanceParameters(strategy="mixup"), "strategy 'mixup' needs rebalance.smote_feature_keys"),
         (("V1",), RebalanceParameters(smote_feature_keys=("V1", "Class")), "must not include the label 'Class'"),
     ],
 )

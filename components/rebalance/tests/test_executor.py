@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 
@@ -87,7 +88,12 @@ def test_undersample_writes_exact_counts_copies_other_splits_and_records_what_it
 
 @pytest.mark.parametrize(
     "strategy, target_ratio, counts",
-    [("hybrid", 0.5, {"0": 84, "1": 42}), ("smote", 0.25, {"0": 240, "1": 60})],
+    [
+        ("hybrid", 0.5, {"0": 84, "1": 42}),
+        ("smote", 0.25, {"0": 240, "1": 60}),
+        ("augment_noise", 0.25, {"0": 240, "1": 60}),
+        ("mixup", 0.25, {"0": 240, "1": 60}),
+    ],
 )
 def test_two_worker_processes_write_the_records_of_the_default_runner(
     tmp_path, binary_examples, strategy, target_ratio, counts
@@ -196,6 +202,50 @@ def test_smote_on_nan_values_fails_in_the_job_and_writes_nothing(tmp_path):
 def test_smote_on_a_string_feature_is_refused(tmp_path, binary_examples):
     with pytest.raises(RebalanceInputError, match=r"feature 'row_id' is bytes_list .* only numeric"):
         run(tmp_path, binary_examples, strategy="smote", target_ratio=0.5, smote_feature_keys=("f0", "row_id"))
+    assert_nothing_written(tmp_path / "out")
+
+
+@pytest.mark.parametrize("strategy", ["augment_noise", "mixup"])
+def test_augmentation_keeps_every_original_once_and_adds_exactly_the_seeded_synthetic_rows(
+    tmp_path, binary_examples, strategy
+):
+    output = run(tmp_path, binary_examples, name="a", strategy=strategy, target_ratio=0.25)
+    train = fx.read_split(output.uri, "train")
+    assert fx.class_counts(train) == {"0": 240, "1": 60}
+    originals = fx.read_split(binary_examples.uri, "train")
+    synthetic = collections.Counter(train)
+    synthetic.subtract(originals)
+    assert min(synthetic.values()) == 0, "every original record is written, unchanged"
+    assert not set(synthetic.elements()) & set(originals), "and only once"
+    assert fx.class_counts(synthetic.elements()) == {"1": 45}
+    assert any(name.startswith(f"data_tfrecord-{strategy}-") for name in split_files(output.uri, "train"))
+    assert split_files(output.uri, "eval") == split_files(binary_examples.uri, "eval")
+    summary = json.load(open(os.path.join(output.uri, executor.SUMMARY_FILE_NAME)))
+    assert summary["strategy"] == strategy and summary["splits"]["train"]["actions"] == {"0": "keep", "1": "synthesize"}
+    again = fx.read_split(run(tmp_path, binary_examples, name="b", strategy=strategy, target_ratio=0.25).uri, "train")
+    other = run(tmp_path, binary_examples, name="c", strategy=strategy, target_ratio=0.25, seed=7)
+    assert sorted(train) == sorted(again) and sorted(train) != sorted(fx.read_split(other.uri, "train"))
+
+
+@pytest.mark.parametrize(
+    "strategy, match",
+    [
+        ("augment_noise", r"feature 'row_id' is bytes_list in a '1' example; augment_noise perturbs only numeric"),
+        ("mixup", r"feature 'row_id' is bytes_list in a '1' example; mixup mixes only numeric"),
+    ],
+)
+def test_augmentation_of_a_text_feature_fails_in_the_job_and_writes_nothing(tmp_path, binary_examples, strategy, match):
+    with pytest.raises(RebalanceInputError, match=match):
+        run(tmp_path, binary_examples, strategy=strategy, target_ratio=0.5, smote_feature_keys=("f0", "row_id"))
+    assert_nothing_written(tmp_path / "out")
+
+
+@pytest.mark.parametrize("strategy", ["augment_noise", "mixup"])
+def test_augmentation_of_a_single_minority_row_is_refused_before_the_job(tmp_path, strategy):
+    rows = fx.make_rows({0: 50, 1: 1})
+    examples = fx.make_examples_artifact(str(tmp_path / "examples"), {"train": rows, "eval": rows[:5]}, shards=1)
+    with pytest.raises(RebalanceInputError, match=f"{strategy} needs at least 2 rows of class '1', which has 1"):
+        run(tmp_path, examples, strategy=strategy, target_ratio=0.5)
     assert_nothing_written(tmp_path / "out")
 
 

@@ -51,6 +51,17 @@ def test_smote_plans_synthetic_rows():
     assert plan.smote_classes["1"].synthetic == 160 and plan.rules["0"].action == "keep"
 
 
+@pytest.mark.parametrize("strategy", ["augment_noise", "mixup"])
+def test_augmentation_plans_synthetic_rows_like_smote_and_never_removes_rows(strategy):
+    plan = plan_train({"0": 1000, "1": 40}, params(strategy=strategy, target_ratio=0.2))
+    assert plan.counts_after == {"0": 1000, "1": 200} and plan.smote_classes["1"].synthetic == 160
+    assert plan.rules["1"].action == "synthesize" and plan.rules["0"].action == "keep"
+    with pytest.raises(RebalanceInputError, match=f"target_counts\\['1'\\]=30 < 40 rows, but strategy '{strategy}'"):
+        plan_train({"0": 1000, "1": 40}, params(strategy=strategy, target_counts={"1": 30}))
+    with pytest.raises(RebalanceInputError, match=f"{strategy} would hold class '1' \\(40 rows\\) in memory"):
+        plan_train({"0": 1000, "1": 40}, params(strategy=strategy, target_ratio=0.2, smote_max_minority_rows=30))
+
+
 def test_already_balanced_split_is_left_unchanged():
     plan = plan_train({"0": 100, "1": 50}, params(target_ratio=0.1))
     assert not plan.changes_data and plan.counts_after == {"0": 100, "1": 50}

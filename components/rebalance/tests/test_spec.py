@@ -19,6 +19,7 @@ def test_defaults_are_the_pipelines():
     defaults = RebalanceParameters()
     assert (defaults.strategy, defaults.target_ratio, defaults.splits, defaults.seed) == ("none", 0.1, ("train",), 42)
     assert defaults.smote_feature_keys == () and defaults.target_counts is None
+    assert (defaults.noise_scale, defaults.mixup_alpha) == (0.1, 0.4)
 
 
 @pytest.mark.parametrize("ratio", [0.0, -0.1, 1.5])
@@ -44,6 +45,11 @@ def test_ratio_out_of_range_is_refused(ratio):
         ({"max_oversampling_factor": 0.5}, "rebalance.max_oversampling_factor"),
         ({"on_single_class": "ignore"}, "rebalance.on_single_class"),
         ({"smote_max_minority_rows": 0}, "rebalance.smote_max_minority_rows"),
+        ({"noise_scale": 0.0}, r"rebalance.noise_scale must be a finite number > 0, got 0.0"),
+        ({"noise_scale": float("nan")}, "rebalance.noise_scale must be a finite number > 0"),
+        ({"noise_scale": "0.1"}, "rebalance.noise_scale must be a finite number > 0"),
+        ({"mixup_alpha": -1}, r"rebalance.mixup_alpha must be a finite number > 0, got -1"),
+        ({"mixup_alpha": True}, "rebalance.mixup_alpha must be a finite number > 0"),
     ],
 )
 def test_bad_parameters_are_refused(overrides, match):
@@ -77,6 +83,8 @@ def test_smote_interpolates_every_numeric_model_input_unless_told_otherwise():
     "parameters, feature_keys, match",
     [
         (RebalanceParameters(strategy="smote"), (), "strategy 'smote' needs rebalance.smote_feature_keys"),
+        (RebalanceParameters(strategy="augment_noise"), (), "strategy 'augment_noise' needs rebalance.smote_"),
+        (RebalanceParameters(strategy="mixup"), (), "strategy 'mixup' needs rebalance.smote_feature_keys"),
         (params(smote_feature_keys=("f0", "Class")), ("f0",), "smote_feature_keys must not include the label"),
         (RebalanceParameters(), ("f0", "Class"), "feature_keys must not include the label 'Class'"),
     ],
