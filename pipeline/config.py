@@ -19,6 +19,7 @@ from components.rebalance.spec import RebalanceParameters
 from components.trainer.spec import TrainerParameters
 from components.transform.spec import TransformInputs, TransformParameters
 from pipeline.dataset import SPLIT_NAMES
+from pipeline.label import MIN_CLASSES
 
 # The Evaluator's baseline: the last model the gate blessed other than the candidate (needs a
 # Python resolver: LocalDagRunner, Vertex AI), TFX's LatestBlessedModelStrategy (compiles for
@@ -46,6 +47,10 @@ class PipelineConfig:
     # Numeric columns with missing values in the data: the Transform adds a missing indicator for each.
     nullable_feature_keys: Tuple[str, ...] = ()
     slice_feature_keys: Tuple[str, ...] = ()
+    # The label's classes (its description): empty for a binary label; for a multiclass one every
+    # class name in class-index order, and the indices of the rare classes the gate protects.
+    class_names: Tuple[str, ...] = ()
+    protected_classes: Tuple[int, ...] = ()
     # SQLite file of the ML Metadata store; None where the orchestrator provides one (Kubeflow).
     metadata_path: Optional[str] = None
     beam_pipeline_args: Tuple[str, ...] = ()
@@ -71,12 +76,44 @@ class PipelineConfig:
         for name in ("train_split", "eval_split"):
             split = getattr(self.class_skew, name)
             require(split in SPLIT_NAMES, f"class_skew.{name} {split!r} is not a split data prep makes: {SPLIT_NAMES}")
+        self._check_classes()
         unknown = [split for split in self.rebalance.splits if split not in SPLIT_NAMES]
         require(not unknown, f"rebalance.splits names splits that data prep does not make: {unknown}")
         require(
             "eval" not in self.rebalance.splits and "valid" not in self.rebalance.splits,
             "rebalance.splits must not include valid or eval: rebalancing them would bias the metrics",
         )
+
+    @property
+    def multiclass(self) -> bool:
+        return len(self.class_names) >= MIN_CLASSES
+
+    def _check_classes(self) -> None:
+        """The classes are the description's; rebalance.target_counts must name them by index."""
+        object.__setattr__(self, "class_names", tuple(self.class_names))
+        object.__setattr__(self, "protected_classes", tuple(self.protected_classes))
+        require(
+            not self.class_names or self.multiclass,
+            f"class_names lists a multiclass label's classes (at least {MIN_CLASSES}), got {list(self.class_names)}",
+        )
+        require(len(set(self.class_names)) == len(self.class_names), f"class_names repeat: {list(self.class_names)}")
+        require(
+            bool(self.protected_classes) == self.multiclass,
+            "protected_classes names the classes the gate protects: one or more for a multiclass label, none for "
+            f"a binary one; got {list(self.protected_classes)} with class_names {list(self.class_names)}",
+        )
+        strays = [index for index in self.protected_classes if not 0 <= index < len(self.class_names)]
+        require(not strays, f"protected_classes {strays} are not class indices 0..{len(self.class_names) - 1}")
+        if self.rebalance.target_counts is None:
+            return
+        names = self.class_names or ("the other classes", "the class of interest")
+        indices = {str(index) for index in range(len(names))}
+        for key, _ in self.rebalance.target_counts:
+            require(
+                key in indices,
+                f"rebalance.target_counts names class {key!r}; its keys are class indices: "
+                + ", ".join(f"{index}={name}" for index, name in enumerate(names)),
+            )
 
     def transform_inputs(self) -> TransformInputs:
         """What the Transform's preprocessing_fn receives: the data set's columns and `transform.*`."""

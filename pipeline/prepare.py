@@ -2,8 +2,9 @@
 
 `prepare_dataset` runs two streaming passes over each raw file, in constant memory: the checks
 and type inference of `table_scan.scan_table` for every span first, then `write_span`, which turns
-each row into a tf.Example (numbers as floats, categories as bytes, the label as 0/1, the cut slice
-columns as bytes; a missing value is an absent feature) and writes it to the split that an exact
+each row into a tf.Example (numbers as floats, categories as bytes, the label as its class index:
+0/1 for a binary label, 0..k-1 in `label.classes` order for a multiclass one; the cut slice columns
+as bytes; a missing value is an absent feature) and writes it to the split that an exact
 stratified draw assigns (`splits.StratifiedSplitter`).
 
 Typed tf.Examples rather than a clean CSV: CsvExampleGen infers types from the text, so a zip code
@@ -30,8 +31,6 @@ from pipeline.data import SPAN_DIR_PREFIX
 from pipeline.dataset import SPLIT_NAMES, DatasetDescription
 from pipeline.splits import SplitCountError, StratifiedSplitter
 from pipeline.table_scan import (
-    NEGATIVE,
-    POSITIVE,
     ColumnTypes,
     PrepError,
     TableScan,
@@ -65,11 +64,22 @@ def fingerprint(description: DatasetDescription, raw: pathlib.Path) -> Dict[str,
         "mtime_ns": stat.st_mtime_ns,
         # The parsed description, not its file: comments and key order do not matter, and the quick
         # path's description is written only after its data passed every check.
-        "description_sha256": hashlib.sha256(
-            repr(dataclasses.replace(description, path=pathlib.Path())).encode()
-        ).hexdigest(),
+        "description_sha256": hashlib.sha256(_description_identity(description).encode()).hexdigest(),
         "prep_version": PREP_VERSION,
     }
+
+
+def _description_identity(description: DatasetDescription) -> str:
+    """The parsed description as text, path aside; settings added since a span was prepared count only when set.
+
+    `Label.classes` and `ReadOptions.comment` are left out of the dataclasses' repr, so a description
+    that does not use them has the identity (and the prepared spans stay reusable, the Examples and
+    ExampleGen's cache unchanged) that it had before they existed. `Label.protect` changes no Example.
+    """
+    identity = repr(dataclasses.replace(description, path=pathlib.Path()))
+    added = {"classes": description.label.classes, "comment": description.read.comment}
+    added = {name: value for name, value in added.items() if value}
+    return identity + (repr(added) if added else "")
 
 
 def read_manifest(folder: pathlib.Path) -> Optional[Dict[str, Any]]:
@@ -144,7 +154,7 @@ def write_span(
         label = description.label
         try:
             for _, row in rows_iter:
-                cls = POSITIVE if row[index[label.column]].strip() in label.positive else NEGATIVE
+                cls = label.class_index(row[index[label.column]].strip())
                 features: Dict[str, object] = {}
                 for name in types.numeric:
                     text = row[index[name]].strip()

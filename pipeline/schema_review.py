@@ -27,8 +27,10 @@ _HEADER = (
 )
 
 
-def mark_label_categorical(schema: schema_pb2.Schema, label_key: str) -> None:
-    """Declares the 0/1 label `int_domain { is_categorical: true, min: 0, max: 1 }`.
+def mark_label_categorical(schema: schema_pb2.Schema, label_key: str, num_classes: int = 2) -> None:
+    """Declares the label `int_domain { is_categorical: true, min: 0, max: num_classes - 1 }`.
+
+    The label is the class index data prep writes: 0/1 for a binary label, 0..k-1 for k classes.
 
     SchemaGen describes a categorical integer by a string domain of its values, which TFDV does not
     treat as categorical when it computes statistics against the schema; this form it does, so
@@ -36,17 +38,22 @@ def mark_label_categorical(schema: schema_pb2.Schema, label_key: str) -> None:
     """
     for feature in schema.feature:
         if feature.name == label_key and feature.type == schema_pb2.INT:
-            orphan = feature.domain if feature.WhichOneof("domain_info") == "domain" else None
+            orphans = {label_key, feature.domain if feature.WhichOneof("domain_info") == "domain" else label_key}
             feature.int_domain.is_categorical = True
-            feature.int_domain.min, feature.int_domain.max = 0, 1
-            if orphan is not None:
-                kept = [domain for domain in schema.string_domain if domain.name != orphan]
-                del schema.string_domain[:]
-                schema.string_domain.extend(kept)
+            feature.int_domain.min, feature.int_domain.max = 0, num_classes - 1
+            # SchemaGen may also leave a string domain of the label's values that no feature refers to.
+            referenced = {item.domain for item in schema.feature if item.WhichOneof("domain_info") == "domain"}
+            kept = [domain for domain in schema.string_domain if domain.name not in orphans - referenced]
+            del schema.string_domain[:]
+            schema.string_domain.extend(kept)
 
 
-def save_inferred_schema(schema_uri: str, destination: pathlib.Path, label_key: str) -> Optional[pathlib.Path]:
+def save_inferred_schema(
+    schema_uri: str, destination: pathlib.Path, label_key: str, num_classes: int = 2
+) -> Optional[pathlib.Path]:
     """Copies SchemaGen's schema to `destination` unless a reviewed one is there; the label is marked categorical.
+
+    `num_classes` sets the label's domain, 0..num_classes-1 (the description's classes; 2 for binary).
 
     Returns the path written, or None when `destination` already exists (it is never overwritten).
     """
@@ -55,7 +62,7 @@ def save_inferred_schema(schema_uri: str, destination: pathlib.Path, label_key: 
 
     with fileio.open(os.path.join(schema_uri, SCHEMA_FILE), "r") as handle:
         schema = text_format.Parse(handle.read(), schema_pb2.Schema())
-    mark_label_categorical(schema, label_key)
+    mark_label_categorical(schema, label_key, num_classes)
     destination.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomically(str(destination), _HEADER + text_format.MessageToString(schema))
     return destination

@@ -65,8 +65,12 @@ def _check_encoding(description: DatasetDescription) -> str:
     return encoding
 
 
-def _decoded_lines(handle, path: pathlib.Path, encoding: str) -> Iterator[str]:
-    """Decodes line by line, so a bad byte is reported with its line and column; drops a byte-order mark."""
+def _decoded_lines(handle, path: pathlib.Path, encoding: str, comment: Optional[str] = None) -> Iterator[str]:
+    """Decodes line by line, so a bad byte is reported with its line and column; drops a byte-order mark.
+
+    A line that begins with `comment` comes out empty, not dropped, so the CSV reader's line numbers
+    stay those of the file (empty lines are skipped as rows).
+    """
     for number, raw in enumerate(handle, start=1):
         try:
             text = raw.decode(encoding)
@@ -77,7 +81,11 @@ def _decoded_lines(handle, path: pathlib.Path, encoding: str) -> Iterator[str]:
             ) from None
         if number == 1 and text.startswith("\ufeff"):
             text = text[1:]
-        yield text
+        yield "\n" if comment and text.startswith(comment) else text
+
+
+def _is_blank(row: Sequence[str]) -> bool:
+    return not row or (len(row) == 1 and not row[0].strip())
 
 
 def read_rows(description: DatasetDescription, path: pathlib.Path) -> Iterator[Tuple[int, List[str]]]:
@@ -85,17 +93,18 @@ def read_rows(description: DatasetDescription, path: pathlib.Path) -> Iterator[T
     encoding = _check_encoding(description)
     read = description.read
     with open(path, "rb") as handle:
-        reader = csv.reader(_decoded_lines(handle, path, encoding), delimiter=read.delimiter)
+        reader = csv.reader(_decoded_lines(handle, path, encoding, read.comment), delimiter=read.delimiter)
         if read.header:
-            try:
-                header = [name.strip() for name in next(reader)]
-            except StopIteration:
-                raise PrepError(f"{path} is empty; it needs a header row and data rows") from None
+            # The first row that is not blank (or a comment).
+            first = next((row for row in reader if not _is_blank(row)), None)
+            if first is None:
+                raise PrepError(f"{path} is empty; it needs a header row and data rows")
+            header = [name.strip() for name in first]
         else:
             header = list(read.columns)
         yield 1, header
         for row in reader:
-            if not row or (len(row) == 1 and not row[0].strip()):
+            if _is_blank(row):
                 continue
             if len(row) != len(header):
                 raise PrepError(
@@ -164,6 +173,11 @@ def scan_table(description: DatasetDescription, path: pathlib.Path) -> TableScan
         raw_label = row[label_index].strip()
         if raw_label in missing:
             raise PrepError(f"{path}:{line}: label {label.column!r} is missing; drop that row or fill in its class")
+        if label.multiclass and raw_label not in label.classes:
+            raise PrepError(
+                f"{path}:{line}: label {label.column!r} is {raw_label!r}, which is not among label.classes "
+                f"{list(label.classes)}; add it to label.classes or fix the row"
+            )
         if label.values and raw_label not in label.values and raw_label not in label.positive:
             raise PrepError(
                 f"{path}:{line}: label {label.column!r} is {raw_label!r}, which is neither a class of interest "
@@ -199,18 +213,26 @@ def scan_table(description: DatasetDescription, path: pathlib.Path) -> TableScan
                 f"{path}:{line}: slice {item.name!r} cuts column {item.column!r} at edges, but it holds text "
                 f"({text!r}); slice a text column without edges"
             )
-    positives = sum(count for value, count in label_values.items() if value in label.positive)
     return TableScan(
         path=path,
         header=tuple(header),
         types=ColumnTypes(
             numeric=numeric, categorical=categorical, nullable=tuple(name for name in numeric if name in seen_missing)
         ),
-        class_counts={NEGATIVE: rows - positives, POSITIVE: positives},
+        class_counts=_class_counts(description, label_values, rows),
         label_values=dict(sorted(label_values.items())),
         rows=rows,
         first_text=first_text,
     )
+
+
+def _class_counts(description: DatasetDescription, label_values: Mapping[str, int], rows: int) -> Dict[int, int]:
+    """Rows per class index: 0/1 for a binary label, 0..k-1 in label.classes order for a multiclass one."""
+    label = description.label
+    if label.multiclass:
+        return {index: label_values.get(name, 0) for index, name in enumerate(label.classes)}
+    positives = sum(count for value, count in label_values.items() if value in label.positive)
+    return {NEGATIVE: rows - positives, POSITIVE: positives}
 
 
 def check_class_counts(description: DatasetDescription, scan: TableScan) -> None:
@@ -220,6 +242,9 @@ def check_class_counts(description: DatasetDescription, scan: TableScan) -> None
     needed = minimum_rows_per_class(shares)
     split_text = "/".join(f"{shares[name]:g}" for name in SPLIT_NAMES)
     found = ", ".join(f"{value!r}: {count}" for value, count in scan.label_values.items())
+    if label.multiclass:
+        _check_multiclass_counts(description, scan, needed, split_text, found)
+        return
     if scan.class_counts[POSITIVE] == 0:
         raise PrepError(
             f"{scan.path}: the class of interest {list(label.positive)} never occurs in column {label.column!r} "
@@ -231,6 +256,25 @@ def check_class_counts(description: DatasetDescription, scan: TableScan) -> None
                 f"{scan.path}: column {label.column!r} has {scan.class_counts[cls]} rows of the {name}; at least "
                 f"{needed} are needed so that train, valid and eval each get one (split {split_text}); add rows "
                 "or change split in the data-set description"
+            )
+
+
+def _check_multiclass_counts(
+    description: DatasetDescription, scan: TableScan, needed: int, split_text: str, found: str
+) -> None:
+    label = description.label
+    for index, name in enumerate(label.classes):
+        count = scan.class_counts[index]
+        if count == 0:
+            raise PrepError(
+                f"{scan.path}: class {name!r} of label.classes never occurs in column {label.column!r} (values "
+                f"found: {found}); remove it from label.classes in {description.path.name} or add its rows"
+            )
+        if count < needed:
+            raise PrepError(
+                f"{scan.path}: column {label.column!r} has {count} rows of class {name!r}; at least {needed} are "
+                f"needed so that train, valid and eval each get one (split {split_text}); add rows or change split "
+                "in the data-set description"
             )
 
 

@@ -4,6 +4,9 @@
 - `headerless`: no header, `?` for missing values, names given by the description.
 - `mixed`: text and integer-coded categorical columns, a row id to drop, missing values.
 - the credit-card layout ships as tests/data/creditcard_small.csv.
+- `failure_types` (multiclass, k = 4): text class names, two rare classes (~4.5% and ~3.5%) that
+  the description protects, a text categorical column and an id to drop. Not in `SHAPES`, whose
+  tests train the binary model; `MULTICLASS_SHAPES` holds it.
 Rows are drawn from a seeded generator, with the class of interest depending on the features, so a
 model can learn it.
 """
@@ -114,6 +117,53 @@ def mixed(folder: pathlib.Path, rows: int = 600, seed: int = 3) -> pathlib.Path:
     )
 
 
+FAILURE_CLASSES = ("none", "overstrain", "power", "tool_wear")
+FAILURE_SHARES = (0.80, 0.12, 0.045, 0.035)
+PROTECTED_FAILURES = ("power", "tool_wear")
+
+
+def failure_types(folder: pathlib.Path, rows: int = 800, seed: int = 4) -> pathlib.Path:
+    """machines.csv: an id to drop, a text line, three sensors with some NA, failure_type among four classes.
+
+    Each row's class is drawn first, then its sensors from that class's own mix (overstrain: high
+    torque; power: high speed and low torque; tool wear: long tool use), so every class can be learnt
+    and the rare ones are rare: about 80% none, 12% overstrain, 4.5% power, 3.5% tool wear.
+    """
+    rng = random.Random(seed)
+    table: List[List[object]] = [["machine_id", "line", "speed", "torque", "tool_minutes", "failure_type"]]
+    for number in range(rows):
+        kind = rng.choices(FAILURE_CLASSES, weights=FAILURE_SHARES)[0]
+        speed = rng.gauss(1500 + (500 if kind == "power" else 0), 120)
+        torque = rng.gauss(40 + (25 if kind == "overstrain" else 0) - (15 if kind == "power" else 0), 6)
+        minutes = rng.uniform(0, 180) + (90 if kind == "tool_wear" else 0)
+        line = rng.choice(["L", "M", "H"]) if kind != "overstrain" else rng.choice(["L", "L", "M"])
+        table.append(
+            [
+                f"M{number:05d}",
+                line,
+                round(speed, 1),
+                "NA" if rng.random() < 0.04 else round(torque, 2),
+                round(minutes, 1),
+                kind,
+            ]
+        )
+    _write(folder / "machines.csv", table)
+    return write_description(
+        folder,
+        {
+            "data": "machines.csv",
+            "read": {"missing": ["", "NA"]},
+            "label": {
+                "column": "failure_type",
+                "classes": list(FAILURE_CLASSES),
+                "protect": list(PROTECTED_FAILURES),
+            },
+            "columns": {"drop": ["machine_id"]},
+            "slices": [{"column": "line"}],
+        },
+    )
+
+
 def creditcard(folder: pathlib.Path) -> pathlib.Path:
     """The shipped credit-card description, pointed at the small credit-card sample."""
     tree = yaml.safe_load((REPO / "schema" / "creditcard" / "dataset.yaml").read_text())
@@ -123,3 +173,4 @@ def creditcard(folder: pathlib.Path) -> pathlib.Path:
 
 
 SHAPES = {"text_labels": text_labels, "headerless": headerless, "mixed": mixed, "creditcard": creditcard}
+MULTICLASS_SHAPES = {"failure_types": failure_types}

@@ -99,6 +99,8 @@ def build_config(args: argparse.Namespace, described: DatasetDescription, output
         serving_model_dir=str(output / "unused_serving_model"),
         schema_path=str(described.schema_path) if described.schema_path.is_file() else None,
         label_key=described.label.column,
+        class_names=described.class_names,
+        protected_classes=described.protected_classes,
         slice_feature_keys=described.slice_feature_keys,
         beam_pipeline_args=tuple(args.beam_args),
     )

@@ -7,7 +7,8 @@
 - Categorical columns (text, or numbers declared categorical) go through a vocabulary of the
   training split with out-of-vocabulary buckets, so a category never seen in training still maps
   to an id; a missing value is a category of its own. The Trainer one-hot encodes or embeds the ids.
-- The label passes through as the 0/1 class index that data prep wrote.
+- The label passes through as the class index that data prep wrote: 0/1 for a binary label,
+  0..k-1 for a multiclass one (the Transform needs no class count: the index is already final).
 
 The transform graph is exported inside the model, so the serving signature takes raw tf.Examples.
 """
