@@ -18,6 +18,11 @@ Outputs:
   `report.html` (see `html_report`), which also reads the optional `class_skew` and
   `rebalanced_examples` inputs.
 
+Multiclass (issue #15): with `class_names` (k >= 3, class-index order) and `protected_classes`
+(their indices) the gate reads the multiclass signature (`probabilities`, `class`) and judges each
+protected class one-vs-rest on every slice (`multiclass`); the Evaluator must run
+`gate_eval_config(..., class_names, protected_classes)`. Without them (the default) it is binary.
+
 A plain (not Beam) component. It reads one TFMA record per slice and makes one streaming pass
 over the eval split: with the candidate alone for report.html's curves, with the baseline too for
 the paired comparison (about 20 s for both models on the default data).
@@ -39,6 +44,7 @@ from components.blessing_gate.spec import (
     BLESSED_BY_PROPERTY,
     BLESSED_BY_VALUE,
     BLESSING_KEY,
+    CLASS_NAMES,
     CLASS_SKEW_KEY,
     EVAL_SPLIT,
     EVALUATION_KEY,
@@ -49,12 +55,14 @@ from components.blessing_gate.spec import (
     GATE_REPORT_MARKDOWN,
     LABEL_KEY,
     MODEL_KEY,
+    PROTECTED_CLASSES,
     REBALANCED_EXAMPLES_KEY,
     SCHEMA_KEY,
     SLICE_FEATURE_KEYS,
     BlessingGateParameters,
     BlessingGateSpec,
     GateReport,
+    check_classes,
 )
 from components.common.component import component_spec
 from components.common.parameters import check_component_arguments
@@ -110,6 +118,8 @@ class BlessingGate(base_component.BaseComponent):
         slice_feature_keys: Sequence[str],
         eval_split: str,
         parameters: BlessingGateParameters = _DEFAULT_PARAMETERS,
+        class_names: Sequence[str] = (),
+        protected_classes: Sequence[int] = (),
     ):
         """Checks the names at once (GateConfigError); the parameters checked themselves when built.
 
@@ -127,6 +137,9 @@ class BlessingGate(base_component.BaseComponent):
           slice_feature_keys: features whose slices are judged one by one.
           eval_split: the split of `examples` the Evaluator evaluated.
           parameters: thresholds and minimum slice size (see `spec.BlessingGateParameters`).
+          class_names: a multiclass label's classes in class-index order (k >= 3); empty (the default) for binary.
+          protected_classes: with `class_names`, the indices of the classes the gate judges (at least one);
+            the Evaluator's EvalConfig must be `gate_eval_config` with the same two.
         """
         check_component_arguments("BlessingGate", parameters, BlessingGateParameters, label_key, GateConfigError)
         if isinstance(slice_feature_keys, str) or not all(isinstance(k, str) and k for k in slice_feature_keys):
@@ -135,6 +148,7 @@ class BlessingGate(base_component.BaseComponent):
             )
         if not isinstance(eval_split, str) or not eval_split:
             raise GateConfigError(f"BlessingGate: eval_split must be a split name, got {eval_split!r}")
+        names, protected = check_classes(class_names, protected_classes)
         inputs = {
             EVALUATION_KEY: evaluation,
             EVALUATOR_BLESSING_KEY: evaluator_blessing,
@@ -145,9 +159,12 @@ class BlessingGate(base_component.BaseComponent):
             CLASS_SKEW_KEY: class_skew,
             REBALANCED_EXAMPLES_KEY: rebalanced_examples,
         }
-        names = {
+        names_by_key = {
             LABEL_KEY: label_key,
             SLICE_FEATURE_KEYS: json.dumps(list(slice_feature_keys)),
             EVAL_SPLIT: eval_split,
         }
-        super().__init__(spec=component_spec(BlessingGateSpec, inputs, parameters, **names))
+        if names:  # Binary leaves both out, so a binary pipeline's IR is what it was before multiclass.
+            extra = {CLASS_NAMES: json.dumps(list(names)), PROTECTED_CLASSES: json.dumps(list(protected))}
+            names_by_key = {**names_by_key, **extra}
+        super().__init__(spec=component_spec(BlessingGateSpec, inputs, parameters, **names_by_key))

@@ -10,6 +10,27 @@ The serving signature returns `probability` (ranking metrics) and `decision` (th
 0/1 cut at the tuned threshold): recall, precision, F1 and the confusion counts on
 `decision` are therefore measured at the served threshold; TFMA's default 0.5 cut of
 a 0/1 value reproduces it exactly.
+
+Multiclass (`class_names` given; issue #15) reads two outputs of the multiclass signature, both
+labelled with the class index (`ModelSpec.label_keys` per output):
+- `probabilities` [batch, k], binarized one-vs-rest per class (`BinarizationOptions.class_ids`,
+  metric sub-key `class_id`): ROC-AUC and PR-AUC per class, and their macro averages over all
+  classes (`AggregationOptions(macro_average=True)` with unit class weights, key `macro_auc`...);
+- `decision_scores` [batch, k], whose argmax is the served class: per class (`class_id`) recall,
+  precision and the four confusion counts with `top_k=1` in each metric's config. TFMA then keeps
+  a class's score only where it is the row's largest (the rest become -inf) and cuts at -inf, so
+  "predicted class c" is exactly "c is the served class"; and the served class's multiclass
+  confusion matrix (`MultiClassConfusionMatrixAtThresholds` at threshold 0: every row has a
+  largest score >= 1/k, so no row goes unpredicted).
+Macro recall and precision at the served class are not asked of TFMA: in 0.47 its macro
+aggregation looks each class up without the metric's `top_k` (a KeyError on `_recall` with
+`class_id=0`, tried), so the gate averages TFMA's per-class values itself (`multiclass`).
+TFMA applies a threshold to every sub-key of its MetricsSpec, so the protected classes get a spec
+of their own carrying the overall-slice thresholds (AUC, PR-AUC and its drop), and the other
+classes one without. Recall carries no TFMA threshold in multiclass: TFMA 0.47 looks a threshold's
+metric up by the spec's sub-key without the metric's `top_k`, finds nothing and fails validation
+on every slice ("Metric not found", tried), so the Evaluator could never bless; recall and its
+drop per protected class are judged by the gate alone.
 """
 
 from __future__ import annotations
@@ -43,10 +64,70 @@ def _metric(class_name: str, name: str, *thresholds: tfma.PerSliceMetricThreshol
     )
 
 
+def _multiclass_specs(parameters: BlessingGateParameters, classes: int, protected: Sequence[int]) -> list:
+    """The MetricsSpecs of a k-class model (see the module doc): TFMA's thresholds on the protected classes only."""
+    every = list(range(classes))
+    unprotected = [index for index in every if index not in protected]
+
+    def ranking(class_ids: Sequence[int], thresholded: bool) -> tfma.MetricsSpec:
+        auc = _overall_only(parameters.min_auc)
+        pr_auc = _overall_only(parameters.min_pr_auc, parameters.max_pr_auc_drop)
+        return tfma.MetricsSpec(
+            output_names=[spec.PROBABILITIES_OUTPUT],
+            binarize=tfma.BinarizationOptions(class_ids={"values": list(class_ids)}),
+            metrics=[
+                _metric("AUC", spec.AUC, *([auc] if thresholded else [])),
+                _metric("AUC", spec.PR_AUC, *([pr_auc] if thresholded else []), curve="PR"),
+            ],
+        )
+
+    def served(class_ids: Sequence[int]) -> tfma.MetricsSpec:
+        names = (
+            ("Recall", spec.RECALL),
+            ("Precision", spec.PRECISION),
+            ("TruePositives", spec.TRUE_POSITIVES),
+            ("FalsePositives", spec.FALSE_POSITIVES),
+            ("TrueNegatives", spec.TRUE_NEGATIVES),
+            ("FalseNegatives", spec.FALSE_NEGATIVES),
+        )
+        return tfma.MetricsSpec(
+            output_names=[spec.DECISION_SCORES_OUTPUT],
+            binarize=tfma.BinarizationOptions(class_ids={"values": list(class_ids)}),
+            metrics=[_metric(class_name, name, top_k=1) for class_name, name in names],
+        )
+
+    specs = [
+        tfma.MetricsSpec(
+            output_names=[spec.PROBABILITIES_OUTPUT],
+            metrics=[tfma.MetricConfig(class_name="ExampleCount", config=json.dumps({"name": spec.EXAMPLE_COUNT}))],
+        ),
+        tfma.MetricsSpec(
+            output_names=[spec.DECISION_SCORES_OUTPUT],
+            metrics=[_metric("MultiClassConfusionMatrixAtThresholds", spec.CONFUSION_MATRIX, thresholds=[0.0])],
+        ),
+        ranking(protected, thresholded=True),
+        served(every),
+        tfma.MetricsSpec(
+            output_names=[spec.PROBABILITIES_OUTPUT],
+            aggregate=tfma.AggregationOptions(macro_average=True, class_weights={index: 1.0 for index in every}),
+            metrics=[
+                _metric("AUC", spec.MACRO_PREFIX + spec.AUC),
+                _metric("AUC", spec.MACRO_PREFIX + spec.PR_AUC, curve="PR"),
+            ],
+        ),
+    ]
+    if unprotected:
+        specs.append(ranking(unprotected, thresholded=False))
+    return specs
+
+
 def gate_eval_config(
     parameters: BlessingGateParameters,
     label_key: str,
     slice_feature_keys: Sequence[str],
+    class_names: Sequence[str] = (),
+    protected_classes: Sequence[int] = (),
+    *,
     probability_output: str = PROBABILITY_OUTPUT,
     decision_output: str = DECISION_OUTPUT,
 ) -> tfma.EvalConfig:
@@ -58,10 +139,27 @@ def gate_eval_config(
         baseline); `recall_at_fpr` is the false-positive rate at which `recall_at_fpr` is reported (not judged).
       label_key: the label feature.
       slice_feature_keys: one slicing spec per feature, besides the overall slice.
-      probability_output, decision_output: the serving signature's output names.
+      class_names: every class in class-index order; empty (the default) for a binary label.
+      protected_classes: with `class_names`, the indices of the classes the gate protects (at least one):
+        TFMA's own thresholds hold on these, on the overall slice.
+      probability_output, decision_output: the binary serving signature's output names.
     """
     if not label_key:
         raise GateConfigError("gate_eval_config: label_key must not be empty")
+    names, protected = spec.check_classes(class_names, protected_classes)
+    slicing_specs = [tfma.SlicingSpec()] + [tfma.SlicingSpec(feature_keys=[key]) for key in slice_feature_keys]
+    if names:
+        return tfma.EvalConfig(
+            model_specs=[
+                tfma.ModelSpec(
+                    signature_name="serving_default",
+                    label_keys={spec.PROBABILITIES_OUTPUT: label_key, spec.DECISION_SCORES_OUTPUT: label_key},
+                    preprocessing_function_names=[],
+                )
+            ],
+            slicing_specs=slicing_specs,
+            metrics_specs=_multiclass_specs(parameters, len(names), protected),
+        )
     ranking = tfma.MetricsSpec(
         output_names=[probability_output],
         metrics=[
@@ -91,6 +189,6 @@ def gate_eval_config(
                 preprocessing_function_names=[],
             )
         ],
-        slicing_specs=[tfma.SlicingSpec()] + [tfma.SlicingSpec(feature_keys=[key]) for key in slice_feature_keys],
+        slicing_specs=slicing_specs,
         metrics_specs=[ranking, at_served_threshold],
     )

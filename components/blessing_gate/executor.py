@@ -17,16 +17,27 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx import types
 from tfx.components.evaluator import constants as evaluator_constants
 from tfx.dsl.io import fileio
-from tfx.utils import io_utils, path_utils
+from tfx.utils import path_utils
 
-from components.blessing_gate import checks, html_report, judge, regression, report, scoring, spec, tfma_results
+from components.blessing_gate import (
+    checks,
+    html_report,
+    judge,
+    multiclass,
+    outputs,
+    regression,
+    report,
+    scoring,
+    spec,
+    tfma_results,
+)
 from components.blessing_gate.errors import GateConfigError, GateInputError
 from components.blessing_gate.spec import BlessingGateParameters
 from components.class_skew.report import LabelDistributionReport
 from components.common.artifact_io import read_schema, write_artifact_files
 from components.common.executor import ComponentExecutor, Execution
 from components.rebalance.executor import SUMMARY_FILE_NAME as REBALANCE_SUMMARY_FILE
-from components.trainer.serving import read_training_report
+from components.trainer.serving import DECISION_OUTPUT, PROBABILITY_OUTPUT, read_training_report
 
 
 def slice_feature_keys_from_exec_properties(exec_properties: Mapping[str, Any]) -> List[str]:
@@ -40,15 +51,33 @@ def slice_feature_keys_from_exec_properties(exec_properties: Mapping[str, Any]) 
     return value
 
 
+def classes_from_exec_properties(exec_properties: Mapping[str, Any]) -> Tuple[Tuple[str, ...], Tuple[int, ...]]:
+    """`class_names` and `protected_classes` (JSON lists; absent or empty for a binary label), checked."""
+    decoded = []
+    for key in (spec.CLASS_NAMES, spec.PROTECTED_CLASSES):
+        raw = exec_properties.get(key) or "[]"
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as error:
+            raise GateConfigError(f"BlessingGate: {key} is not a JSON list: {raw!r}") from error
+        if not isinstance(value, list):
+            raise GateConfigError(f"BlessingGate: {key} must be a JSON list, got {raw!r}")
+        decoded.append(value)
+    return spec.check_classes(decoded[0], decoded[1])
+
+
 def _score(
-    execution: Execution[BlessingGateParameters], schema: schema_pb2.Schema, models: Mapping[str, types.Artifact]
+    execution: Execution[BlessingGateParameters],
+    schema: schema_pb2.Schema,
+    models: Mapping[str, types.Artifact],
+    output_keys: Tuple[str, ...],
 ) -> Tuple[Any, Dict[str, scoring.Scores]]:
-    """Labels and each model's probability and decision on the Evaluator's eval split, in one streaming pass."""
+    """Labels and each model's outputs `output_keys` on the Evaluator's eval split, in one streaming pass."""
     started = time.monotonic()
     split = execution.exec_properties.get(spec.EVAL_SPLIT) or ""
     files = scoring.split_files(execution.input(spec.EXAMPLES_KEY), split)
     dtype = scoring.label_dtype(schema, execution.label_key)
-    labels, scores = scoring.score_split(files, execution.label_key, dtype, models)
+    labels, scores = scoring.score_split(files, execution.label_key, dtype, models, output_keys)
     logging.info(
         "BlessingGate: scored %d examples of split %s with %s in %.1f s",
         len(labels),
@@ -60,13 +89,13 @@ def _score(
 
 
 def _paired_comparison(
-    execution: Execution[BlessingGateParameters],
+    parameters: BlessingGateParameters,
     labels: Any,
     scores: Mapping[str, scoring.Scores],
-    evaluation: tfma_results.Evaluation,
+    candidate_overall: Mapping[str, float],
+    baseline_overall: Mapping[str, float],
 ) -> regression.PairedComparison:
-    """Compares the candidate and the baseline paired on the same examples; checks it matches TFMA."""
-    parameters = execution.parameters
+    """Compares the candidate and the baseline paired on the same examples; checks it matches TFMA's counts."""
     comparison = regression.compare(
         labels,
         scores["candidate"],
@@ -75,11 +104,79 @@ def _paired_comparison(
         seed=parameters.seed,
         confidence=parameters.confidence,
     )
-    assert evaluation.baseline is not None  # checks.check_models: a baseline model means baseline metrics
-    regression.check_matches_evaluation(
-        comparison, evaluation.candidate[judge.OVERALL_SLICE], evaluation.baseline[judge.OVERALL_SLICE]
-    )
+    regression.check_matches_evaluation(comparison, candidate_overall, baseline_overall)
     return comparison
+
+
+def _judge_binary(
+    execution: Execution[BlessingGateParameters],
+    schema: schema_pb2.Schema,
+    models: Mapping[str, types.Artifact],
+    evaluation: tfma_results.Evaluation,
+    evaluator_blessed: bool,
+) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """The binary gate report and report.html's curves."""
+    labels, scores = _score(execution, schema, models, (PROBABILITY_OUTPUT, DECISION_OUTPUT))
+    paired = None
+    if "baseline" in models:
+        assert evaluation.baseline is not None  # checks.check_models: a baseline model means baseline metrics
+        overall = judge.OVERALL_SLICE
+        paired = _paired_comparison(
+            execution.parameters, labels, scores, evaluation.candidate[overall], evaluation.baseline[overall]
+        )
+    gate_report = judge.judge(
+        evaluation.candidate,
+        execution.parameters,
+        baseline=evaluation.baseline,
+        paired=paired,
+        evaluator_blessed=evaluator_blessed,
+        evaluator_failures=evaluation.validation_failures,
+    )
+    return gate_report, html_report.curves(labels, scores)
+
+
+def _judge_multiclass(
+    execution: Execution[BlessingGateParameters],
+    schema: schema_pb2.Schema,
+    models: Mapping[str, types.Artifact],
+    evaluation: tfma_results.Evaluation,
+    evaluator_blessed: bool,
+    classes: Tuple[Tuple[str, ...], Tuple[int, ...]],
+) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """The multiclass gate report (`multiclass`) and report.html's one-vs-rest curves per protected class."""
+    names, protected = classes
+    labels, scores = _score(execution, schema, models, (spec.PROBABILITIES_OUTPUT, spec.CLASS_OUTPUT))
+    multiclass.check_scores(labels, scores, len(names))
+    curve_data: Dict[str, Any] = {}
+    paired: Dict[int, regression.PairedComparison] = {}
+    for index in protected:
+        views = {name: multiclass.binarized(labels, served, index) for name, served in scores.items()}
+        class_labels = views["candidate"][0]
+        curves = html_report.curves(class_labels, {name: view[1] for name, view in views.items()})
+        curve_data.update({f"{name}, {names[index]}": entry for name, entry in curves.items()})
+        if "baseline" in models:
+            assert evaluation.baseline_classes is not None  # checks.check_models, as binary
+            overall = judge.OVERALL_SLICE
+            paired[index] = _paired_comparison(
+                execution.parameters,
+                class_labels,
+                {name: view[1] for name, view in views.items()},
+                evaluation.candidate_classes[overall][index],
+                evaluation.baseline_classes[overall][index],
+            )
+    gate_report = multiclass.judge_multiclass(
+        evaluation.candidate,
+        evaluation.candidate_classes,
+        execution.parameters,
+        names,
+        protected,
+        baseline_classes=evaluation.baseline_classes,
+        paired=paired if "baseline" in models else None,
+        confusion=evaluation.confusion,
+        evaluator_blessed=evaluator_blessed,
+        evaluator_failures=evaluation.validation_failures,
+    )
+    return gate_report, curve_data
 
 
 def _html_inputs(execution: Execution[BlessingGateParameters], model: types.Artifact) -> Dict[str, Any]:
@@ -112,63 +209,6 @@ def _int_property(artifact: types.Artifact, name: str) -> Optional[int]:
     return artifact.get_int_custom_property(name) if artifact.has_custom_property(name) else None
 
 
-def _write_blessing(
-    blessing: types.Artifact,
-    blessed: bool,
-    model: types.Artifact,
-    baseline: Optional[types.Artifact],
-    verdict_line: str,
-    evaluator_blessed: bool,
-    exec_properties: Mapping[str, Any],
-) -> None:
-    """The BLESSED / NOT_BLESSED marker and the custom properties the TFX Evaluator sets, plus `blessed_by`."""
-    fileio.makedirs(blessing.uri)
-    marker, stale = evaluator_constants.BLESSED_FILE_NAME, evaluator_constants.NOT_BLESSED_FILE_NAME
-    if not blessed:
-        marker, stale = stale, marker
-    stale_path = os.path.join(blessing.uri, stale)
-    if fileio.exists(stale_path):  # Left by an earlier attempt of this execution.
-        fileio.remove(stale_path)
-    io_utils.write_string_file(os.path.join(blessing.uri, marker), "")
-    blessing.set_int_custom_property(
-        evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY,
-        evaluator_constants.BLESSED_VALUE if blessed else evaluator_constants.NOT_BLESSED_VALUE,
-    )
-    blessing.set_string_custom_property(evaluator_constants.ARTIFACT_PROPERTY_CURRENT_MODEL_URI_KEY, model.uri)
-    blessing.set_int_custom_property(evaluator_constants.ARTIFACT_PROPERTY_CURRENT_MODEL_ID_KEY, model.id)
-    if baseline is not None:
-        blessing.set_string_custom_property(evaluator_constants.ARTIFACT_PROPERTY_BASELINE_MODEL_URI_KEY, baseline.uri)
-        blessing.set_int_custom_property(evaluator_constants.ARTIFACT_PROPERTY_BASELINE_MODEL_ID_KEY, baseline.id)
-    if "current_component_id" in exec_properties:
-        blessing.set_string_custom_property("component_id", exec_properties["current_component_id"])
-    blessing.set_string_custom_property(evaluator_constants.ARTIFACT_PROPERTY_BLESSING_MESSAGE_KEY, verdict_line)
-    blessing.set_string_custom_property(spec.BLESSED_BY_PROPERTY, spec.BLESSED_BY_VALUE)
-    blessing.set_int_custom_property("evaluator_blessed", int(evaluator_blessed))
-
-
-def _set_report_properties(artifact: types.Artifact, gate_report: Mapping[str, Any]) -> None:
-    """Key figures on the GateReport artifact, so MLMD queries need not open the JSON."""
-    counts = gate_report["counts"]
-    artifact.set_string_custom_property("verdict", gate_report["verdict"])
-    artifact.set_string_custom_property("verdict_line", gate_report["verdict_line"])
-    artifact.set_int_custom_property("blessed", int(gate_report["blessed"]))
-    artifact.set_int_custom_property("evaluator_blessed", int(gate_report["evaluator_blessed"]))
-    artifact.set_int_custom_property("has_baseline", int(gate_report["has_baseline"]))
-    for name in ("checks", "failed_checks", "uncertain_checks", "blocking_checks", "judged_slices", "too_small_slices"):
-        artifact.set_int_custom_property(name, counts[name])
-    artifact.set_json_value_custom_property("too_small", [entry["slice"] for entry in gate_report["too_small"]])
-    artifact.set_json_value_custom_property("failures", [failure["message"] for failure in gate_report["failures"]])
-    artifact.set_json_value_custom_property("uncertain", [entry["message"] for entry in gate_report["uncertain"]])
-    overall = gate_report["slices"][0]
-    artifact.set_int_custom_property("overall_positives", overall["positives"])
-    for row in overall["metrics"]:
-        if row["metric"] in (spec.AUC, spec.PR_AUC, spec.RECALL, spec.PRECISION, spec.F1):
-            if judge.is_finite(row["value"]):
-                artifact.set_float_custom_property(f"overall_{row['metric']}", row["value"])
-            if judge.is_finite(row["baseline"]):
-                artifact.set_float_custom_property(f"baseline_overall_{row['metric']}", row["baseline"])
-
-
 def _log(gate_report: Mapping[str, Any]) -> None:
     log = logging.info if gate_report["blessed"] else logging.warning
     log("BlessingGate: %s", gate_report["verdict_line"])
@@ -189,6 +229,7 @@ class Executor(ComponentExecutor[BlessingGateParameters]):
 
     def run(self, execution: Execution[BlessingGateParameters]) -> None:
         slice_feature_keys = slice_feature_keys_from_exec_properties(execution.exec_properties)
+        classes = classes_from_exec_properties(execution.exec_properties)
         label_key = execution.label_key
         schema = read_schema(execution.input_dict[spec.SCHEMA_KEY])
         checks.check_schema_features([feature.name for feature in schema.feature], label_key, slice_feature_keys)
@@ -217,17 +258,13 @@ class Executor(ComponentExecutor[BlessingGateParameters]):
 
         # One pass scores the candidate (for report.html's curves) and the baseline (for the paired rule).
         models = {"candidate": model} if baseline is None else {"candidate": model, "baseline": baseline}
-        labels, scores = _score(execution, schema, models)
-        curve_data = html_report.curves(labels, scores)
-        paired = None if baseline is None else _paired_comparison(execution, labels, scores, evaluation)
-        gate_report = judge.judge(
-            evaluation.candidate,
-            execution.parameters,
-            baseline=evaluation.baseline,
-            paired=paired,
-            evaluator_blessed=evaluator_blessed == evaluator_constants.BLESSED_VALUE,
-            evaluator_failures=evaluation.validation_failures,
-        )
+        blessed_by_evaluator = evaluator_blessed == evaluator_constants.BLESSED_VALUE
+        if classes[0]:
+            gate_report, curve_data = _judge_multiclass(
+                execution, schema, models, evaluation, blessed_by_evaluator, classes
+            )
+        else:
+            gate_report, curve_data = _judge_binary(execution, schema, models, evaluation, blessed_by_evaluator)
         gate_report["models"] = {
             "candidate": f"id {model.id}, {model.uri}",
             "baseline": None if baseline is None else f"id {baseline.id}, {baseline.uri}",
@@ -245,10 +282,10 @@ class Executor(ComponentExecutor[BlessingGateParameters]):
                 spec.GATE_REPORT_HTML: page,
             },
         )
-        _set_report_properties(report_artifact, gate_report)
+        outputs.set_report_properties(report_artifact, gate_report)
 
         blessing = execution.output(spec.BLESSING_KEY)
-        _write_blessing(
+        outputs.write_blessing(
             blessing,
             gate_report["blessed"],
             model,

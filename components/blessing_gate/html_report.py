@@ -22,7 +22,15 @@ import numpy as np
 
 from components.blessing_gate import svg
 from components.blessing_gate.judge import REPORTED
-from components.blessing_gate.report import _interval_cell, _number, _result_cell, _threshold_cell
+from components.blessing_gate.report import (
+    MACRO_HEADER,
+    _interval_cell,
+    _named,
+    _number,
+    _result_cell,
+    _threshold_cell,
+    macro_rows,
+)
 
 # Points kept per curve: enough to look smooth at 520 px, small enough to keep the page light.
 MAX_CURVE_POINTS = 200
@@ -98,7 +106,14 @@ def _note(text: str) -> str:
     return f'<p class="note">{_esc(text)}</p>'
 
 
-def _counts_section(rebalance: Optional[Mapping[str, Any]], class_skew: Optional[Mapping[str, Any]]) -> str:
+def _class_label(key: str, names: Sequence[str]) -> str:
+    """`class 1`, or (multiclass) the class's name, `power`."""
+    return names[int(key)] if key.isdigit() and int(key) < len(names) else f"class {key}"
+
+
+def _counts_section(
+    rebalance: Optional[Mapping[str, Any]], class_skew: Optional[Mapping[str, Any]], names: Sequence[str] = ()
+) -> str:
     """Bars per split and stage, and a table beside them: one row per split, `before -> after` per class."""
     parts = ['<section id="class-counts"><h2>Class counts per split</h2>']
     stages: Dict[str, Dict[str, Mapping[str, int]]] = {}
@@ -113,7 +128,7 @@ def _counts_section(rebalance: Optional[Mapping[str, Any]], class_skew: Optional
         return "".join(parts) + "</section>"
     parts.append(_note(note))
     groups = {
-        f"{split} {stage}": {f"class {key}": float(value) for key, value in counts.items()}
+        f"{split} {stage}": {_class_label(key, names): float(value) for key, value in counts.items()}
         for split, by_stage in stages.items()
         for stage, counts in by_stage.items()
     }
@@ -122,7 +137,7 @@ def _counts_section(rebalance: Optional[Mapping[str, Any]], class_skew: Optional
         [split] + [" -> ".join(str(counts.get(key, 0)) for counts in by_stage.values()) for key in classes]
         for split, by_stage in stages.items()
     ]
-    header = ["Split"] + [f"class {key} ({' -> '.join(next(iter(stages.values())))})" for key in classes]
+    header = ["Split"] + [f"{_class_label(key, names)} ({' -> '.join(next(iter(stages.values())))})" for key in classes]
     parts.append('<div class="charts">' + svg.bar_chart("Examples per class", groups, log_scale=True))
     parts.append(_table(header, rows) + "</div>")
     return "".join(parts) + "</section>"
@@ -131,9 +146,10 @@ def _counts_section(rebalance: Optional[Mapping[str, Any]], class_skew: Optional
 def _gate_section(report: Mapping[str, Any]) -> str:
     counts = report["counts"]
     kind = "blessed" if report["blessed"] else "not-blessed"
+    unit = "protected class-slice pairs" if report.get("classes") else "slices"
     sentence = (
         f"The gate {'blessed' if report['blessed'] else 'did not bless'} the candidate: "
-        f"{counts['judged_slices']} of {counts['slices']} slices judged, {counts['failed_checks']} of "
+        f"{counts['judged_slices']} of {counts['slices']} {unit} judged, {counts['failed_checks']} of "
         f"{counts['checks']} checks failed, {counts['uncertain_checks']} uncertain, "
         f"{counts['blocking_checks']} blocking."
     )
@@ -150,15 +166,22 @@ def _gate_section(report: Mapping[str, Any]) -> str:
         if entries:
             items = "".join(f"<li>{_esc(entry['message'])}</li>" for entry in entries)
             parts.append(f"<p>{title}:</p><ul>{items}</ul>")
+    if report.get("classes"):
+        classes = report["classes"]
+        parts.append(
+            f"<p>Classes: {_esc(', '.join(classes['names']))}; protected (judged one-vs-rest): "
+            f"{_esc(', '.join(classes['protected']))}.</p>"
+        )
     if report["too_small"]:
-        items = "".join(f"<li>{_esc(e['slice'])}: {_esc(e['reason'])}</li>" for e in report["too_small"])
+        items = "".join(f"<li>{_esc(_named(e))}: {_esc(e['reason'])}</li>" for e in report["too_small"])
         parts.append(f"<p>Too small to judge:</p><ul>{items}</ul>")
     return "".join(parts) + "</section>"
 
 
 def _slice_row(entry: Mapping[str, Any], row: Mapping[str, Any]) -> str:
-    cells = [
-        entry["slice"],
+    """One table row; a multiclass entry has a Class cell after the slice (the text columns stay text)."""
+    named = [entry["slice"], entry["class"]] if "class" in entry else [entry["slice"]]
+    cells = named + [
         entry["positives"],
         row["metric"],
         _number(row["value"], row["metric"]),
@@ -168,8 +191,9 @@ def _slice_row(entry: Mapping[str, Any], row: Mapping[str, Any]) -> str:
         _number(row["change"], row["metric"], signed=True),
         _result_cell(row).replace("**", ""),
     ]
+    text_columns = {index + len(named) - 1 for index in (2, 5, 8)} | set(range(len(named)))
     tds = "".join(
-        f"<td>{_esc(cell)}</td>" if i in (0, 2, 5, 8) else f'<td class="n">{_esc(cell)}</td>'
+        f"<td>{_esc(cell)}</td>" if i in text_columns else f'<td class="n">{_esc(cell)}</td>'
         for i, cell in enumerate(cells)
     )
     return f'<tr class="{_esc(row["status"])}">{tds}</tr>'
@@ -179,15 +203,32 @@ def _slices_section(report: Mapping[str, Any]) -> str:
     """The judged rows in view; every metric of every slice (as in gate_report.md) folded below them."""
     level = f"{report['thresholds']['confidence']:.0%}"
     head = ["Slice", "Positives", "Metric", "Value", f"{level} interval", "Threshold", "Baseline", "Change", "Result"]
+    if report.get("classes"):
+        head.insert(1, "Class")
     heads = "<tr>" + "".join(f"<th>{_esc(cell)}</th>" for cell in head) + "</tr>"
     judged = [_slice_row(e, row) for e in report["slices"] for row in e["metrics"] if row["status"] != REPORTED]
     every = [_slice_row(e, row) for e in report["slices"] for row in e["metrics"]]
+    title = (
+        "Every protected class and slice the gate judged" if report.get("classes") else "Every slice the gate judged"
+    )
     return (
-        '<section id="slice-table"><h2>Every slice the gate judged</h2>'
+        f'<section id="slice-table"><h2>{title}</h2>'
         f'<table id="slices">{heads}{"".join(judged)}</table>'
         "<details><summary>Every metric of every slice</summary>"
         f'<table id="all-metrics">{heads}{"".join(every)}</table></details></section>'
     )
+
+
+def _classes_section(report: Mapping[str, Any]) -> str:
+    """Multiclass only: macro averages per slice and the served class's confusion matrix per slice."""
+    names = report["classes"]["names"]
+    parts = ['<section id="classes"><h2>All classes: macro averages and confusion matrices</h2>']
+    parts.append(_table(MACRO_HEADER, macro_rows(report)).replace("<table>", '<table id="macro">', 1))
+    parts.append(_note("Rows: the actual class; columns: the served class (argmax of the decision scores)."))
+    for entry in report["confusion"]:
+        rows = [[name] + list(row) for name, row in zip(names, entry["matrix"], strict=True)]
+        parts.append(f"<p>Slice {_esc(entry['slice'])}</p>" + _table(["actual / served"] + list(names), rows))
+    return "".join(parts) + "</section>"
 
 
 def _drift_section(class_skew: Optional[Mapping[str, Any]]) -> str:
@@ -224,6 +265,13 @@ def _training_section(training: Optional[Mapping[str, Any]]) -> str:
         parts.append(_note("The model holds no training report."))
         return "".join(parts) + "</section>"
     threshold = training.get("decision_threshold")
+    rule = training.get("decision_rule")
+    if isinstance(rule, Mapping):
+        parts.append(
+            f"<p>Served class: {_esc(rule.get('served_class', '-'))}, per-class weights "
+            f"{_esc(rule.get('class_weights', '-'))} ({_esc(rule.get('rule_applied', '-'))}: "
+            f"{_esc(rule.get('message', ''))}).</p>"
+        )
     parts.append(
         f"<p>Served decision threshold {_esc(f'{threshold:.4f}' if threshold is not None else '-')} "
         f"({_esc(training.get('threshold_rule', '-'))}: {_esc(training.get('threshold_message', ''))}); "
@@ -299,9 +347,9 @@ def render(
             f"<style>{_CSS}</style></head><body>",
             f"<h1>{_esc(title)}</h1>",
             _gate_section(gate_report),
-            _counts_section(rebalance, class_skew),
+            _counts_section(rebalance, class_skew, (gate_report.get("classes") or {}).get("names", ())),
             _curves_section(curve_data),
-            _slices_section(gate_report),
+            _slices_section(gate_report) + (_classes_section(gate_report) if gate_report.get("classes") else ""),
             _training_section(training),
             _drift_section(class_skew),
             "</body></html>",

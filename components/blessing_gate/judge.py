@@ -11,6 +11,9 @@ with the reason: neither passed nor failed.
 
 The overall slice is always judged (it is what TFMA's own thresholds hold too); an eval split
 with no positives at all cannot be judged and raises `NoPositivesError`.
+
+`judge_entry` and `assemble` are shared with the multiclass gate (`multiclass`), whose entries
+are one per class and slice.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from components.blessing_gate.rules import (
     FAIL,
     PASS,
     UNCERTAIN,
-    drop_check,
+    drop_checks,
     format_pair,
     is_finite,
     metric_interval,
@@ -103,59 +106,33 @@ def _metric_order(names: Sequence[str]) -> List[str]:
     return first + sorted(name for name in names if name not in _METRIC_ORDER)
 
 
-def _drop_checks(paired: PairedComparison, parameters: BlessingGateParameters, where: str) -> Dict[str, Dict]:
-    """The two regression checks on the overall slice, from the paired comparison."""
-    recall_detail = (
-        f"paired on {paired.positives} positives: {paired.baseline_only} caught by the baseline only, "
-        f"{paired.candidate_only} by the candidate only; McNemar p={paired.mcnemar_p_value:.3g}"
-    )
-    ap_detail = (
-        f"average precision {paired.baseline_average_precision:.4f} -> {paired.candidate_average_precision:.4f} "
-        f"on the same {paired.examples} examples"
-    )
-    level = parameters.confidence
-    # On the overall slice, where regression is judged, an UNCERTAIN verdict always blocks.
-    return {
-        spec.RECALL: drop_check(
-            spec.RECALL,
-            paired.recall_drop,
-            paired.recall_drop_interval,
-            parameters.max_recall_drop,
-            recall_detail,
-            where,
-            level,
-            blocks_uncertain=True,
-        ),
-        spec.PR_AUC: drop_check(
-            spec.PR_AUC,
-            paired.average_precision_drop,
-            paired.average_precision_drop_interval,
-            parameters.max_pr_auc_drop,
-            ap_detail,
-            where,
-            level,
-            blocks_uncertain=True,
-        ),
-    }
-
-
-def _judge_slice(
+def judge_entry(
     slice_name: str,
     metrics: SliceMetrics,
     baseline_metrics: Optional[SliceMetrics],
     paired: Optional[PairedComparison],
     parameters: BlessingGateParameters,
+    class_name: Optional[str] = None,
+    protected: bool = True,
 ) -> Dict[str, Any]:
-    """One slice's entry: every metric with its interval, the checks that apply and their verdicts."""
-    n_pos = positives(metrics, slice_name)
+    """One slice's (or, multiclass, one class on one slice's) entry: every metric, its interval, checks, verdicts.
+
+    Binary (`class_name` None): recall and AUC on every judged slice, PR-AUC on the overall slice.
+    A protected class (multiclass): recall, AUC and PR-AUC on every judged slice. A class that is not
+    protected is reported and never judged. Regression (`paired`) is judged on the overall slice.
+    """
+    label = slice_name if class_name is None else f"{slice_name}, class {class_name}"
+    n_pos = positives(metrics, label)
     is_overall = slice_name == OVERALL_SLICE
-    judged = is_overall or n_pos >= parameters.min_slice_positives
+    judged = protected and (is_overall or n_pos >= parameters.min_slice_positives)
     where = f"on slice {slice_name} (n_pos={n_pos})"
+    if class_name is not None:
+        where = f"for class {class_name} {where}"
     blocks_uncertain = is_overall or parameters.uncertain_blocks
-    minimums = {spec.AUC: parameters.min_auc, spec.RECALL: parameters.min_recall}
-    if is_overall:
+    minimums = {spec.AUC: parameters.min_auc, spec.RECALL: parameters.min_recall} if protected else {}
+    if protected and (is_overall or class_name is not None):
         minimums[spec.PR_AUC] = parameters.min_pr_auc
-    drops = _drop_checks(paired, parameters, where) if is_overall and paired is not None else {}
+    drops = drop_checks(paired, parameters, where) if protected and is_overall and paired is not None else {}
     rows = []
     for metric in _metric_order(list(metrics)):
         value = float(metrics[metric])
@@ -193,11 +170,25 @@ def _judge_slice(
             }
         )
     entry: Dict[str, Any] = {"slice": slice_name, "positives": n_pos, "judged": judged, "metrics": rows}
-    if not judged:
+    if class_name is not None:
+        entry.update({"class": class_name, "protected": protected})
+    if not protected:
+        entry["note"] = f"class {class_name} is not protected: reported, not judged"
+    elif not judged:
         noun = "positive" if n_pos == 1 else "positives"
         entry["reason"] = f"{n_pos} {noun} < evaluator.min_slice_positives={parameters.min_slice_positives}"
         entry["note"] = f"too small to judge: {entry['reason']}"
     return entry
+
+
+def _naming(entry: Mapping[str, Any]) -> Dict[str, Any]:
+    """The keys that name an entry: its slice, and its class in a multiclass report."""
+    return {key: entry[key] for key in ("slice", "class") if key in entry}
+
+
+def _where(entry: Mapping[str, Any]) -> str:
+    """How the verdict line names an entry: the slice, or (multiclass) the class on the slice."""
+    return entry["slice"] if "class" not in entry else f"{entry['class']} on {entry['slice']}"
 
 
 def _verdict_line(report: Mapping[str, Any], blocking: List[Dict[str, Any]]) -> str:
@@ -210,17 +201,18 @@ def _verdict_line(report: Mapping[str, Any], blocking: List[Dict[str, Any]]) -> 
         reason = failures[0] if failures else "its TFMA validation failed"
         return f"{NOT_BLESSED}: the Evaluator did not bless the model: {reason}"
     against = "absolute and paired against the baseline" if report["has_baseline"] else "absolute only, no baseline"
+    unit = "class-slice pairs" if "classes" in report else "slices"
     if report["uncertain"]:
         line = (
-            f"{BLESSED}: no check failed on {counts['judged_slices']} slices ({against}); "
+            f"{BLESSED}: no check failed on {counts['judged_slices']} {unit} ({against}); "
             f"{counts['passed_checks']} of {counts['checks']} passed, uncertain (not blocking): "
-            + ", ".join(f"{entry['metric']} on {entry['slice']}" for entry in report["uncertain"])
+            + ", ".join(f"{e['metric']} {'of' if 'class' in e else 'on'} {_where(e)}" for e in report["uncertain"])
         )
     else:
-        line = f"{BLESSED}: all {counts['checks']} checks passed on {counts['judged_slices']} slices ({against})"
+        line = f"{BLESSED}: all {counts['checks']} checks passed on {counts['judged_slices']} {unit} ({against})"
     if report["too_small"]:
         line += "; too small to judge: " + ", ".join(
-            f"{entry['slice']} (n_pos={entry['positives']})" for entry in report["too_small"]
+            f"{_where(entry)} (n_pos={entry['positives']})" for entry in report["too_small"]
         )
     return line
 
@@ -269,7 +261,7 @@ def judge(
         )
 
     slices = [
-        _judge_slice(
+        judge_entry(
             name,
             candidate[name],
             baseline.get(name) if baseline is not None else None,
@@ -278,8 +270,32 @@ def judge(
         )
         for name in _slice_order(list(candidate))
     ]
+    return assemble(
+        slices,
+        parameters,
+        has_baseline=baseline is not None,
+        evaluator_blessed=evaluator_blessed,
+        evaluator_failures=evaluator_failures,
+        extra={"paired": paired.to_json() if paired is not None and baseline is not None else None},
+    )
+
+
+def assemble(
+    slices: List[Dict[str, Any]],
+    parameters: BlessingGateParameters,
+    *,
+    has_baseline: bool,
+    evaluator_blessed: bool,
+    evaluator_failures: Sequence[str],
+    extra: Mapping[str, Any],
+) -> Dict[str, Any]:
+    """The report around judged entries: counts, blocking and uncertain checks, too small ones, the verdict.
+
+    `extra` adds keys of the caller's (binary: `paired`; multiclass: `classes`, `macro`, ...), set before
+    the verdict line is written. Entries of classes that are not protected are shown but counted nowhere.
+    """
     judged_checks = [
-        {"slice": entry["slice"], "metric": row["metric"], "positives": entry["positives"], **check}
+        {**_naming(entry), "metric": row["metric"], "positives": entry["positives"], **check}
         for entry in slices
         for row in entry["metrics"]
         for check in row["checks"]
@@ -287,20 +303,21 @@ def judge(
     # FAIL before a blocking UNCERTAIN, so the verdict names a confident failure first.
     blocking = sorted((check for check in judged_checks if check["blocks"]), key=lambda c: c["verdict"] != FAIL)
     too_small = [
-        {"slice": entry["slice"], "positives": entry["positives"], "reason": entry["reason"]}
+        {**_naming(entry), "positives": entry["positives"], "reason": entry["reason"]}
         for entry in slices
-        if not entry["judged"]
+        if "reason" in entry
     ]
+    counted = [entry for entry in slices if entry.get("protected", True)]
     verdicts = [check["verdict"] for check in judged_checks]
     report: Dict[str, Any] = {
         "evaluator_blessed": bool(evaluator_blessed),
         "evaluator_failures": list(evaluator_failures),
-        "has_baseline": baseline is not None,
+        "has_baseline": has_baseline,
         "rule": rule_text(parameters),
         "thresholds": judged_settings(parameters),
         "counts": {
-            "slices": len(slices),
-            "judged_slices": len(slices) - len(too_small),
+            "slices": len(counted),
+            "judged_slices": len(counted) - len(too_small),
             "too_small_slices": len(too_small),
             "checks": len(judged_checks),
             "passed_checks": verdicts.count(PASS),
@@ -311,7 +328,7 @@ def judge(
         "failures": [_summary(check) for check in blocking],
         "uncertain": [_summary(c) for c in judged_checks if c["verdict"] == UNCERTAIN and not c["blocks"]],
         "too_small": too_small,
-        "paired": paired.to_json() if paired is not None and baseline is not None else None,
+        **extra,
         "slices": slices,
     }
     blessed = bool(evaluator_blessed) and not blocking
@@ -322,5 +339,5 @@ def judge(
 
 
 def _summary(check: Mapping[str, Any]) -> Dict[str, Any]:
-    keys = ("slice", "metric", "positives", "kind", "verdict", "value", "interval", "limit", "message")
-    return {key: check[key] for key in keys}
+    keys = ("slice", "class", "metric", "positives", "kind", "verdict", "value", "interval", "limit", "message")
+    return {key: check[key] for key in keys if key in check}

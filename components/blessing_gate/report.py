@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from typing import Any, Dict, List, Mapping, Union
+from typing import Any, Dict, List, Mapping, Optional, Union
 
 from tfx.dsl.io import fileio
 
@@ -102,14 +102,15 @@ def _escape(text: str) -> str:
     return str(text).replace("|", "\\|")
 
 
-def _paired_lines(paired: Mapping[str, Any]) -> List[str]:
+def _paired_lines(paired: Mapping[str, Any], class_name: Optional[str] = None) -> List[str]:
     """The regression section: both models on the same examples, the counts behind the recall drop."""
     level = f"{paired['confidence']:.0%}"
     recall = paired["recall_drop_interval"]
     precision = paired["average_precision_drop_interval"]
+    of_class = "" if class_name is None else f", class {_escape(class_name)} against the rest"
     return [
         "",
-        "## Against the baseline, paired on the same eval examples",
+        f"## Against the baseline, paired on the same eval examples{of_class}",
         "",
         f"- {paired['examples']} examples, {paired['positives']} positives: caught by both {paired['caught_by_both']}, "
         f"by the candidate only {paired['candidate_only']}, by the baseline only {paired['baseline_only']}, "
@@ -129,6 +130,49 @@ def _check_lines(title: str, entries: List[Mapping[str, Any]]) -> List[str]:
     return ["", f"## {title}", ""] + [f"- {_escape(entry['message'])}" for entry in entries]
 
 
+def _named(entry: Mapping[str, Any]) -> str:
+    """A too-small entry's name: its slice, or (multiclass) its class on its slice."""
+    return entry["slice"] if "class" not in entry else f"class {entry['class']} on {entry['slice']}"
+
+
+def macro_rows(report: Mapping[str, Any]) -> List[List[str]]:
+    """Multiclass: per slice, the macro averages over all classes (recall and precision at the served class)."""
+    names = [spec.MACRO_PREFIX + metric for metric in (spec.RECALL, spec.PRECISION, spec.AUC, spec.PR_AUC)]
+    return [
+        [entry["slice"]] + [_number(entry["metrics"].get(name), name) for name in names] for entry in report["macro"]
+    ]
+
+
+MACRO_HEADER = ["Slice", "Macro recall", "Macro precision", "Macro AUC", "Macro PR-AUC"]
+
+
+def _macro_lines(report: Mapping[str, Any]) -> List[str]:
+    lines = ["", "## Macro averages over all classes", "", "| " + " | ".join(MACRO_HEADER) + " |"]
+    lines.append("|---|" + "---:|" * (len(MACRO_HEADER) - 1))
+    return lines + ["| " + " | ".join(_escape(cell) for cell in row) + " |" for row in macro_rows(report)]
+
+
+def _confusion_lines(report: Mapping[str, Any]) -> List[str]:
+    """Multiclass: each slice's served confusion matrix, rows the actual class, columns the served class."""
+    names = report["classes"]["names"]
+    lines = ["", "## Confusion matrices of the served class (rows: actual class; columns: served class)"]
+    for entry in report["confusion"]:
+        lines += [
+            "",
+            f"Slice {_escape(entry['slice'])}:",
+            "",
+            "| actual / served | " + " | ".join(_escape(name) for name in names) + " |",
+        ]
+        lines.append("|---|" + "---:|" * len(names))
+        lines += [
+            f"| {_escape(name)} | " + " | ".join(str(c) for c in row) + " |"
+            for name, row in zip(names, entry["matrix"], strict=True)
+        ]
+        if entry["unserved"]:
+            lines += ["", f"{entry['unserved']} rows had no served class."]
+    return lines
+
+
 def to_markdown(report: Mapping[str, Any]) -> str:
     """Verdict on top, then the rule and settings, blocking and uncertain checks, one row per slice and metric."""
     counts = report["counts"]
@@ -144,15 +188,30 @@ def to_markdown(report: Mapping[str, Any]) -> str:
     evaluator = "blessed" if report["evaluator_blessed"] else "NOT blessed"
     lines.append(f"- TFX Evaluator (TFMA thresholds on the overall slice): {evaluator}")
     lines.extend(f"  - {_escape(message)}" for message in report["evaluator_failures"])
-    lines.append(
-        f"- Thresholds on every slice with >= {thresholds['min_slice_positives']} positives: "
-        f"auc >= {thresholds['min_auc']:.2f}, recall >= {thresholds['min_recall']:.2f}; overall also "
-        f"pr_auc >= {thresholds['min_pr_auc']:.2f} and, against a baseline, a drop of at most "
-        f"{thresholds['max_pr_auc_drop']:.2f} in pr_auc and {thresholds['max_recall_drop']:.2f} in recall"
-    )
+    classes = report.get("classes")
+    if classes:
+        lines.append(
+            f"- Classes: {_escape(', '.join(classes['names']))}; protected (judged one-vs-rest): "
+            f"{_escape(', '.join(classes['protected']))}"
+        )
+        lines.append(
+            f"- Thresholds for each protected class on every slice with >= {thresholds['min_slice_positives']} rows "
+            f"of it: recall >= {thresholds['min_recall']:.2f} (at the served class), auc >= "
+            f"{thresholds['min_auc']:.2f}, pr_auc >= {thresholds['min_pr_auc']:.2f}; overall, against a baseline, a "
+            f"drop of at most {thresholds['max_pr_auc_drop']:.2f} in pr_auc and {thresholds['max_recall_drop']:.2f} "
+            "in recall"
+        )
+    else:
+        lines.append(
+            f"- Thresholds on every slice with >= {thresholds['min_slice_positives']} positives: "
+            f"auc >= {thresholds['min_auc']:.2f}, recall >= {thresholds['min_recall']:.2f}; overall also "
+            f"pr_auc >= {thresholds['min_pr_auc']:.2f} and, against a baseline, a drop of at most "
+            f"{thresholds['max_pr_auc_drop']:.2f} in pr_auc and {thresholds['max_recall_drop']:.2f} in recall"
+        )
     lines.append(f"- Rule: {_escape(report['rule'])}")
+    unit = "Protected class-slice pairs" if classes else "Slices"
     lines.append(
-        f"- Slices: {counts['slices']} ({counts['judged_slices']} judged, {counts['too_small_slices']} too small to "
+        f"- {unit}: {counts['slices']} ({counts['judged_slices']} judged, {counts['too_small_slices']} too small to "
         f"judge); checks: {counts['checks']} (passed {counts['passed_checks']}, uncertain "
         f"{counts['uncertain_checks']}, failed {counts['failed_checks']}; blocking {counts['blocking_checks']})"
     )
@@ -160,21 +219,28 @@ def to_markdown(report: Mapping[str, Any]) -> str:
     lines += _check_lines("Uncertain, not blocking", report["uncertain"])
     if report["too_small"]:
         lines += ["", "## Too small to judge", ""]
-        lines.extend(f"- {_escape(entry['slice'])}: {_escape(entry['reason'])}" for entry in report["too_small"])
+        lines.extend(f"- {_escape(_named(entry))}: {_escape(entry['reason'])}" for entry in report["too_small"])
     if report.get("paired"):
         lines += _paired_lines(report["paired"])
+    for class_name, paired in (report.get("paired_by_class") or {}).items():
+        lines += _paired_lines(paired, class_name)
+    if classes:
+        lines += _macro_lines(report) + _confusion_lines(report)
     level = f"{thresholds['confidence']:.0%}"
+    class_head, class_rule = ("Class | ", "---|") if classes else ("", "")
     lines += [
         "",
-        "## Every slice and metric",
+        "## Every class, slice and metric" if classes else "## Every slice and metric",
         "",
-        f"| Slice | Positives | Metric | Value | {level} interval | Threshold | Baseline | Change | Result |",
-        "|---|---:|---|---:|---|---|---:|---:|---|",
+        f"| Slice | {class_head}Positives | Metric | Value | {level} interval | Threshold | Baseline | Change "
+        "| Result |",
+        f"|---|{class_rule}---:|---|---:|---|---|---:|---:|---|",
     ]
     for entry in report["slices"]:
+        class_cell = f"{_escape(entry['class'])} | " if classes else ""
         for row in entry["metrics"]:
             lines.append(
-                f"| {_escape(entry['slice'])} | {entry['positives']} | {row['metric']} | "
+                f"| {_escape(entry['slice'])} | {class_cell}{entry['positives']} | {row['metric']} | "
                 f"{_number(row['value'], row['metric'])} | {_interval_cell(row['interval'])} | "
                 f"{_threshold_cell(row)} | "
                 f"{_number(row['baseline'], row['metric'])} | {_number(row['change'], row['metric'], signed=True)} | "

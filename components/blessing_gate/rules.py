@@ -20,6 +20,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 from components.blessing_gate import intervals, spec
 from components.blessing_gate.intervals import Interval
+from components.blessing_gate.regression import PairedComparison
 from components.blessing_gate.spec import BlessingGateParameters
 
 PASS = "pass"
@@ -166,3 +167,39 @@ def drop_check(
         verdict, judgement = UNCERTAIN, f"beyond max drop {shown_max}, but the interval reaches it: uncertain"
     message = f"{metric} {amount} ({detail}; {bounds}) {judgement} {where}"
     return _check("max_drop", max_drop, drop, interval, verdict, blocks_uncertain, message)
+
+
+def drop_checks(paired: PairedComparison, parameters: BlessingGateParameters, where: str) -> Dict[str, Dict]:
+    """The two regression checks on the overall slice, from the paired comparison."""
+    recall_detail = (
+        f"paired on {paired.positives} positives: {paired.baseline_only} caught by the baseline only, "
+        f"{paired.candidate_only} by the candidate only; McNemar p={paired.mcnemar_p_value:.3g}"
+    )
+    ap_detail = (
+        f"average precision {paired.baseline_average_precision:.4f} -> {paired.candidate_average_precision:.4f} "
+        f"on the same {paired.examples} examples"
+    )
+    level = parameters.confidence
+    # On the overall slice, where regression is judged, an UNCERTAIN verdict always blocks.
+    return {
+        spec.RECALL: drop_check(
+            spec.RECALL,
+            paired.recall_drop,
+            paired.recall_drop_interval,
+            parameters.max_recall_drop,
+            recall_detail,
+            where,
+            level,
+            blocks_uncertain=True,
+        ),
+        spec.PR_AUC: drop_check(
+            spec.PR_AUC,
+            paired.average_precision_drop,
+            paired.average_precision_drop_interval,
+            parameters.max_pr_auc_drop,
+            ap_detail,
+            where,
+            level,
+            blocks_uncertain=True,
+        ),
+    }

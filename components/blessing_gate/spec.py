@@ -8,7 +8,7 @@ from the same object, so the two can never judge with different numbers.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Sequence, Tuple
 
 from tfx import types
 from tfx.types import standard_artifacts
@@ -41,6 +41,18 @@ GATE_REPORT_KEY = "gate_report"
 SLICE_FEATURE_KEYS = "slice_feature_keys"
 # The split of `examples` the Evaluator evaluated.
 EVAL_SPLIT = "eval_split"
+# Multiclass only (issue #15): every class name in class-index order, and the indices of the rare
+# classes the gate protects, as JSON lists. Absent (the default) means binary: the IR of a binary
+# pipeline does not change.
+CLASS_NAMES = "class_names"
+PROTECTED_CLASSES = "protected_classes"
+
+# The multiclass serving signature's outputs (the Trainer serves them; the Evaluator and the gate read them):
+# softmax probabilities [batch, k], the decision scores whose argmax is the served class [batch, k],
+# and the served class [batch].
+PROBABILITIES_OUTPUT = "probabilities"
+DECISION_SCORES_OUTPUT = "decision_scores"
+CLASS_OUTPUT = "class"
 
 # Metric names the gate reads; `eval_config.gate_eval_config` computes them under these names.
 AUC = "auc"
@@ -54,6 +66,10 @@ TRUE_POSITIVES = "true_positives"
 FALSE_POSITIVES = "false_positives"
 TRUE_NEGATIVES = "true_negatives"
 FALSE_NEGATIVES = "false_negatives"
+# Multiclass: the served class's confusion matrix (rows actual, columns served), and the prefix of the
+# macro averages over all classes (`macro_auc`, ...).
+CONFUSION_MATRIX = "confusion_matrix"
+MACRO_PREFIX = "macro_"
 
 # Value the gate stores in its blessing's `blessed_by` custom property.
 BLESSED_BY_PROPERTY = "blessed_by"
@@ -137,6 +153,43 @@ class BlessingGateParameters(ComponentParameters):
         )
 
 
+def check_classes(
+    class_names: Sequence[str], protected_classes: Sequence[int]
+) -> Tuple[Tuple[str, ...], Tuple[int, ...]]:
+    """The data set's classes as tuples: both empty (binary), or k >= 3 distinct names and >= 1 protected index.
+
+    Raises GateConfigError, one line naming the value, for anything else.
+    """
+    if isinstance(class_names, str) or not all(isinstance(name, str) and name for name in class_names):
+        raise GateConfigError(f"BlessingGate: class_names must be a list of class names, got {class_names!r}")
+    if isinstance(protected_classes, str) or not all(_is_int(index) for index in protected_classes):
+        raise GateConfigError(
+            f"BlessingGate: protected_classes must be a list of class indices, got {protected_classes!r}"
+        )
+    names, protected = tuple(class_names), tuple(protected_classes)
+    if not names:
+        _require(not protected, f"BlessingGate: protected_classes {list(protected)} given without class_names (binary)")
+        return names, protected
+    _require(
+        len(names) >= 3,
+        f"BlessingGate: class_names needs >= 3 classes for a multiclass gate, got {list(names)} "
+        "(a binary label takes no class_names)",
+    )
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    _require(not duplicates, f"BlessingGate: class_names {list(names)} repeats {duplicates}")
+    _require(bool(protected), f"BlessingGate: protected_classes must name >= 1 class of {list(names)}, got []")
+    outside = [index for index in protected if not 0 <= index < len(names)]
+    _require(
+        not outside,
+        f"BlessingGate: protected_classes {list(protected)} has {outside} outside 0..{len(names) - 1} "
+        f"(class_names {list(names)})",
+    )
+    _require(
+        len(set(protected)) == len(protected), f"BlessingGate: protected_classes {list(protected)} repeats a class"
+    )
+    return names, protected
+
+
 class GateReport(Artifact):
     """The gate's verdict and every slice's metrics, thresholds and results (gate_report.md, gate_report.json)."""
 
@@ -151,6 +204,8 @@ class BlessingGateSpec(types.ComponentSpec):
         # JSON list of feature names, as TFX's own components pass lists.
         SLICE_FEATURE_KEYS: ExecutionParameter(type=str),
         EVAL_SPLIT: ExecutionParameter(type=str),
+        CLASS_NAMES: ExecutionParameter(type=str, optional=True),
+        PROTECTED_CLASSES: ExecutionParameter(type=str, optional=True),
         **BlessingGateParameters.execution_parameters(),
     }
     INPUTS = {

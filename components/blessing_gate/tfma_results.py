@@ -1,5 +1,9 @@
 """Reads a TFMA evaluation (what the TFX Evaluator writes) into the plain dicts `judge` works on.
 
+Metrics with a `class_id` sub-key (a multiclass evaluation, `eval_config`) are kept per class under
+their plain names, macro averages as `macro_<name>`, and the served multiclass confusion matrix as
+counts; a binary evaluation has none of them and reads as before.
+
 The metrics file holds one record per slice, so what is read here grows with the
 number of slices times metrics, never with the number of examples.
 """
@@ -16,6 +20,7 @@ from google.protobuf import message
 from tensorflow_model_analysis.proto import metrics_for_slice_pb2
 from tensorflow_model_analysis.writers import eval_config_writer
 
+from components.blessing_gate import spec
 from components.blessing_gate.errors import GateInputError
 from components.blessing_gate.judge import OVERALL_SLICE
 
@@ -23,6 +28,10 @@ from components.blessing_gate.judge import OVERALL_SLICE
 VALIDATIONS_FILE_PREFIX = "validations"
 
 MetricsBySlice = Dict[str, Dict[str, float]]
+# Multiclass: slice -> class index -> metric -> value (TFMA's metrics with a `class_id` sub-key).
+MetricsByClass = Dict[str, Dict[int, Dict[str, float]]]
+# Multiclass: slice -> (actual class, served class) -> count (the candidate's served confusion matrix).
+ConfusionBySlice = Dict[str, Dict[Tuple[int, int], int]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +47,10 @@ class Evaluation:
     # None when TFMA wrote no validation result (no thresholds were configured).
     validation_ok: Optional[bool]
     validation_failures: Tuple[str, ...]
+    # Multiclass evaluations only (empty for binary): per-class metrics and the served confusion matrix.
+    candidate_classes: MetricsByClass = dataclasses.field(default_factory=dict)
+    baseline_classes: Optional[MetricsByClass] = None
+    confusion: ConfusionBySlice = dataclasses.field(default_factory=dict)
 
 
 def slice_name(slice_key: metrics_for_slice_pb2.SliceKey) -> str:
@@ -89,13 +102,40 @@ def _read_eval_config(uri: str) -> tfma.EvalConfig:
     return eval_config
 
 
-def _read_metrics(
-    uri: str, candidate_name: str, baseline_name: Optional[str]
-) -> Tuple[Dict[str, MetricsBySlice], Set[str]]:
-    by_model: Dict[str, MetricsBySlice] = {candidate_name: {}}
+@dataclasses.dataclass
+class _Metrics:
+    """What one model's records hold: plain metrics, per-class metrics and the served confusion matrix."""
+
+    by_slice: MetricsBySlice = dataclasses.field(default_factory=dict)
+    by_class: MetricsByClass = dataclasses.field(default_factory=dict)
+    confusion: ConfusionBySlice = dataclasses.field(default_factory=dict)
+
+
+def _metric_name(key: metrics_for_slice_pb2.MetricKey) -> str:
+    """`auc`, `macro_auc` for a macro average, `auc[k: 2]` for another sub-key (a class's is read apart)."""
+    if key.aggregation_type.macro_average:
+        return key.name if key.name.startswith(spec.MACRO_PREFIX) else spec.MACRO_PREFIX + key.name
+    if key.HasField("sub_key"):
+        return f"{key.name}[{' '.join(str(key.sub_key).split())}]"
+    return key.name
+
+
+def _confusion(value: metrics_for_slice_pb2.MetricValue) -> Dict[Tuple[int, int], int]:
+    """TFMA's multiclass confusion matrix at its one threshold, as (actual, predicted) -> count."""
+    matrices = value.multi_class_confusion_matrix_at_thresholds.matrices
+    if len(matrices) != 1:
+        raise GateInputError(f"the served confusion matrix has {len(matrices)} thresholds; the gate computes it at one")
+    return {
+        (entry.actual_class_id, entry.predicted_class_id): int(round(entry.num_weighted_examples))
+        for entry in matrices[0].entries
+    }
+
+
+def _read_metrics(uri: str, candidate_name: str, baseline_name: Optional[str]) -> Tuple[Dict[str, _Metrics], Set[str]]:
+    by_model: Dict[str, _Metrics] = {candidate_name: _Metrics()}
     if baseline_name is not None:
-        by_model[baseline_name] = {}
-    outputs: Dict[Tuple[str, str, str], str] = {}
+        by_model[baseline_name] = _Metrics()
+    outputs: Dict[Tuple[str, str, Optional[int], str], str] = {}
     features: Set[str] = set()
     try:
         records = list(tfma.load_metrics(uri))
@@ -108,24 +148,36 @@ def _read_metrics(
         features.update(single.column for single in record.slice_key.single_slice_keys)
         for entry in record.metric_keys_and_values:
             key = entry.key
-            value = _scalar(entry.value)
-            if key.is_diff or value is None or key.model_name not in by_model:
+            if key.is_diff or key.model_name not in by_model:
                 continue
-            metric = key.name if not key.HasField("sub_key") else f"{key.name}[{str(key.sub_key).strip()}]"
-            seen_output = outputs.setdefault((key.model_name, name, metric), key.output_name)
+            model = by_model[key.model_name]
+            if key.name == spec.CONFUSION_MATRIX and entry.value.HasField("multi_class_confusion_matrix_at_thresholds"):
+                model.confusion[name] = _confusion(entry.value)
+                continue
+            value = _scalar(entry.value)
+            if value is None:
+                continue
+            class_id = key.sub_key.class_id.value if key.sub_key.HasField("class_id") else None
+            metric = key.name if class_id is not None else _metric_name(key)
+            seen_output = outputs.setdefault((key.model_name, name, class_id, metric), key.output_name)
             if seen_output != key.output_name:
                 raise GateInputError(
                     f"metric {metric!r} is computed on outputs {seen_output!r} and {key.output_name!r} in {uri}; "
                     "give each a distinct name in the EvalConfig so the gate knows which one it judges"
                 )
-            by_model[key.model_name].setdefault(name, {})[metric] = value
-    if not by_model[candidate_name]:
+            if class_id is None:
+                model.by_slice.setdefault(name, {})[metric] = value
+            else:
+                model.by_class.setdefault(name, {}).setdefault(class_id, {})[metric] = value
+    if not by_model[candidate_name].by_slice and not by_model[candidate_name].by_class:
         raise GateInputError(f"the TFMA metrics in {uri} hold no values for the candidate model")
     return by_model, features
 
 
 def _metric_label(key: metrics_for_slice_pb2.MetricKey) -> str:
-    return f"{key.name} change vs baseline" if key.is_diff else key.name
+    """`recall`, `pr_auc of class 3` (a multiclass per-class metric), `... change vs baseline`."""
+    name = key.name if not key.sub_key.HasField("class_id") else f"{key.name} of class {key.sub_key.class_id.value}"
+    return f"{name} change vs baseline" if key.is_diff else name
 
 
 def _threshold_text(threshold: tfma.MetricThreshold) -> str:
@@ -173,15 +225,19 @@ def load_evaluation(uri: str) -> Evaluation:
     candidate_name, baseline_name, label_keys = _model_names(eval_config, uri)
     by_model, features = _read_metrics(uri, candidate_name, baseline_name)
     validation_ok, failures = _read_validation(uri)
+    candidate = by_model[candidate_name]
     baseline = by_model.get(baseline_name) if baseline_name is not None else None
-    if baseline_name is not None and not baseline:
+    if baseline is not None and not baseline.by_slice and not baseline.by_class:
         raise GateInputError(f"the evaluation at {uri} names a baseline model but holds no metrics for it")
     return Evaluation(
         uri=uri,
-        candidate=by_model[candidate_name],
-        baseline=baseline,
+        candidate=candidate.by_slice,
+        baseline=None if baseline is None else baseline.by_slice,
         slice_features=features,
         label_keys=label_keys,
         validation_ok=validation_ok,
         validation_failures=failures,
+        candidate_classes=candidate.by_class,
+        baseline_classes=None if baseline is None else baseline.by_class,
+        confusion=candidate.confusion,
     )

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
+import tensorflow_model_analysis as tfma
 from google.protobuf import json_format, text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx.components.evaluator import executor as evaluator_executor
@@ -83,8 +84,10 @@ def _serialize(row: Dict[str, object]) -> bytes:
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
-def write_examples(directory: str, rows: Sequence[Dict[str, object]]) -> standard_artifacts.Examples:
-    """An Examples artifact with one `eval` split, laid out as ExampleGen writes it."""
+def write_examples(
+    directory: str, rows: Sequence[Dict[str, object]], serialize: Callable[[Dict[str, object]], bytes] = _serialize
+) -> standard_artifacts.Examples:
+    """An Examples artifact with one `eval` split, laid out as ExampleGen writes it (`serialize` makes each Example)."""
     examples = standard_artifacts.Examples()
     examples.uri = directory
     examples.split_names = artifact_utils.encode_split_names(["eval"])
@@ -92,7 +95,7 @@ def write_examples(directory: str, rows: Sequence[Dict[str, object]]) -> standar
     fileio.makedirs(split_dir)
     with tf.io.TFRecordWriter(os.path.join(split_dir, "data_tfrecord-00000-of-00001.gz"), "GZIP") as writer:
         for row in rows:
-            writer.write(_serialize(row))
+            writer.write(serialize(row))
     return examples
 
 
@@ -140,8 +143,12 @@ def run_evaluator(
     model: standard_artifacts.Model,
     baseline: Optional[standard_artifacts.Model] = None,
     parameters: BlessingGateParameters = TEST_PARAMETERS,
+    config: Optional[tfma.EvalConfig] = None,
 ) -> Dict[str, object]:
-    """The stock TFX Evaluator executor on `gate_eval_config`: its ModelEvaluation, ModelBlessing, and the examples."""
+    """The stock TFX Evaluator executor on `config` (default: the binary `gate_eval_config`).
+
+    Returns its ModelEvaluation, ModelBlessing, and the examples.
+    """
     evaluation = standard_artifacts.ModelEvaluation()
     evaluation.uri = os.path.join(directory, "evaluation")
     blessing = standard_artifacts.ModelBlessing()
@@ -151,7 +158,8 @@ def run_evaluator(
     input_dict = {"examples": [examples], "model": [model]}
     if baseline is not None:
         input_dict["baseline_model"] = [baseline]
-    config = gate_eval_config(parameters, LABEL_KEY, [SLICE_KEY])
+    if config is None:
+        config = gate_eval_config(parameters, LABEL_KEY, [SLICE_KEY])
     exec_properties = {
         "eval_config": json_format.MessageToJson(config),
         "example_splits": json.dumps(["eval"]),

@@ -6,8 +6,10 @@ import pytest
 
 from components.blessing_gate.errors import GateConfigError
 from components.blessing_gate.spec import (
+    CLASS_NAMES,
     EVAL_SPLIT,
     LABEL_KEY,
+    PROTECTED_CLASSES,
     SLICE_FEATURE_KEYS,
     BlessingGateParameters,
     BlessingGateSpec,
@@ -83,7 +85,8 @@ def test_whole_numbers_are_taken_as_fractions():
 
 def test_every_setting_is_an_execution_parameter_and_round_trips():
     fields = {field.name for field in dataclasses.fields(BlessingGateParameters)}
-    assert set(BlessingGateSpec.PARAMETERS) == fields | {LABEL_KEY, SLICE_FEATURE_KEYS, EVAL_SPLIT}
+    names = {LABEL_KEY, SLICE_FEATURE_KEYS, EVAL_SPLIT, CLASS_NAMES, PROTECTED_CLASSES}
+    assert set(BlessingGateSpec.PARAMETERS) == fields | names
     changed = dataclasses.replace(PARAMETERS, recall_at_fpr=0.01)
     properties = changed.to_exec_properties()
     assert set(properties) == fields
