@@ -63,6 +63,8 @@ def trainer_custom_config(config: PipelineConfig) -> Dict[str, Any]:
         numeric_feature_keys=transform_spec.transformed_numeric_keys(inputs),
         categorical_feature_keys=inputs.categorical_feature_keys,
         parameters=config.trainer,
+        class_names=config.class_names,
+        protected_classes=config.protected_classes,
     )
     return run.to_custom_config()
 
@@ -73,7 +75,9 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
     TFMA's own thresholds hold on the overall slice (change thresholds against the
     baseline are skipped on the first run); BlessingGate judges every slice.
     """
-    return gate_eval_config(config.evaluator, config.label_key, config.slice_feature_keys)
+    return gate_eval_config(
+        config.evaluator, config.label_key, config.slice_feature_keys, config.class_names, config.protected_classes
+    )
 
 
 def baseline_model_resolver(config: PipelineConfig, trainer: base_node.BaseNode) -> Optional[tfx.dsl.Resolver]:
@@ -164,7 +168,9 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
         examples=example_gen.outputs["examples"],
         class_skew=class_skew.outputs["class_skew"],
         label_key=config.label_key,
-        feature_keys=config.numeric_feature_keys,
+        # SMOTE and the augmentations move numbers that every row has; a column with missing values is
+        # copied from the base row, like a categorical one.
+        feature_keys=tuple(key for key in config.numeric_feature_keys if key not in config.nullable_feature_keys),
         parameters=config.rebalance,
     )
     # Statistics and vocabularies from train only; eval stays raw for the Evaluator, which scores
@@ -214,6 +220,8 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
         slice_feature_keys=list(config.slice_feature_keys),
         eval_split=EVAL_SPLIT,
         parameters=config.evaluator,
+        class_names=list(config.class_names),
+        protected_classes=list(config.protected_classes),
     ).with_id(BLESSING_GATE)
     with tfx.dsl.Cond(gate.outputs["blessing"].future()[0].custom_property("blessed") == 1):
         pusher = tfx.components.Pusher(

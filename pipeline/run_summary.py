@@ -44,6 +44,10 @@ class NodeRun:
     is_resolver: bool = False
 
 
+# Joins a metric's name and its class id for a multiclass model's per-class figures: `recall#3`.
+CLASS_METRIC_MARK = "#"
+
+
 @dataclasses.dataclass
 class RunSummary:
     run_id: Optional[str]
@@ -90,14 +94,9 @@ class RunSummary:
             lines.append(f"class balance (ClassSkew): {'; '.join(line.strip() for line in self.class_skew_lines)}")
         lines.extend(self.rebalance_lines)
         if self.training:
-            lines.append(
-                "trainer: decision threshold {decision_threshold:.4f} ({threshold_rule}); "
-                "valid precision {valid_precision:.3f}, recall {valid_recall:.3f}; "
-                "trained on {train_rows} rows ({train_positives} positive), epochs {epochs_run}".format(**self.training)
-            )
+            lines.append(_trainer_line(self.training))
         if self.metrics:
-            figures = ", ".join(_format_metric(name, value) for name, value in sorted(self.metrics.items()))
-            lines.append(f"evaluator (eval split, overall): {figures}")
+            lines.append(f"evaluator (eval split, overall): {_evaluator_figures(self.metrics, self.training)}")
         if self.verdict:
             lines.append(f"gate: {self.verdict}")
             lines.extend(f"  failed: {failure}" for failure in self.validation_failures)
@@ -109,6 +108,45 @@ class RunSummary:
         if self.gate_report_path:
             lines.append(f"report: {self.gate_report_path}")
         return "\n".join(lines)
+
+
+def _trainer_line(training: Dict[str, Any]) -> str:
+    """The Trainer's served decision rule: a threshold (binary) or per-class weights (multiclass)."""
+    rule = training.get("decision_rule")
+    if rule is None:
+        return (
+            "trainer: decision threshold {decision_threshold:.4f} ({threshold_rule}); "
+            "valid precision {valid_precision:.3f}, recall {valid_recall:.3f}; "
+            "trained on {train_rows} rows ({train_positives} positive), epochs {epochs_run}".format(**training)
+        )
+    names = training["class_names"]
+    weights = ", ".join(f"{name} {weight:.3g}" for name, weight in zip(names, rule["class_weights"], strict=True))
+    protected = rule["protected_class_names"]
+    recalls = ", ".join(f"{name} {rule['valid_per_class'][name]['recall']:.3f}" for name in protected)
+    counts = ", ".join(f"{name} {count}" for name, count in training["train_class_counts"].items())
+    return (
+        f"trainer: class weights {weights} ({rule['rule_applied']}); valid recall of protected classes {recalls}; "
+        f"trained on {training['train_rows']} rows ({counts})"
+    )
+
+
+def _evaluator_figures(metrics: Dict[str, float], training: Dict[str, Any]) -> str:
+    """Every overall figure (binary); for a multiclass model the macro figures, then recall/PR-AUC per class."""
+    whole = {name: value for name, value in metrics.items() if CLASS_METRIC_MARK not in name}
+    per_class: Dict[int, Dict[str, float]] = collections.defaultdict(dict)
+    for name, value in metrics.items():
+        if CLASS_METRIC_MARK in name:
+            metric, class_id = name.split(CLASS_METRIC_MARK)
+            per_class[int(class_id)][metric] = value
+    if not per_class:
+        return ", ".join(_format_metric(name, value) for name, value in sorted(whole.items()))
+    names = training.get("class_names") or [str(class_id) for class_id in range(max(per_class) + 1)]
+    macro = ", ".join(_format_metric(name, value) for name, value in sorted(whole.items()) if name.startswith("macro"))
+    classes = ", ".join(
+        f"{names[class_id]} {figures.get('recall', float('nan')):.3f}/{figures.get('pr_auc', float('nan')):.3f}"
+        for class_id, figures in sorted(per_class.items())
+    )
+    return f"{macro}; recall/PR-AUC per class: {classes}"
 
 
 def _format_metric(name: str, value: float) -> str:
@@ -227,7 +265,10 @@ def summarize_run(config: PipelineConfig, since: float) -> RunSummary:
             summary.verdict = render_verdict_line(report)
             summary.validation_failures = [failure["message"] for failure in report["failures"]]
             summary.validation_failures += list(report.get("evaluator_failures", []))
-            summary.too_small = [entry["slice"] for entry in report["too_small"]]
+            summary.too_small = [
+                f"{entry['class']} on {entry['slice']}" if "class" in entry else entry["slice"]
+                for entry in report["too_small"]
+            ]
             summary.gate_report_path = os.path.join(outputs["gate_report"][0].uri, GATE_REPORT_HTML)
         if "pushed_model" in outputs:
             pushed = outputs["pushed_model"][0].custom_properties
@@ -252,7 +293,10 @@ def _overall_candidate_metrics(tfma, evaluation_uri: str) -> Dict[str, float]:
             if key.is_diff or key.model_name not in ("", "candidate"):
                 continue
             if key_and_value.value.HasField("double_value"):
-                metrics[key.name] = key_and_value.value.double_value.value
+                name = key.name
+                if key.HasField("sub_key") and key.sub_key.HasField("class_id"):
+                    name = f"{name}{CLASS_METRIC_MARK}{key.sub_key.class_id.value}"
+                metrics[name] = key_and_value.value.double_value.value
     return metrics
 
 

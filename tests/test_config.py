@@ -199,3 +199,11 @@ def test_every_setting_can_be_set_including_tuples_and_pairs(assignment, read, e
 def test_bad_override_values_are_one_line_naming_the_setting(assignment, message):
     with pytest.raises(ConfigError, match=message):
         apply_overrides(_config(), [assignment])
+
+
+def test_rebalance_synthesises_only_numeric_columns_that_every_row_has():
+    from pipeline.pipeline import REBALANCE, create_pipeline
+
+    nodes = {node.id: node for node in create_pipeline(_config()).components}
+    # "b" has missing values: SMOTE and the augmentations copy it from the base row instead.
+    assert json.loads(nodes[REBALANCE].exec_properties["feature_keys"]) == ["a"]

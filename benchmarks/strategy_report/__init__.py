@@ -15,7 +15,8 @@ What one run does:
    this process through `pipeline/harness.py` with the execution properties
    `create_pipeline(config)` gives it; the strategy only changes `trainer.model` (the family:
    `mlp`, `gbt` or `mlp_gbt`), `trainer.loss`, `trainer.gbt_example_weights`,
-   `trainer.balanced_batches`, `trainer.ensemble_members` or `rebalance.strategy`;
+   `trainer.balanced_batches`, `trainer.min_batch_positives`, `trainer.ensemble_members`,
+   `trainer.ensemble_recipes` or `rebalance.strategy`;
 3. scores the eval split through the exported SavedModel's `serving_default` signature, batch
    by batch from the TFRecords, and saves labels, probabilities, decisions and slice values in
    `strategies/<name>/predictions.npz`;

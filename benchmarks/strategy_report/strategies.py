@@ -27,6 +27,11 @@ class Strategy:
     model: str = "mlp"
 
 
+# The auc_loss row's guaranteed positives per batch (`trainer.min_batch_positives`).
+AUC_LOSS_BATCH_POSITIVES = 8
+# The mixed_ensemble row's members: the issue's example of an ensemble over differently rebalanced data.
+MIXED_ENSEMBLE_RECIPES = ("none", "oversample:0.1", "undersample:1.0")
+
 # Resampling strategies train with plain `bce`: the resampled mix is the treatment, and class
 # weights on top would correct for the imbalance twice.
 STRATEGIES: Tuple[Strategy, ...] = (
@@ -35,10 +40,28 @@ STRATEGIES: Tuple[Strategy, ...] = (
     Strategy("pos_weight", "weighted_cross_entropy_with_logits, pos_weight=neg/pos", trainer=(("loss", "pos_weight"),)),
     Strategy("focal", "focal loss (alpha, gamma from the config)", trainer=(("loss", "focal"),)),
     Strategy(
+        "auc_loss",
+        f"pairwise AUC surrogate mixed with bce (auc_bce_weight from the config), every batch topped up to "
+        f">= {AUC_LOSS_BATCH_POSITIVES} positives",
+        trainer=(("loss", "auc"), ("min_batch_positives", AUC_LOSS_BATCH_POSITIVES)),
+    ),
+    Strategy(
         "undersample", "Rebalance undersample, then plain bce", rebalance="undersample", trainer=(("loss", "bce"),)
     ),
     Strategy("oversample", "Rebalance oversample, then plain bce", rebalance="oversample", trainer=(("loss", "bce"),)),
     Strategy("smote", "Rebalance SMOTE, then plain bce", rebalance="smote", trainer=(("loss", "bce"),)),
+    Strategy(
+        "augment_noise",
+        "Rebalance augment_noise (minority rows + Gaussian noise, sigma = noise_scale x class std), then plain bce",
+        rebalance="augment_noise",
+        trainer=(("loss", "bce"),),
+    ),
+    Strategy(
+        "mixup",
+        "Rebalance mixup (lam*a + (1-lam)*b of two minority rows, lam ~ Beta(mixup_alpha) folded), then plain bce",
+        rebalance="mixup",
+        trainer=(("loss", "bce"),),
+    ),
     Strategy(
         "balanced_batches",
         "batches drawn with batch_positive_share positives, plain bce",
@@ -55,6 +78,12 @@ STRATEGIES: Tuple[Strategy, ...] = (
         "members on every row, each with its own initial weights and batch order; bce, probabilities averaged",
         trainer=(("loss", "bce"), ("ensemble_majority_fraction", 1.0)),
         ensemble=True,
+    ),
+    Strategy(
+        "mixed_ensemble",
+        "one member each on every row, on positives oversampled to 0.1 x negatives and on negatives undersampled "
+        "to 1 x positives (in the Trainer), bce, probabilities averaged",
+        trainer=(("loss", "bce"), ("ensemble_recipes", MIXED_ENSEMBLE_RECIPES), ("ensemble_combine", "mean")),
     ),
     # The tree family (trainer.model=gbt): imbalance left to the threshold tuned on valid, or weighted too.
     Strategy(
@@ -100,7 +129,11 @@ def strategy_config(base: PipelineConfig, strategy: Strategy) -> PipelineConfig:
     Tree settings other than the example weights (`--set trainer.gbt_num_trees=...`) come from the base config.
     """
     trainer = dict(strategy.trainer)
+    # How batches are drawn and which members train are part of a strategy, never inherited from the base.
     trainer.setdefault("balanced_batches", False)
+    trainer.setdefault("min_batch_positives", 0)
+    trainer.setdefault("ensemble_recipes", ())
+    trainer.setdefault("ensemble_combine", "mean")
     trainer["model"] = strategy.model
     trainer["ensemble_members"] = base.trainer.ensemble_members if strategy.ensemble else 1
     rebalance = dataclasses.replace(base.rebalance, strategy=strategy.rebalance or "none")
@@ -126,6 +159,14 @@ def class_counts(
         note = "no resampling"
         if config.trainer.model == "gbt" and config.trainer.gbt_example_weights == "balanced":
             note = "no resampling; balanced example weights n/(2*count_c)"
+        elif config.trainer.ensemble_recipes:
+            recipes = ", ".join(config.trainer.ensemble_recipes)
+            note = f"{len(config.trainer.ensemble_recipes)} members ({recipes}), {config.trainer.ensemble_combine}"
+            if "member_class_counts" in training_report:
+                per_member = "; ".join(f"{c['1']}+{c['0']}" for c in training_report["member_class_counts"])
+                note += f"; positives+negatives per member: {per_member}"
+        elif config.trainer.min_batch_positives:
+            note = f"no resampling; every batch topped up to >= {config.trainer.min_batch_positives} positives"
         elif config.trainer.balanced_batches:
             share = config.trainer.batch_positive_share
             note = f"batches drawn with {share:.0%} positives (positives repeat); files unchanged"

@@ -89,7 +89,8 @@ def majority_subset_filter(
     """A predicate for `tf.data.Dataset.filter` keeping member `member`'s rows of an UNBATCHED dataset.
 
     Elements are `(features, label)` pairs, or feature dicts holding the label under `label_key`.
-    Every row whose label equals `minority_label` is kept; a majority row is kept with probability
+    Every row whose label equals `minority_label` (or is one of them, when it is a tuple or list: the
+    protected classes of a multiclass label) is kept; any other row is kept with probability
     `keep_fraction`, decided by a hash of `seed`, `member` and the row's key (see the module doc).
     """
     _check_int("seed", seed, -(2**63))
@@ -115,7 +116,10 @@ def majority_subset_filter(
         else:
             raise EnsembleError("expected (features, label) pairs or feature dicts with a label_key")
         label = tf.reshape(label, [])
-        is_minority = tf.equal(label, tf.constant(minority_label, dtype=label.dtype))
+        if isinstance(minority_label, (tuple, list)):
+            is_minority = tf.reduce_any(tf.equal(label, tf.constant(list(minority_label), dtype=label.dtype)))
+        else:
+            is_minority = tf.equal(label, tf.constant(minority_label, dtype=label.dtype))
         key = _example_key(features, id_key, label_key)
         bucket = tf.strings.to_hash_bucket_fast(tf.strings.join([salt, key]), _HASH_BUCKETS)
         return tf.logical_or(is_minority, bucket < cutoff)

@@ -14,7 +14,8 @@ reduction and `sample_weight` work as for its own losses.
   multiplied by `pos_weight`;
 - `focal`: focal loss (Lin et al. 2017) -alpha_t * (1 - p_t)^gamma * log(p_t); binary (sigmoid,
   alpha for the positive class and 1 - alpha for the negative) and multiclass (softmax, alpha a
-  scalar or one value per class).
+  scalar or one value per class);
+- `auc`: a pairwise ROC-AUC surrogate mixed with BCE, binary only (`auc_loss.py`).
 
 Each class is a `tf.keras.losses.Loss` with `get_config`, registered as Keras-serializable, so
 it can be given to `model.compile` and survives a Keras save/load.
@@ -27,6 +28,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Union
 
 import tensorflow as tf
 
+from components.trainer.auc_loss import PairwiseAUCLoss
 from components.trainer.spec import LOSSES
 
 _SERIALIZATION_PACKAGE = "imbalance"
@@ -267,6 +269,7 @@ def make_loss(
     class_weights: Optional[Mapping[int, float]] = None,
     focal_alpha: Optional[AlphaSpec] = None,
     focal_gamma: Optional[float] = None,
+    auc_bce_weight: Optional[float] = None,
     num_classes: int = 2,
 ) -> tf.keras.losses.Loss:
     """The loss named in the Trainer's parameters (`spec.LOSSES`), checked before training starts.
@@ -286,4 +289,8 @@ def make_loss(
                 f"loss 'focal' needs focal_alpha and focal_gamma; got {focal_alpha!r} and {focal_gamma!r}"
             )
         return FocalLoss(alpha=focal_alpha, gamma=focal_gamma, num_classes=num_classes)
+    if name == "auc":
+        if auc_bce_weight is None:
+            raise LossConfigError("loss 'auc' needs auc_bce_weight, the share of BCE in the mix (0: ranking only)")
+        return PairwiseAUCLoss(bce_weight=auc_bce_weight, num_classes=num_classes)
     raise LossConfigError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")

@@ -16,6 +16,10 @@ indicators and vocabulary ids (`components/transform`). What it does, in order:
    graph, and returns the probability, the decision at that threshold and the threshold itself
    (`serving.py`).
 
+A multiclass label (k >= 3 `class_names`) takes `multiclass_training.py` from step 1 on: class
+counts, a softmax head whose bias starts at the log class priors, and per-class weights tuned on
+`valid` in place of the threshold (`decision_rule.py`).
+
 Its settings arrive in `fn_args.custom_config` (`spec.TrainerRunConfig`). The class counts that
 size the loss weights and the initial bias are counted here, from the rows being trained on;
 the Trainer takes no class statistics from an upstream component, since the counts before
@@ -36,7 +40,7 @@ from absl import logging
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx import v1 as tfx
 
-from components.trainer import ensemble, inputs, threshold, training, trees
+from components.trainer import ensemble, inputs, multiclass_training, threshold, training, trees
 from components.trainer.inputs import TrainingStatistics
 from components.trainer.network import ModelInputs
 from components.trainer.serving import (
@@ -177,6 +181,13 @@ def _train_and_export(
         return inputs.read_split(files, fn_args.data_accessor, schema, run.label_key, keys, parameters.batch_size)
 
     train_rows = inputs.disk_cached_rows(read(fn_args.train_files), keys, os.path.join(cache_dir, "train"))
+    if run.is_multiclass:
+        # k >= 3 classes: a softmax model and per-class weights tuned on valid instead of a threshold.
+        valid_rows = read(fn_args.eval_files).cache(os.path.join(cache_dir, "valid"))
+        multiclass_training.train_and_export(
+            fn_args, run, features, transform_output, train_rows, valid_rows, cache_dir
+        )
+        return
     # The counting pass reads the whole split once and so writes the cache that every epoch reads.
     stats = inputs.compute_training_statistics(train_rows.batch(inputs.STATISTICS_BATCH_ROWS))
     valid = read(fn_args.eval_files).cache(os.path.join(cache_dir, "valid"))

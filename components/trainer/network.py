@@ -23,7 +23,7 @@ from components.trainer.spec import TrainerParameters
 
 # Offsets from a model's seed to the seeds of its dropout layers, its output layer and its embeddings.
 _DROPOUT_SEED_OFFSET = 100
-_OUTPUT_SEED_OFFSET = 1000
+OUTPUT_SEED_OFFSET = 1000
 _EMBEDDING_SEED_OFFSET = 2000
 # A categorical feature with at most this many ids enters one-hot; a wider one through an embedding.
 ONE_HOT_MAX_IDS = 32
@@ -100,13 +100,10 @@ def _encoded_inputs(inputs: Dict[str, tf.Tensor], features: ModelInputs, seed: i
     return parts
 
 
-def build_model(
-    features: ModelInputs,
-    parameters: TrainerParameters,
-    balance: ClassBalance,
-    seed: int,
-) -> tf.keras.Model:
-    """MLP on the numeric features and the encoded categorical ids; outputs a logit.
+def build_body(
+    features: ModelInputs, parameters: TrainerParameters, seed: int
+) -> Tuple[Dict[str, tf.Tensor], tf.Tensor]:
+    """The MLP's inputs and its last hidden layer: the binary head below and the multiclass head share them.
 
     Every input is a float32 [batch, 1] column named by its feature (`inputs.unstack_features`).
     """
@@ -122,10 +119,21 @@ def build_model(
         )(hidden)
         if parameters.dropout > 0:
             hidden = tf.keras.layers.Dropout(parameters.dropout, seed=seed + _DROPOUT_SEED_OFFSET + index)(hidden)
+    return inputs, hidden
+
+
+def build_model(
+    features: ModelInputs,
+    parameters: TrainerParameters,
+    balance: ClassBalance,
+    seed: int,
+) -> tf.keras.Model:
+    """MLP on the numeric features and the encoded categorical ids; outputs a logit."""
+    inputs, hidden = build_body(features, parameters, seed)
     bias = initial_output_bias(balance) if parameters.initial_bias else 0.0
     logit = tf.keras.layers.Dense(
         1,
-        kernel_initializer=tf.keras.initializers.GlorotUniform(seed=seed + _OUTPUT_SEED_OFFSET),
+        kernel_initializer=tf.keras.initializers.GlorotUniform(seed=seed + OUTPUT_SEED_OFFSET),
         bias_initializer=tf.keras.initializers.Constant(bias),
         name="logit",
     )(hidden)
@@ -143,6 +151,7 @@ def make_loss_for(parameters: TrainerParameters, balance: ClassBalance) -> tf.ke
         class_weights=class_weights(balance),
         focal_alpha=parameters.focal_alpha,
         focal_gamma=parameters.focal_gamma,
+        auc_bce_weight=parameters.auc_bce_weight,
     )
 
 

@@ -3,8 +3,12 @@
 The serving signature takes serialized RAW tf.Examples, as data prep wrote them (the Transform's
 graph travels inside the SavedModel), and returns the probability, the decision at the tuned
 threshold and the threshold itself, so the Evaluator and a serving system apply the very
-threshold the Trainer chose. Every raw feature is optional in a request: a missing number is
-imputed and flagged, a category never seen in training falls into an out-of-vocabulary bucket.
+threshold the Trainer chose. A multiclass model (k >= 3) returns instead `probabilities`
+[batch, k] (softmax), `decision_scores` [batch, k] (the probabilities times the tuned per-class
+weights, renormalised to sum 1), `class` [batch] (their argmax, the served class) and
+`class_weights` [batch, k] (the weights, per row as `threshold` is); `decision_rule.py`.
+Every raw feature is optional in a request: a missing number is imputed and flagged, a category
+never seen in training falls into an out-of-vocabulary bucket.
 The training report (threshold and training figures) is written into the SavedModel's
 `assets.extra`, where the run summary and the strategy report read it.
 """
@@ -23,6 +27,11 @@ PROBABILITY_OUTPUT = "probability"
 DECISION_OUTPUT = "decision"
 THRESHOLD_OUTPUT = "threshold"
 SERVING_INPUT = "examples"
+# The multiclass signature's outputs.
+PROBABILITIES_OUTPUT = "probabilities"
+DECISION_SCORES_OUTPUT = "decision_scores"
+CLASS_OUTPUT = "class"
+CLASS_WEIGHTS_OUTPUT = "class_weights"
 TRAINING_REPORT_FILE = "training_report.json"
 _EXTRA_ASSETS_DIR = "assets.extra"
 
@@ -45,20 +54,18 @@ def serving_feature_spec(
     }
 
 
-class _ServingModule(tf.Module):
-    """Holds the model, the threshold and the transform layer, so the SavedModel tracks all three."""
+class _ServedModel(tf.Module):
+    """The model, the request parser and (behind a transform graph) the transform layer, tracked for the SavedModel."""
 
     def __init__(
         self,
         model: tf.keras.Model,
         feature_keys: Sequence[str],
-        decision_threshold: float,
         transform_output: Optional[tft.TFTransformOutput],
         label_key: Optional[str],
     ):
         super().__init__()
         self.model = model
-        self.decision_threshold = tf.Variable(decision_threshold, dtype=tf.float32, trainable=False, name="threshold")
         self._feature_keys = tuple(feature_keys)
         if transform_output is None:
             self.transform_features = None
@@ -70,16 +77,62 @@ class _ServingModule(tf.Module):
             self.transform_features = transform_output.transform_features_layer()
             self._feature_spec = serving_feature_spec(transform_output.raw_feature_spec(), label_key, feature_keys)
 
-    @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name=SERVING_INPUT)])
-    def serve(self, serialized_examples):
+    def _model_output(self, serialized_examples: tf.Tensor) -> tf.Tensor:
+        """The model's output for serialized raw examples: parsed, transformed, one [batch, 1] column per input."""
         features = tf.io.parse_example(serialized_examples, self._feature_spec)
         if self.transform_features is not None:
             features = self.transform_features(features)
         model_inputs = {key: tf.reshape(tf.cast(features[key], tf.float32), [-1, 1]) for key in self._feature_keys}
-        probability = tf.sigmoid(self.model(model_inputs, training=False))
+        return self.model(model_inputs, training=False)
+
+
+class _ServingModule(_ServedModel):
+    """Holds the model, the threshold and the transform layer, so the SavedModel tracks all three."""
+
+    def __init__(
+        self,
+        model: tf.keras.Model,
+        feature_keys: Sequence[str],
+        decision_threshold: float,
+        transform_output: Optional[tft.TFTransformOutput],
+        label_key: Optional[str],
+    ):
+        super().__init__(model, feature_keys, transform_output, label_key)
+        self.decision_threshold = tf.Variable(decision_threshold, dtype=tf.float32, trainable=False, name="threshold")
+
+    @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name=SERVING_INPUT)])
+    def serve(self, serialized_examples):
+        probability = tf.sigmoid(self._model_output(serialized_examples))
         decision = tf.cast(probability >= self.decision_threshold, tf.float32)
         threshold_column = tf.fill(tf.shape(probability), self.decision_threshold)
         return {PROBABILITY_OUTPUT: probability, DECISION_OUTPUT: decision, THRESHOLD_OUTPUT: threshold_column}
+
+
+class _MulticlassServingModule(_ServedModel):
+    """Holds a k-logit model, the decision rule's per-class weights and the transform layer."""
+
+    def __init__(
+        self,
+        model: tf.keras.Model,
+        feature_keys: Sequence[str],
+        class_weights: Sequence[float],
+        transform_output: Optional[tft.TFTransformOutput],
+        label_key: Optional[str],
+    ):
+        super().__init__(model, feature_keys, transform_output, label_key)
+        self.class_weights = tf.Variable(list(class_weights), dtype=tf.float32, trainable=False, name="class_weights")
+
+    @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name=SERVING_INPUT)])
+    def serve(self, serialized_examples):
+        probabilities = tf.nn.softmax(self._model_output(serialized_examples), axis=-1)
+        weighted = probabilities * self.class_weights
+        scores = weighted / tf.reduce_sum(weighted, axis=-1, keepdims=True)
+        return {
+            PROBABILITIES_OUTPUT: probabilities,
+            DECISION_SCORES_OUTPUT: scores,
+            CLASS_OUTPUT: tf.argmax(scores, axis=-1, output_type=tf.int64),
+            CLASS_WEIGHTS_OUTPUT: tf.tile(self.class_weights[tf.newaxis, :], [tf.shape(probabilities)[0], 1]),
+        }
 
 
 def export_serving_model(
@@ -98,6 +151,24 @@ def export_serving_model(
     numbers, as other components' tests build).
     """
     module = _ServingModule(model, feature_keys, decision_threshold, transform_output, label_key)
+    tf.saved_model.save(module, export_dir, signatures={"serving_default": module.serve})
+
+
+def export_multiclass_serving_model(
+    model: tf.keras.Model,
+    feature_keys: Sequence[str],
+    class_weights: Sequence[float],
+    export_dir: str,
+    *,
+    transform_output: Optional[tft.TFTransformOutput] = None,
+    label_key: Optional[str] = None,
+) -> None:
+    """SavedModel with `serving_default`: serialized tf.Example -> probabilities, decision_scores, class, class_weights.
+
+    `model` outputs k logits; `class_weights` are the decision rule's (`decision_rule.py`). Inputs as
+    `export_serving_model`.
+    """
+    module = _MulticlassServingModule(model, feature_keys, class_weights, transform_output, label_key)
     tf.saved_model.save(module, export_dir, signatures={"serving_default": module.serve})
 
 

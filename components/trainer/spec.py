@@ -18,10 +18,14 @@ from components.common.parameters import (
     require_choice,
     require_fraction,
 )
+from components.trainer.member_recipes import check_ensemble_settings
 
 DEFAULT_SEED = 42
 
-LOSSES = ("bce", "weighted_bce", "pos_weight", "focal")
+# `auc`: a pairwise ROC-AUC surrogate mixed with BCE (`auc_loss.py`), binary only.
+LOSSES = ("bce", "weighted_bce", "pos_weight", "focal", "auc")
+# loss=auc's share of BCE: the measured default (README, Trainer; benchmarks/RESULTS.md).
+AUC_BCE_WEIGHT = 0.5
 # Model families: the MLP (ensemble), gradient-boosted trees (TF-DF), or both with their probabilities averaged.
 MODELS = ("mlp", "gbt", "mlp_gbt")
 GBT_EXAMPLE_WEIGHTS = ("none", "balanced")
@@ -35,6 +39,9 @@ LABEL_KEY = "label_key"
 NUMERIC_FEATURE_KEYS = "numeric_feature_keys"
 CATEGORICAL_FEATURE_KEYS = "categorical_feature_keys"
 PARAMETERS = "parameters"
+# Optional keys, present for a multiclass label only (a binary custom_config is as before).
+CLASS_NAMES = "class_names"
+PROTECTED_CLASSES = "protected_classes"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +57,10 @@ class TrainerParameters(ComponentParameters):
     pos_weight: Optional[float] = None  # None: negatives/positives from the training counts.
     focal_alpha: float = 0.25
     focal_gamma: float = 2.0
+    # Multiclass focal loss's per-class alpha, one value per class in class-index order; empty (the
+    # default) means "balanced": alpha_c proportional to 1 / count_c of the rows trained on,
+    # normalised to sum 1. `focal_alpha` is the binary loss's alone.
+    focal_alpha_classes: Tuple[float, ...] = ()
     initial_bias: bool = True
     # (128, 64) ranked the positives better than (64, 32) with every seed set tried (benchmarks/RESULTS.md).
     hidden_units: Tuple[int, ...] = (128, 64)
@@ -75,6 +86,17 @@ class TrainerParameters(ComponentParameters):
     # only strategy of the strategy report that met every quality target (benchmarks/RESULTS.md).
     ensemble_members: int = 10
     ensemble_majority_fraction: float = 0.1
+    # Mixed-strategy ensemble (`member_recipes.py`, `mixed_ensemble.py`): one member per recipe
+    # (none, oversample:R, undersample:R, bagging:F), each on its own view of the rows. Non-empty,
+    # it replaces ensemble_members and ensemble_majority_fraction; () keeps the ensemble above.
+    ensemble_recipes: Tuple[str, ...] = ()
+    # How the recipes' members are served: mean probability, or vote (members' own thresholds).
+    ensemble_combine: str = "mean"
+    # loss=auc: the share of BCE in the mix with the pairwise AUC surrogate (0: ranking loss only).
+    auc_bce_weight: float = AUC_BCE_WEIGHT
+    # Every training batch holds at least this many positives, drawn again from the model's own
+    # positives (`positive_batches.py`); 0: batches as the rows come. loss=auc needs it or balanced batches.
+    min_batch_positives: int = 0
     # Required length of an epoch when batches are drawn without end (balanced batches); None: rows/batch.
     steps_per_epoch: Optional[int] = None
     # Gradient-boosted trees (trainer.model=gbt or mlp_gbt; `trees.py`), TF-DF's defaults except where noted.
@@ -99,6 +121,10 @@ class TrainerParameters(ComponentParameters):
         )
         require(0.0 < self.focal_alpha < 1.0, f"trainer.focal_alpha must be in (0, 1), got {self.focal_alpha!r}")
         require(self.focal_gamma >= 0.0, f"trainer.focal_gamma must be >= 0, got {self.focal_gamma!r}")
+        require(
+            all(0.0 < alpha < 1.0 for alpha in self.focal_alpha_classes),
+            f"trainer.focal_alpha_classes must all be in (0, 1), got {list(self.focal_alpha_classes)}",
+        )
         require(all(units >= 1 for units in self.hidden_units), "trainer.hidden_units must all be >= 1")
         require(0.0 <= self.dropout < 1.0, f"trainer.dropout must be in [0, 1), got {self.dropout!r}")
         require(self.learning_rate > 0, f"trainer.learning_rate must be > 0, got {self.learning_rate!r}")
@@ -132,6 +158,29 @@ class TrainerParameters(ComponentParameters):
         require(0.0 < self.gbt_shrinkage <= 1.0, f"trainer.gbt_shrinkage must be in (0, 1], got {self.gbt_shrinkage!r}")
         require(self.gbt_min_examples >= 1, f"trainer.gbt_min_examples must be >= 1, got {self.gbt_min_examples!r}")
         require_choice("trainer.gbt_example_weights", self.gbt_example_weights, GBT_EXAMPLE_WEIGHTS)
+        self._check_auc_and_recipes()
+
+    def _check_auc_and_recipes(self) -> None:
+        """The AUC loss, its batches and the mixed-ensemble settings; one line each."""
+        require_fraction("trainer.auc_bce_weight", self.auc_bce_weight)
+        require(
+            0 <= self.min_batch_positives < self.batch_size,
+            f"trainer.min_batch_positives must be in [0, trainer.batch_size={self.batch_size}), "
+            f"got {self.min_batch_positives!r}",
+        )
+        require(
+            not (self.balanced_batches and self.min_batch_positives),
+            "trainer.min_batch_positives tops up batches of the rows as they come; trainer.balanced_batches "
+            "already fixes each batch's mix: choose one",
+        )
+        require(
+            self.loss != "auc" or self.model == "gbt" or self.balanced_batches or self.min_batch_positives >= 1,
+            "trainer.loss=auc learns from positive-negative pairs within a batch: set trainer.min_batch_positives "
+            ">= 1 (any model or ensemble) or trainer.balanced_batches=true (one model)",
+        )
+        check_ensemble_settings(
+            self.ensemble_recipes, self.ensemble_combine, balanced_batches=self.balanced_batches, model=self.model
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,12 +190,17 @@ class TrainerRunConfig:
     The names are the data set's, not settings of the Trainer: the pipeline passes the same
     label key to every component. The feature keys are the Transform's outputs: float features
     (standardised numbers, then missing-value indicators) and int64 vocabulary ids.
+    `class_names` (every class, in class-index order) and `protected_classes` (indices of the rare
+    classes the decision rule and the gate protect) are empty for a binary label; three or more
+    names make the run multiclass (`multiclass_training.py`).
     """
 
     label_key: str
     numeric_feature_keys: Tuple[str, ...]
     categorical_feature_keys: Tuple[str, ...] = ()
     parameters: TrainerParameters = dataclasses.field(default_factory=TrainerParameters)
+    class_names: Tuple[str, ...] = ()
+    protected_classes: Tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         require(bool(self.label_key), "the Trainer's label_key must not be empty")
@@ -161,6 +215,46 @@ class TrainerRunConfig:
             self.label_key not in self.feature_keys,
             f"the Trainer's label {self.label_key!r} must not be a model input",
         )
+        self._check_classes()
+
+    @property
+    def is_multiclass(self) -> bool:
+        """k >= 3 classes: a softmax model and the per-class decision rule instead of a threshold."""
+        return len(self.class_names) >= 3
+
+    def _check_classes(self) -> None:
+        """The class names and protected classes, and the settings a multiclass run refuses; one line each."""
+        names, protected, parameters = self.class_names, self.protected_classes, self.parameters
+        if not self.is_multiclass:
+            require(not names, f"the Trainer's class_names {list(names)} name < 3 classes; leave it empty for binary")
+            require(not protected, "the Trainer's protected_classes need a multiclass label (class_names)")
+            require(
+                not parameters.focal_alpha_classes,
+                "trainer.focal_alpha_classes is for a multiclass label; a binary label uses trainer.focal_alpha",
+            )
+            return
+        k = len(names)
+        require(len(set(names)) == k, f"the Trainer's class_names must be distinct, got {list(names)}")
+        require(
+            bool(protected) and len(set(protected)) == len(protected) and all(0 <= c < k for c in protected),
+            f"the Trainer's protected_classes must be distinct class indices 0..{k - 1}, at least one; "
+            f"got {list(protected)}",
+        )
+        require(parameters.loss != "pos_weight", f"trainer.loss=pos_weight is binary only; the label has {k} classes")
+        require(parameters.loss != "auc", f"trainer.loss=auc is binary only; the label has {k} classes")
+        require(
+            not parameters.ensemble_recipes and not parameters.min_batch_positives,
+            f"trainer.ensemble_recipes and trainer.min_batch_positives are binary only; the label has {k} classes",
+        )
+        require(
+            parameters.model == "mlp",
+            f"trainer.model={parameters.model} is binary only; the label has {k} classes, use trainer.model=mlp",
+        )
+        require(
+            len(parameters.focal_alpha_classes) in (0, k),
+            f"trainer.focal_alpha_classes has {len(parameters.focal_alpha_classes)} values; "
+            f"give one per class ({k}) or none for balanced",
+        )
 
     @property
     def feature_keys(self) -> Tuple[str, ...]:
@@ -174,6 +268,11 @@ class TrainerRunConfig:
             NUMERIC_FEATURE_KEYS: list(self.numeric_feature_keys),
             CATEGORICAL_FEATURE_KEYS: list(self.categorical_feature_keys),
             PARAMETERS: self.parameters.to_json_dict(),
+            **(
+                {CLASS_NAMES: list(self.class_names), PROTECTED_CLASSES: list(self.protected_classes)}
+                if self.class_names or self.protected_classes
+                else {}
+            ),
         }
 
     @classmethod
@@ -184,7 +283,7 @@ class TrainerRunConfig:
             f"{what} {keys}"
             for what, keys in (
                 ("lacks", sorted(expected - set(custom_config))),
-                ("has unknown keys", sorted(set(custom_config) - expected)),
+                ("has unknown keys", sorted(set(custom_config) - expected - {CLASS_NAMES, PROTECTED_CLASSES})),
             )
             if keys
         ]
@@ -197,4 +296,6 @@ class TrainerRunConfig:
             numeric_feature_keys=tuple(str(key) for key in custom_config[NUMERIC_FEATURE_KEYS]),
             categorical_feature_keys=tuple(str(key) for key in custom_config[CATEGORICAL_FEATURE_KEYS]),
             parameters=TrainerParameters.from_json_dict(custom_config[PARAMETERS]),
+            class_names=tuple(str(name) for name in custom_config.get(CLASS_NAMES, ())),
+            protected_classes=tuple(int(index) for index in custom_config.get(PROTECTED_CLASSES, ())),
         )

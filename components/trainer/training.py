@@ -1,9 +1,11 @@
-"""The Trainer's three ways to train: one model, one model on balanced batches, or an ensemble.
+"""The Trainer's ways to train: one model, one model on balanced batches, or an ensemble.
 
 Each path fits with early stopping on validation PR-AUC and derives the loss weights and the
 initial bias from the class mix it trains on: the training split's counts as the Trainer reads
 it (after Rebalance); for balanced batches, the batch mix; for an ensemble member, every
-positive and its expected share of the negatives.
+positive and its expected share of the negatives. Mixed-strategy ensembles (`ensemble_recipes`)
+train in `mixed_ensemble.py`; batches topped up with positives (`min_batch_positives`) come
+from `positive_batches.py`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from absl import logging
 from tfx.dsl.io import fileio
 
 from components.common.progress import PROGRESS_PREFIX
-from components.trainer import balanced_batches, ensemble
+from components.trainer import balanced_batches, ensemble, mixed_ensemble, positive_batches
 from components.trainer.inputs import TrainingStatistics, shuffle_buffer_rows, shuffled_batches, unstack_features
 from components.trainer.network import ClassBalance, ModelInputs, build_model, compile_model, initial_output_bias
 from components.trainer.spec import TrainerParameters
@@ -30,7 +32,7 @@ _BALANCED_SHUFFLE_ROWS = 10_000
 
 
 @dataclasses.dataclass(frozen=True)
-class _Fitter:
+class Fitter:
     """What every model a run trains shares: its inputs, its settings and the validation batches."""
 
     features: ModelInputs
@@ -62,7 +64,7 @@ def _bias_figure(parameters: TrainerParameters, balance: ClassBalance) -> float:
 
 
 def _train_ensemble(
-    fitter: _Fitter, stats: TrainingStatistics, train_rows: tf.data.Dataset, log_dir: str, cache_dir: Optional[str]
+    fitter: Fitter, stats: TrainingStatistics, train_rows: tf.data.Dataset, log_dir: str, cache_dir: Optional[str]
 ) -> Tuple[tf.keras.Model, Dict[str, Any]]:
     """Members on every positive and a seeded share of the negatives, averaged into one logit model."""
     parameters = fitter.parameters
@@ -146,7 +148,10 @@ def train_model(
     logit, and figures for the training report. Ensemble members that see a share of the
     negatives cache their rows under `cache_dir` (default: `log_dir`).
     """
-    fitter = _Fitter(features, parameters, valid)
+    fitter = Fitter(features, parameters, valid)
+    if parameters.ensemble_recipes or (parameters.ensemble_members > 1 and parameters.min_batch_positives):
+        # Mixed recipes, or the classic ensemble as recipes when its batches are topped up with positives.
+        return mixed_ensemble.train_mixed_ensemble(fitter, stats, train_rows, log_dir, cache_dir or log_dir)
     if parameters.ensemble_members > 1:
         return _train_ensemble(fitter, stats, train_rows, log_dir, cache_dir)
     feature_keys = features.keys
@@ -154,9 +159,17 @@ def train_model(
     if parameters.balanced_batches:
         batches, balance, steps = _balanced_batches(feature_keys, parameters, stats, train_rows)
     else:
-        buffer_rows = shuffle_buffer_rows(stats.rows, len(feature_keys))
-        batches = shuffled_batches(train_rows, feature_keys, parameters.batch_size, parameters.seed, buffer_rows)
-        balance, steps = ClassBalance(stats.positives, stats.negatives), None
+        # Reshuffled every epoch; topped up to min_batch_positives positives a batch when that is set.
+        batches, balance = positive_batches.batches_for(
+            train_rows,
+            feature_keys,
+            stats.rows,
+            ClassBalance(stats.positives, stats.negatives),
+            parameters.batch_size,
+            parameters.min_batch_positives,
+            parameters.seed,
+        )
+        steps = None
     model, history = fitter.fit(batches, balance, parameters.seed, steps, log_dir)
     return model, {
         "epochs_run": len(history["loss"]),
@@ -164,4 +177,5 @@ def train_model(
         "val_pr_auc_history": [[float(value) for value in history["val_pr_auc"]]],
         "initial_bias": _bias_figure(parameters, balance),
         "balanced_batches": parameters.balanced_batches,
+        "min_batch_positives": parameters.min_batch_positives,
     }

@@ -12,6 +12,7 @@ than the transformed examples and the transform graph.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pathlib
@@ -38,7 +39,12 @@ FEATURE_KEYS = tuple(f"f{index}" for index in range(8))
 NULLABLE_KEY = FEATURE_KEYS[-1]
 CATEGORICAL_KEY = "region"
 REGIONS = ("north", "south", "east", "west", "centre")
-REGION_WEIGHTS = {0: (0.3, 0.3, 0.2, 0.1, 0.1), 1: (0.1, 0.1, 0.2, 0.3, 0.3)}
+REGION_WEIGHTS = {
+    0: (0.3, 0.3, 0.2, 0.1, 0.1),
+    1: (0.1, 0.1, 0.2, 0.3, 0.3),
+    2: (0.1, 0.4, 0.1, 0.1, 0.3),
+    3: (0.4, 0.1, 0.1, 0.3, 0.1),
+}
 MISSING_SHARE = 0.1
 TRANSFORM_INPUTS = TransformInputs(LABEL_KEY, FEATURE_KEYS, (CATEGORICAL_KEY,), nullable_feature_keys=(NULLABLE_KEY,))
 TRAIN_SPLIT, VALID_SPLIT, EVAL_SPLIT = "train", "valid", "eval"
@@ -47,6 +53,14 @@ SPLIT_COUNTS: Mapping[str, Mapping[int, int]] = {
     TRAIN_SPLIT: {0: 1710, 1: 90},
     VALID_SPLIT: {0: 570, 1: 30},
     EVAL_SPLIT: {0: 570, 1: 30},
+}
+# A k = 4 label (a failure type): a common class, a middling one and two rare ones, the protected.
+CLASS_NAMES = ("none", "wear", "power", "heat")
+PROTECTED_CLASSES = (2, 3)
+MULTICLASS_SPLIT_COUNTS: Mapping[str, Mapping[int, int]] = {
+    TRAIN_SPLIT: {0: 1440, 1: 240, 2: 72, 3: 48},
+    VALID_SPLIT: {0: 480, 1: 80, 2: 24, 3: 16},
+    EVAL_SPLIT: {0: 480, 1: 80, 2: 24, 3: 16},
 }
 # Test-sized training: a couple of epochs of a small network, one model unless a test asks for more.
 QUICK = {"max_epochs": 2, "batch_size": 256, "hidden_units": (16,), "ensemble_members": 1}
@@ -65,13 +79,18 @@ def make_example(features: Mapping[str, Any], label: Optional[int]) -> bytes:
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
-def make_rows(counts: Mapping[int, int], seed: int) -> List[bytes]:
-    """Rows whose features overlap between the classes: positives are shifted, by feature, by 0 to 1.5."""
-    rng = np.random.default_rng(seed)
+def _class_shift(label: int) -> np.ndarray:
+    """Class 1 is shifted, by feature, by 0 to 1.5; each further class by the same amounts rolled, so in its own way."""
     shift = np.linspace(0.0, 1.5, len(FEATURE_KEYS))
+    return shift * label if label <= 1 else np.roll(shift, 3 * (label - 1)) + 0.5
+
+
+def make_rows(counts: Mapping[int, int], seed: int) -> List[bytes]:
+    """Rows whose features overlap between the classes: each class other than 0 is shifted (`_class_shift`)."""
+    rng = np.random.default_rng(seed)
     records = []
     for label, count in counts.items():
-        for point in rng.normal(size=(count, len(FEATURE_KEYS))) + label * shift:
+        for point in rng.normal(size=(count, len(FEATURE_KEYS))) + _class_shift(label):
             row: Dict[str, Any] = dict(zip(FEATURE_KEYS, map(float, point), strict=True))
             if rng.random() < MISSING_SHARE:
                 row[NULLABLE_KEY] = None
@@ -164,6 +183,11 @@ def run_config(**parameters: Any) -> TrainerRunConfig:
         categorical_feature_keys=TRANSFORM_INPUTS.categorical_feature_keys,
         parameters=TrainerParameters(**{**QUICK, **parameters}),
     )
+
+
+def multiclass_run_config(**parameters: Any) -> TrainerRunConfig:
+    """`run_config` for the k = 4 label: its class names and protected classes."""
+    return dataclasses.replace(run_config(**parameters), class_names=CLASS_NAMES, protected_classes=PROTECTED_CLASSES)
 
 
 def run_trainer(
