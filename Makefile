@@ -53,6 +53,18 @@ flink-down:
 flink-status:
 	scripts/flink_cluster.sh status
 
+# A standalone Spark master and worker and Beam's Spark job server on loopback for `local_runner.py --engine spark`:
+# fetches Spark (the pyspark wheel, outside .venv) and the job server (Maven Central) into tools/ once.
+.PHONY: spark-up spark-down spark-status
+spark-up:
+	PYTHON_310=$(PYTHON_310) scripts/spark_cluster.sh start
+
+spark-down:
+	scripts/spark_cluster.sh stop
+
+spark-status:
+	scripts/spark_cluster.sh status
+
 # Re-resolve requirements.in against the verified TFX 1.16 pin set (needs ../shared).
 lock:
 	$(UV) pip compile --quiet requirements.in -c ../shared/constraints/tfx-1.16-py3.10.txt \

@@ -36,7 +36,7 @@ from pipeline.config import PipelineConfig
 from pipeline.dataset import DatasetDescription, description_yaml, load_description, parse_description
 from pipeline.errors import ConfigError, UserInputError
 from pipeline.overrides import add_config_flags, apply_overrides
-from pipeline.prepare import prepare_dataset, with_columns
+from pipeline.prepare import PreparedSpan, prepare_dataset, with_columns
 from pipeline.run_lock import RunInProgressError, RunLock
 from pipeline.schedule import CronSchedule, parse_cron
 
@@ -80,8 +80,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         "--engine",
         choices=engines.ENGINES,
         default=engines.DEFAULT_ENGINE,
-        help="where the Beam steps run: direct (in-process DirectRunner) or flink (the Flink cluster and job "
-        f"server of `make flink-up`: {' '.join(engines.FLINK_BEAM_ARGS)})",
+        help="where the Beam steps run: direct (in-process DirectRunner), flink (the Flink cluster and job "
+        f"server of `make flink-up`: {' '.join(engines.FLINK_BEAM_ARGS)}; the Transform stays on the DirectRunner) "
+        f"or spark (the Spark cluster and job server of `make spark-up`: {' '.join(engines.SPARK_BEAM_ARGS)})",
     )
     add_config_flags(
         parser,
@@ -137,6 +138,8 @@ def build_config(args: argparse.Namespace, description: DatasetDescription, data
         schema_path=str(description.schema_path) if description.schema_path.is_file() else None,
         label_key=description.label.column,
         slice_feature_keys=description.slice_feature_keys,
+        class_names=description.class_names,
+        protected_classes=description.protected_classes,
         metadata_path=str(output / output_folder.METADATA_FILENAME),
         beam_pipeline_args=engines.beam_args_for(args.engine, args.beam_args or ()),
         enable_cache=not args.no_cache,
@@ -166,13 +169,7 @@ def run_once(
             cleanup_lines = _clean_after_crash(output, config, lock.previous_holder)
             prepared = prepare_dataset(description, data.find_spans(source), pathlib.Path(config.data_root))
             for span, prepared_span in prepared.spans.items():
-                counts = {split: counts[1] for split, counts in prepared_span.split_counts.items()}
-                print(
-                    f"data: span {span}: {prepared_span.rows} rows, {prepared_span.class_counts[1]} of the class of "
-                    f"interest (train/valid/eval {counts['train']}/{counts['valid']}/{counts['eval']})"
-                    f"{', unchanged' if prepared_span.reused else ''}",
-                    flush=True,
-                )
+                print(f"data: span {span}: {_class_count_text(description, prepared_span)}", flush=True)
             if description_text is not None:
                 # Generated from the flags on every quick-path run: copy it elsewhere to edit it.
                 description.path.parent.mkdir(parents=True, exist_ok=True)
@@ -193,6 +190,22 @@ def run_once(
     except (UserInputError, ConfigError) as error:
         _error(str(error))
         return EXIT_BAD_INPUT
+
+
+def _class_count_text(description: DatasetDescription, span: PreparedSpan) -> str:
+    """`N rows, P of the class of interest (train/valid/eval ...)`; for a multiclass label each class's rows."""
+    splits = span.split_counts
+    unchanged = ", unchanged" if span.reused else ""
+    if not description.class_names:
+        return (
+            f"{span.rows} rows, {span.class_counts[1]} of the class of interest (train/valid/eval "
+            f"{splits['train'][1]}/{splits['valid'][1]}/{splits['eval'][1]}){unchanged}"
+        )
+    per_class = ", ".join(
+        f"{name} {span.class_counts[index]} ({splits['train'][index]}/{splits['valid'][index]}/{splits['eval'][index]})"
+        for index, name in enumerate(description.class_names)
+    )
+    return f"{span.rows} rows; rows per class (train/valid/eval): {per_class}{unchanged}"
 
 
 def _clean_after_crash(output: pathlib.Path, config: PipelineConfig, previous_holder: Optional[str]) -> List[str]:
@@ -239,7 +252,9 @@ def _run_pipeline(
     summary.cleanup_lines = list(cleanup_lines)
     print(summary.render(total_seconds=time.time() - started, component_table=log_path is None), flush=True)
     if failure is None and config.schema_path is None and summary.schema_uri:
-        saved = schema_review.save_inferred_schema(summary.schema_uri, description.schema_path, config.label_key)
+        saved = schema_review.save_inferred_schema(
+            summary.schema_uri, description.schema_path, config.label_key, description.label.num_classes
+        )
         if saved:
             print(
                 f"schema: SchemaGen inferred one; saved to {saved}. Review it and commit it: later runs import it "

@@ -11,6 +11,9 @@ each engine's arguments are written once, here, and `--beam-arg` only adds to or
   submitting process, so the workers need no package installed; `pre_optimize=all` lets the runner fuse the
   Python stages before it hands them to Flink. The Transform is the exception: Flink cannot run tf.Transform's
   graph here (FLINK_COMPONENT_BEAM_ARGS below says why), so it stays on the DirectRunner.
+- `spark`: Beam's SparkRunner against the Spark job server that `scripts/spark_cluster.sh start` runs beside a
+  standalone Spark master and worker (`make spark-up`), LOOPBACK as for Flink. Every Beam step runs there, the
+  Transform included: Spark's translation has no node-output limit.
 """
 
 from __future__ import annotations
@@ -21,12 +24,15 @@ from pipeline.errors import UserInputError
 
 DIRECT = "direct"
 FLINK = "flink"
-ENGINES: Tuple[str, ...] = (DIRECT, FLINK)
+SPARK = "spark"
+ENGINES: Tuple[str, ...] = (DIRECT, FLINK, SPARK)
 DEFAULT_ENGINE = DIRECT
 
 # The ports scripts/flink_cluster.sh gives the Beam job server by default (FLINK_JOB_PORT there).
 FLINK_JOB_ENDPOINT = "localhost:8099"
 FLINK_PARALLELISM = 2
+# scripts/spark_cluster.sh's job port (SPARK_JOB_PORT there): beside Flink's, so both clusters can run at once.
+SPARK_JOB_ENDPOINT = "localhost:8299"
 
 # In-process DirectRunner: one process, the least memory. Record order is not reproducible in any mode: TFX's
 # ExampleGen passes every split through an unseeded beam.Reshuffle before writing it, so each ingestion of the
@@ -39,12 +45,25 @@ FLINK_BEAM_ARGS: Tuple[str, ...] = (
     f"--parallelism={FLINK_PARALLELISM}",
     "--experiments=pre_optimize=all",
 )
-ENGINE_BEAM_ARGS: Dict[str, Tuple[str, ...]] = {DIRECT: DIRECT_BEAM_ARGS, FLINK: FLINK_BEAM_ARGS}
+# SparkRunner, not PortableRunner: with --job_endpoint it submits to that job server exactly as PortableRunner does
+# (it starts a job server of its own only without one), and its name tells component_beam_args that this is not
+# Flink. Spark's default parallelism is the worker's cores (SPARK_WORKER_CORES, 2).
+SPARK_BEAM_ARGS: Tuple[str, ...] = (
+    "--runner=SparkRunner",
+    f"--job_endpoint={SPARK_JOB_ENDPOINT}",
+    "--environment_type=LOOPBACK",
+)
+ENGINE_BEAM_ARGS: Dict[str, Tuple[str, ...]] = {
+    DIRECT: DIRECT_BEAM_ARGS,
+    FLINK: FLINK_BEAM_ARGS,
+    SPARK: SPARK_BEAM_ARGS,
+}
 
 # Flink's batch translation hands each job to Flink's DataSet optimizer, which cannot compile tf.Transform's
 # analysis graph: with tft.mean and tft.var on 17 or more features it fails with "CompilerException: Cannot
 # currently handle nodes with more than 64 outputs" (16 features: "Logic for branching plans (non-tree plans) has an
-# error"). Beam's streaming translation (--streaming) compiles it, but the stock Transform on the 30 credit-card
+# error"); scripts/tft_portable_repro.py reproduces it without TFX, and on Spark the same job runs. Beam's streaming
+# translation (--streaming) compiles it, but the stock Transform on the 30 credit-card
 # columns became a job of 1841 tasks that drove this 2-core machine's load above 200 and had not finished after
 # 6 minutes (StatisticsGen fails outright there: "TimestampCombiner moved element from ... TIMESTAMP_MAX_VALUE").
 # So under Flink the Transform alone runs with the in-process DirectRunner; the README says so. Keys are
@@ -52,7 +71,7 @@ ENGINE_BEAM_ARGS: Dict[str, Tuple[str, ...]] = {DIRECT: DIRECT_BEAM_ARGS, FLINK:
 TRANSFORM_NODE = "Transform"
 FLINK_COMPONENT_BEAM_ARGS: Dict[str, Tuple[str, ...]] = {TRANSFORM_NODE: ("--runner=DirectRunner", *DIRECT_BEAM_ARGS)}
 # The runners that mean Flink here: the Python FlinkRunner, and PortableRunner against scripts/flink_cluster.sh's
-# Flink job server (the only job server this project starts).
+# Flink job server (`--engine spark` names SparkRunner, so a PortableRunner is taken for Flink).
 FLINK_RUNNERS = frozenset({"FlinkRunner", "PortableRunner"})
 
 # Beam flags that accumulate (`action="append"` in apache_beam.options.pipeline_options): a --beam-arg of one of

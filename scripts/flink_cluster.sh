@@ -15,7 +15,7 @@
 # - Java 17 needs the --add-opens flags below for Beam's job server (Flink's own scripts add theirs).
 #
 # Settings (environment): FLINK_TASK_SLOTS (2), FLINK_REST_PORT (8081), FLINK_RPC_PORT (6123), FLINK_JOB_PORT
-# (8099), FLINK_ARTIFACT_PORT (8098), FLINK_EXPANSION_PORT (8097), FLINK_TM_MEMORY (4096m), FLINK_TOOLS_DIR
+# (8099), FLINK_ARTIFACT_PORT (8098), FLINK_EXPANSION_PORT (8097), FLINK_TM_MEMORY (5120m), FLINK_TOOLS_DIR
 # (REPO/tools: the installs), FLINK_RUN_DIR (TOOLS/run: config, pids, logs), JAVA_HOME, PYTHON_310.
 # Flink's REST API and the Beam ports answer on localhost; Beam's job server binds its gRPC ports on every
 # interface (Beam's ServerFactory ignores --job-host for binding), so keep this machine's firewall closed.
@@ -35,7 +35,7 @@ RPC_PORT=${FLINK_RPC_PORT:-6123}
 JOB_PORT=${FLINK_JOB_PORT:-8099}
 ARTIFACT_PORT=${FLINK_ARTIFACT_PORT:-8098}
 EXPANSION_PORT=${FLINK_EXPANSION_PORT:-8097}
-TM_MEMORY=${FLINK_TM_MEMORY:-4096m}
+TM_MEMORY=${FLINK_TM_MEMORY:-5120m}
 WAIT_SECONDS=${FLINK_WAIT_SECONDS:-120}
 JOB_SERVER_PID=$RUN_DIR/job-server.pid
 
@@ -146,6 +146,12 @@ taskmanager:
     # state on the heap, which ran out at the default (java.lang.OutOfMemoryError: Java heap space).
     managed:
       fraction: 0.2
+    # Beam's data plane to the Python SDK harness is gRPC over Netty, which buffers in direct memory that Flink
+    # does not manage; Flink's default of none for tasks failed ImportExampleGen on the full credit-card data
+    # (284,807 rows): "java.lang.OutOfMemoryError: Direct buffer memory" in BeamFnDataOutboundAggregator.
+    task:
+      off-heap:
+        size: 1024m
     network:
       min: 512m
       max: 512m

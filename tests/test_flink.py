@@ -80,8 +80,10 @@ def test_only_flink_runners_send_the_transform_to_the_direct_runner():
 def test_unknown_engine_is_one_line():
     from pipeline.errors import UserInputError
 
-    with pytest.raises(UserInputError, match=re.escape("--engine 'spark': unknown engine; engines: direct, flink")):
-        engines.beam_args_for("spark")
+    with pytest.raises(
+        UserInputError, match=re.escape("--engine 'dataflow': unknown engine; engines: direct, flink, spark")
+    ):
+        engines.beam_args_for("dataflow")
 
 
 @pytest.fixture(scope="module")
