@@ -220,6 +220,7 @@ def train_mixed_ensemble(
     recipes = implied_recipes(parameters)
     needs_flags = any(recipe.kind in ("oversample", "undersample") for recipe in recipes)
     positive = positive_flags(train_rows) if needs_flags else np.zeros(0, dtype=bool)
+    fileio.makedirs(cache_dir)  # tf.data writes each member's cache file there, and needs the folder
     members: List[tf.keras.Model] = []
     histories, counts, biases, offsets = [], [], [], []
     data = ClassBalance(stats.positives, stats.negatives)
