@@ -97,7 +97,7 @@ def test_invalid_setting(tmp_path):
     result = _run(
         "--data", str(tables.CREDITCARD_SMALL), *QUICK, "--output", str(tmp_path / "o"), "--set", "trainer.loss=hinge"
     )
-    _assert_one_line_error(result, "trainer.loss must be one of bce, weighted_bce, pos_weight, focal; got 'hinge'")
+    _assert_one_line_error(result, "trainer.loss must be one of bce, weighted_bce, pos_weight, focal, auc; got 'hinge'")
     assert not (tmp_path / "o").exists()
 
 
