@@ -3,8 +3,9 @@
     .venv/bin/python -m benchmarks.sklearn_baseline --dataset schema/census_income/dataset.yaml \\
         --output outputs-census [--seed 42]
 
-Reads the train/valid/eval files data prep wrote under OUTPUT/prepared_data (run local_runner.py with
-the same --dataset and --output first), fits HistGradientBoostingClassifier(class_weight="balanced",
+Reads the train/valid/eval files data prep wrote under OUTPUT/prepared_data (run local_runner.py, or
+the strategy report `python -m benchmarks.strategy_report`, with the same --dataset and --output
+first: both prepare into that folder), fits HistGradientBoostingClassifier(class_weight="balanced",
 native categorical support) on train with early stopping on valid, picks the decision threshold on
 valid by the pipeline's default rule (the highest recall with precision >= 0.5), and reports eval
 ROC-AUC, PR-AUC (average precision) and precision/recall at that threshold. Beside it, the same
@@ -147,7 +148,9 @@ def pipeline_figures(output: pathlib.Path) -> Optional[Dict[str, Any]]:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", required=True, help="the data set's description")
-    parser.add_argument("--output", required=True, help="the local_runner.py --output folder that prepared it")
+    parser.add_argument(
+        "--output", required=True, help="the local_runner.py or strategy report --output folder that prepared it"
+    )
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -156,7 +159,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     output = pathlib.Path(args.output).resolve()
     spans = sorted((output / "prepared_data").glob("span-*"), key=lambda path: int(path.name.split("-")[1]))
     if not spans:
-        print(f"error: no prepared spans under {output}/prepared_data; run local_runner.py first", file=sys.stderr)
+        print(
+            f"error: no prepared spans under {output}/prepared_data; run local_runner.py or "
+            "benchmarks.strategy_report with this --output first",
+            file=sys.stderr,
+        )
         return 2
     manifest = read_manifest(spans[-1]) or {}
     numeric, categorical = manifest["types"]["numeric"], manifest["types"]["categorical"]

@@ -51,7 +51,7 @@ def _run_command(output, strategies):
         cwd=str(tables.REPO),
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=1500,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
     )
     assert completed.returncode == 0, completed.stderr[-4000:]
@@ -226,3 +226,17 @@ def test_bad_arguments_fail_before_anything_is_written(tmp_path, capsys):
     assert cli.main(["--output", str(output), "--data", str(missing)]) == 2
     assert str(missing) in capsys.readouterr().err
     assert not output.exists()
+
+
+def test_synthesis_without_a_complete_numeric_column_is_refused_before_training(tmp_path, capsys):
+    """SMOTE, augment_noise and mixup need a numeric input that is never missing; refused right after data prep."""
+    description = tables.text_labels(tmp_path / "loans")
+    table = (tmp_path / "loans" / "loans.csv").read_text().splitlines()
+    table[1] = ",".join(["", "", table[1].split(",")[2]])  # the first row's income and debt missing
+    (tmp_path / "loans" / "loans.csv").write_text("\n".join(table) + "\n")
+    output = tmp_path / "out"
+    argv = ["--dataset", str(description), "--output", str(output), "--strategies", "none,smote,mixup"]
+    assert cli.main(argv) == 2
+    error = capsys.readouterr().err
+    assert "--strategies smote, mixup" in error and "every numeric column here has some (income, debt)" in error
+    assert not (output / "examples").exists()

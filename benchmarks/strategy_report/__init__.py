@@ -24,7 +24,14 @@ What one run does:
    Trainer tuned on `valid` (read from `training_report.json`), overall and per slice;
 5. writes `report.json` (every figure) and a self-contained `report.html` (inline PNGs).
 
+A multiclass description (`label.classes`) gets the strategies that apply to k classes (the
+binary-only ones are skipped with a line saying why, or refused when named), Rebalance targets
+per class from `target_ratio` (`strategies.multiclass_target_counts`), and per class: recall and
+precision of the served class, one-vs-rest PR-AUC and ROC-AUC, their macro averages, the
+protected classes' lowest recall and mean PR-AUC (the ranking), PR and ROC curves per class, the
+confusion matrix, and the same per slice.
+
 Modules: `strategies` (what each strategy changes), `inputs` (data prep, Examples, schema),
-`runs` (running and reusing each strategy), `metrics`, `render` (HTML, plots, Markdown) and
-`cli` (flags and `main`).
+`runs` (running and reusing each strategy), `metrics`, `classes` (per-class figures),
+`render` and `render_classes` (HTML, plots, Markdown) and `cli` (flags and `main`).
 """

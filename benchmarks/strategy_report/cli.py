@@ -11,11 +11,12 @@ import sys
 import time
 from typing import Any, Dict, Optional, Sequence
 
-from benchmarks.strategy_report import inputs
+from benchmarks.strategy_report import classes, inputs, render_classes
 from benchmarks.strategy_report.metrics import TARGET_PR_AUC, TARGET_PRECISION, TARGET_RECALL, TARGET_ROC_AUC
 from benchmarks.strategy_report.render import markdown_table, plot_curves, render_html
 from benchmarks.strategy_report.runs import cpu_seconds, run_strategy, write_atomically
-from benchmarks.strategy_report.strategies import STRATEGY_NAMES, StrategyReportError, selected_strategies
+from benchmarks.strategy_report.strategies import STRATEGY_NAMES, Strategy, StrategyReportError, selected_strategies
+from components.rebalance.plan import SYNTHESIS_STRATEGIES
 from pipeline import harness
 from pipeline.config import PipelineConfig
 from pipeline.dataset import DatasetDescription
@@ -47,7 +48,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--data", help="a CSV to read instead of the description's own table (in its layout)")
     parser.add_argument("--data-dir", default=str(inputs.REPO_ROOT / "data"), help="where a fetched data set is cached")
     parser.add_argument(
-        "--strategies", default=",".join(STRATEGY_NAMES), help="comma-separated subset of: " + ", ".join(STRATEGY_NAMES)
+        "--strategies",
+        help="comma-separated subset of: "
+        + ", ".join(STRATEGY_NAMES)
+        + " (default: all of them; for a multiclass label all but the binary-only ones)",
     )
     parser.add_argument("--max-epochs", type=int, help="trainer.max_epochs (default: the config's)")
     parser.add_argument("--batch-size", type=int, help="trainer.batch_size")
@@ -114,24 +118,27 @@ def build_config(args: argparse.Namespace, described: DatasetDescription, output
 def run(args: argparse.Namespace, argv: Sequence[str]) -> Dict[str, Any]:
     """Prepares the data, runs every chosen strategy, writes report.json and report.html; returns the report."""
     started, cpu_started = time.monotonic(), cpu_seconds()
-    strategies = selected_strategies(args.strategies)
     output = pathlib.Path(args.output).resolve()
     described = inputs.description(args.dataset, args.data)
     config = build_config(args, described, output)
+    strategies, skipped = selected_strategies(args.strategies, config.multiclass)
+    for line in skipped:
+        print(line, flush=True)
     source, prepared = inputs.prepare(described, pathlib.Path(args.data_dir), output)
     (span,) = prepared.spans.values()
     print(f"data: {span.folder} ({span.rows} rows, classes {span.class_counts})", flush=True)
     config = with_columns(config, prepared)
+    _check_synthesis_features(strategies, config)
     examples, examples_seconds = inputs.examples_once(config, prepared, output)
     schema = harness.make_schema(examples, config, output)
 
     data_key = inputs.data_key(prepared)
+    train_counts = span.split_counts["train"]
     results = {
-        strategy.name: run_strategy(strategy, config, examples, schema, output, data_key) for strategy in strategies
+        strategy.name: run_strategy(strategy, config, examples, schema, output, data_key, train_counts)
+        for strategy in strategies
     }
-    any_result = next(iter(results.values()))
-    ranked = sorted(results, key=lambda name: -(results[name]["overall"]["pr_auc"] or 0.0))
-    report = {
+    report: Dict[str, Any] = {
         "command": "python -m benchmarks.strategy_report " + " ".join(argv),
         "data": {
             "csv": str(source),
@@ -144,7 +151,6 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> Dict[str, Any]:
         },
         "split": dataclasses.asdict(described.split),
         "columns": dataclasses.asdict(prepared.types),
-        "eval_split": {"rows": any_result["overall"]["rows"], "positives": any_result["overall"]["positives"]},
         "slice_keys": list(config.slice_feature_keys),
         "trainer_config": dataclasses.asdict(config.trainer),
         "rebalance_config": dataclasses.asdict(config.rebalance),
@@ -153,6 +159,48 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> Dict[str, Any]:
         "example_gen_seconds": round(examples_seconds, 2),
         "strategies": results,
         "strategy_order": list(results),
+    }
+    report.update(_multiclass_summary(results, config, skipped) if config.multiclass else _binary_summary(results))
+    report["wall_seconds"] = round(time.monotonic() - started, 1)
+    report["cpu_seconds"] = round(cpu_seconds() - cpu_started, 1)
+    report["cpu_count"] = os.cpu_count()
+    report["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
+    if config.multiclass:
+        page = render_classes.render_html(report, render_classes.plot_class_curves(results, config.class_names))
+    else:
+        page = render_html(report, plot_curves(results))
+    write_atomically(output / REPORT_JSON, (json.dumps(report, indent=2, sort_keys=True) + "\n").encode())
+    write_atomically(output / REPORT_HTML, page.encode())
+    return report
+
+
+def _check_synthesis_features(strategies: Sequence[Strategy], config: PipelineConfig) -> None:
+    """Refuses SMOTE, augment_noise and mixup before anything trains when they have no feature to make values of.
+
+    They alter the numeric inputs that are never missing (a missing value has nothing to
+    interpolate or perturb: the pipeline's Rebalance node gets only those), or
+    `rebalance.smote_feature_keys`; Rebalance itself would refuse only when its turn came.
+    """
+    names = [strategy.name for strategy in strategies if strategy.rebalance in SYNTHESIS_STRATEGIES]
+    complete = [key for key in config.numeric_feature_keys if key not in config.nullable_feature_keys]
+    if names and not (config.rebalance.smote_feature_keys or complete):
+        found = (
+            f"every numeric column here has some ({', '.join(config.nullable_feature_keys)})"
+            if config.numeric_feature_keys
+            else "there is no numeric column"
+        )
+        raise StrategyReportError(
+            f"--strategies {', '.join(names)}: they make new values of the numeric inputs without missing values, "
+            f"and {found}; leave them out"
+        )
+
+
+def _binary_summary(results: Dict[str, Any]) -> Dict[str, Any]:
+    """The eval split's size, the ranking by PR-AUC and the quality target of a binary label."""
+    any_result = next(iter(results.values()))
+    ranked = sorted(results, key=lambda name: -(results[name]["overall"]["pr_auc"] or 0.0))
+    return {
+        "eval_split": {"rows": any_result["overall"]["rows"], "positives": any_result["overall"]["positives"]},
         "ranking_by_pr_auc": ranked,
         "best_by_pr_auc": ranked[0],
         "quality_target": {
@@ -163,14 +211,27 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> Dict[str, Any]:
         },
         "quality_target_met_by": [name for name in ranked if results[name]["quality_target"]["met"]],
     }
-    report["wall_seconds"] = round(time.monotonic() - started, 1)
-    report["cpu_seconds"] = round(cpu_seconds() - cpu_started, 1)
-    report["cpu_count"] = os.cpu_count()
-    report["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
-    images = plot_curves(results)
-    write_atomically(output / REPORT_JSON, (json.dumps(report, indent=2, sort_keys=True) + "\n").encode())
-    write_atomically(output / REPORT_HTML, render_html(report, images).encode())
-    return report
+
+
+def _multiclass_summary(results: Dict[str, Any], config: PipelineConfig, skipped: Sequence[str]) -> Dict[str, Any]:
+    """The classes, the eval split's rows per class, the ranking and the strategies skipped as binary only.
+
+    The credit-card quality target is a binary one; a multiclass report has none.
+    """
+    overall = next(iter(results.values()))["overall"]
+    ranked = classes.ranking(results)
+    return {
+        "class_names": list(config.class_names),
+        "protected_classes": [config.class_names[index] for index in config.protected_classes],
+        "eval_split": {
+            "rows": overall["rows"],
+            "class_rows": {name: figures["rows"] for name, figures in overall["classes"].items()},
+        },
+        "ranking_metric": classes.RANKING_METRIC,
+        "ranking": ranked,
+        "best": ranked[0],
+        "skipped_strategies": list(skipped),
+    }
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -182,11 +243,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (UserInputError, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         return 2
-    print(markdown_table(report))
-    print(
-        f"best by PR-AUC: {report['best_by_pr_auc']}; quality target met by: "
-        f"{report['quality_target_met_by'] or 'none'}; wall time {report['wall_seconds']:.0f} s",
-        flush=True,
-    )
+    if "class_names" in report:
+        print(render_classes.markdown_tables(report))
+        print(f"best by {report['ranking_metric']}: {report['best']}; wall time {report['wall_seconds']:.0f} s")
+    else:
+        print(markdown_table(report))
+        print(
+            f"best by PR-AUC: {report['best_by_pr_auc']}; quality target met by: "
+            f"{report['quality_target_met_by'] or 'none'}; wall time {report['wall_seconds']:.0f} s",
+            flush=True,
+        )
     print(f"wrote {pathlib.Path(args.output).resolve() / REPORT_HTML} and {REPORT_JSON}", flush=True)
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from pipeline.config import PipelineConfig
@@ -25,6 +26,14 @@ class Strategy:
     ensemble: bool = False
     # The Trainer's model family (trainer.model): the MLP, gradient-boosted trees, or both averaged.
     model: str = "mlp"
+    # What the strategy does to a multiclass label (k >= 3 classes); empty: binary only, for the
+    # reason in `binary_only` (the Trainer refuses the setting for k classes).
+    multiclass: str = ""
+    binary_only: str = ""
+
+    def describe(self, multiclass: bool) -> str:
+        """The strategy's one-line description for a binary or a multiclass label."""
+        return self.multiclass if multiclass else self.description
 
 
 # The auc_loss row's guaranteed positives per batch (`trainer.min_batch_positives`): 2 ranked as well
@@ -34,57 +43,108 @@ AUC_LOSS_BATCH_POSITIVES = 2
 MIXED_ENSEMBLE_RECIPES = ("none", "oversample:0.1", "undersample:1.0")
 
 # Resampling strategies train with plain `bce`: the resampled mix is the treatment, and class
-# weights on top would correct for the imbalance twice.
+# weights on top would correct for the imbalance twice. For a multiclass label Rebalance takes
+# per-class targets (`multiclass_target_counts`): target_ratio is a minority/majority ratio.
+_GROW = "every class under target_ratio x the largest grown to it"
+_TREES_BINARY = "the tree family (trainer.model=gbt, mlp_gbt) is binary only"
 STRATEGIES: Tuple[Strategy, ...] = (
-    Strategy("none", "plain cross-entropy, output bias log(pos/neg)", trainer=(("loss", "bce"),)),
-    Strategy("class_weights", "balanced class weights n/(2*count_c)", trainer=(("loss", "weighted_bce"),)),
-    Strategy("pos_weight", "weighted_cross_entropy_with_logits, pos_weight=neg/pos", trainer=(("loss", "pos_weight"),)),
-    Strategy("focal", "focal loss (alpha, gamma from the config)", trainer=(("loss", "focal"),)),
+    Strategy(
+        "none",
+        "plain cross-entropy, output bias log(pos/neg)",
+        trainer=(("loss", "bce"),),
+        multiclass="plain softmax cross-entropy, output bias the log class priors",
+    ),
+    Strategy(
+        "class_weights",
+        "balanced class weights n/(2*count_c)",
+        trainer=(("loss", "weighted_bce"),),
+        multiclass="balanced class weights n/(k*count_c)",
+    ),
+    Strategy(
+        "pos_weight",
+        "weighted_cross_entropy_with_logits, pos_weight=neg/pos",
+        trainer=(("loss", "pos_weight"),),
+        binary_only="pos_weight weighs the one positive class (trainer.loss=pos_weight is binary only)",
+    ),
+    Strategy(
+        "focal",
+        "focal loss (alpha, gamma from the config)",
+        trainer=(("loss", "focal"),),
+        multiclass="multiclass focal loss (per-class alpha: trainer.focal_alpha_classes or balanced; gamma from the "
+        "config)",
+    ),
     Strategy(
         "auc_loss",
         f"pairwise AUC surrogate mixed with bce (auc_bce_weight from the config), every batch topped up to "
         f">= {AUC_LOSS_BATCH_POSITIVES} positives",
         trainer=(("loss", "auc"), ("min_batch_positives", AUC_LOSS_BATCH_POSITIVES)),
+        binary_only="the AUC surrogate ranks positive-negative pairs (trainer.loss=auc is binary only)",
     ),
     Strategy(
-        "undersample", "Rebalance undersample, then plain bce", rebalance="undersample", trainer=(("loss", "bce"),)
+        "undersample",
+        "Rebalance undersample, then plain bce",
+        rebalance="undersample",
+        trainer=(("loss", "bce"),),
+        multiclass="Rebalance undersample (every class over the smallest / target_ratio cut to it), then plain "
+        "cross-entropy",
     ),
-    Strategy("oversample", "Rebalance oversample, then plain bce", rebalance="oversample", trainer=(("loss", "bce"),)),
-    Strategy("smote", "Rebalance SMOTE, then plain bce", rebalance="smote", trainer=(("loss", "bce"),)),
+    Strategy(
+        "oversample",
+        "Rebalance oversample, then plain bce",
+        rebalance="oversample",
+        trainer=(("loss", "bce"),),
+        multiclass=f"Rebalance oversample ({_GROW} by copies), then plain cross-entropy",
+    ),
+    Strategy(
+        "smote",
+        "Rebalance SMOTE, then plain bce",
+        rebalance="smote",
+        trainer=(("loss", "bce"),),
+        multiclass=f"Rebalance SMOTE ({_GROW} by interpolation within the class), then plain cross-entropy",
+    ),
     Strategy(
         "augment_noise",
         "Rebalance augment_noise (minority rows + Gaussian noise, sigma = noise_scale x class std), then plain bce",
         rebalance="augment_noise",
         trainer=(("loss", "bce"),),
+        multiclass=f"Rebalance augment_noise ({_GROW}: rows + Gaussian noise, sigma = noise_scale x class std), "
+        "then plain cross-entropy",
     ),
     Strategy(
         "mixup",
         "Rebalance mixup (lam*a + (1-lam)*b of two minority rows, lam ~ Beta(mixup_alpha) folded), then plain bce",
         rebalance="mixup",
         trainer=(("loss", "bce"),),
+        multiclass=f"Rebalance mixup ({_GROW}: lam*a + (1-lam)*b of two rows of the class), then plain cross-entropy",
     ),
     Strategy(
         "balanced_batches",
         "batches drawn with batch_positive_share positives, plain bce",
         trainer=(("loss", "bce"), ("balanced_batches", True)),
+        multiclass="batches drawn with each of the k classes an equal share (1/k), plain cross-entropy",
     ),
     Strategy(
         "ensemble",
         "balanced bagging: members on all positives + a seeded share of negatives, bce",
         trainer=(("loss", "bce"), ("ensemble_majority_fraction", 0.1)),
         ensemble=True,
+        multiclass="balanced bagging over k classes: members on every row of the other classes + a seeded 10% of "
+        "the largest, cross-entropy, probabilities averaged",
     ),
     Strategy(
         "seed_bagging",
         "members on every row, each with its own initial weights and batch order; bce, probabilities averaged",
         trainer=(("loss", "bce"), ("ensemble_majority_fraction", 1.0)),
         ensemble=True,
+        multiclass="members on every row, each with its own initial weights and batch order; cross-entropy, "
+        "probabilities averaged",
     ),
     Strategy(
         "mixed_ensemble",
         "one member each on every row, on positives oversampled to 0.1 x negatives and on negatives undersampled "
         "to 1 x positives (in the Trainer), bce, probabilities averaged",
         trainer=(("loss", "bce"), ("ensemble_recipes", MIXED_ENSEMBLE_RECIPES), ("ensemble_combine", "mean")),
+        binary_only="member recipes resample positives against negatives (trainer.ensemble_recipes is binary only)",
     ),
     # The tree family (trainer.model=gbt): imbalance left to the threshold tuned on valid, or weighted too.
     Strategy(
@@ -92,12 +152,14 @@ STRATEGIES: Tuple[Strategy, ...] = (
         "gradient-boosted trees (TF-DF), unweighted; the tuned threshold absorbs the imbalance",
         trainer=(("gbt_example_weights", "none"),),
         model="gbt",
+        binary_only=_TREES_BINARY,
     ),
     Strategy(
         "gbt_weighted",
         "gradient-boosted trees with balanced example weights n/(2*count_c)",
         trainer=(("gbt_example_weights", "balanced"),),
         model="gbt",
+        binary_only=_TREES_BINARY,
     ),
     Strategy(
         "mlp_gbt",
@@ -105,14 +167,19 @@ STRATEGIES: Tuple[Strategy, ...] = (
         trainer=(("loss", "bce"), ("ensemble_majority_fraction", 0.1)),
         ensemble=True,
         model="mlp_gbt",
+        binary_only=_TREES_BINARY,
     ),
 )
 STRATEGY_NAMES = tuple(strategy.name for strategy in STRATEGIES)
 
 
-def selected_strategies(text: str) -> List[Strategy]:
-    """The strategies named in `--strategies` (comma-separated), in that order."""
-    names = [name.strip() for name in text.split(",") if name.strip()]
+def selected_strategies(text: Optional[str], multiclass: bool = False) -> Tuple[List[Strategy], List[str]]:
+    """The strategies named in `--strategies` (comma-separated, in that order), and one line per one skipped.
+
+    No list (None) means every strategy that applies to the label: for a multiclass label the
+    binary-only ones are skipped, each with a line saying why. Naming one of them is refused.
+    """
+    names = list(STRATEGY_NAMES) if text is None else [name.strip() for name in text.split(",") if name.strip()]
     unknown = [name for name in names if name not in STRATEGY_NAMES]
     if unknown or not names:
         raise StrategyReportError(
@@ -121,13 +188,44 @@ def selected_strategies(text: str) -> List[Strategy]:
     if len(set(names)) != len(names):
         raise StrategyReportError(f"--strategies names a strategy twice: {names}")
     by_name = {strategy.name: strategy for strategy in STRATEGIES}
-    return [by_name[name] for name in names]
+    chosen = [by_name[name] for name in names]
+    if not multiclass:
+        return chosen, []
+    binary = [strategy for strategy in chosen if not strategy.multiclass]
+    if binary and text is not None:
+        reasons = "; ".join(f"{strategy.name}: {strategy.binary_only}" for strategy in binary)
+        raise StrategyReportError(f"--strategies names binary-only strategies for a multiclass label ({reasons})")
+    skipped = [f"[{strategy.name}] skipped: {strategy.binary_only}; the label is multiclass" for strategy in binary]
+    return [strategy for strategy in chosen if strategy.multiclass], skipped
 
 
-def strategy_config(base: PipelineConfig, strategy: Strategy) -> PipelineConfig:
+def multiclass_target_counts(
+    train_counts: Mapping[int, int], strategy: str, target_ratio: float
+) -> Tuple[Tuple[str, int], ...]:
+    """Rebalance's per-class targets for a multiclass label, from the binary knob `target_ratio`.
+
+    Resampling then leaves every class at >= target_ratio x the largest, as the binary strategies
+    leave minority/majority at target_ratio: undersample cuts every class above
+    ceil(smallest / target_ratio) to that count; the strategies that add rows (oversample, smote,
+    augment_noise, mixup) grow every class below ceil(target_ratio x largest) to that count.
+    Classes not named keep their rows (Rebalance's rule for `target_counts`).
+    """
+    counts = {int(label): int(count) for label, count in train_counts.items() if int(count) > 0}
+    if strategy == "undersample":
+        cap = math.ceil(min(counts.values()) / target_ratio)
+        return tuple((str(label), cap) for label, count in sorted(counts.items()) if count > cap)
+    floor = math.ceil(target_ratio * max(counts.values()))
+    return tuple((str(label), floor) for label, count in sorted(counts.items()) if count < floor)
+
+
+def strategy_config(
+    base: PipelineConfig, strategy: Strategy, train_counts: Optional[Mapping[int, int]] = None
+) -> PipelineConfig:
     """The base config with only what `strategy` changes: the family, loss, batches, ensemble or Rebalance strategy.
 
     Tree settings other than the example weights (`--set trainer.gbt_num_trees=...`) come from the base config.
+    A multiclass resampling strategy gets `multiclass_target_counts` of the training split's
+    `train_counts`, unless `--set rebalance.target_counts=...` gave targets.
     """
     trainer = dict(strategy.trainer)
     # How batches are drawn and which members train are part of a strategy, never inherited from the base.
@@ -138,6 +236,11 @@ def strategy_config(base: PipelineConfig, strategy: Strategy) -> PipelineConfig:
     trainer["model"] = strategy.model
     trainer["ensemble_members"] = base.trainer.ensemble_members if strategy.ensemble else 1
     rebalance = dataclasses.replace(base.rebalance, strategy=strategy.rebalance or "none")
+    if base.multiclass and strategy.rebalance and rebalance.target_counts is None:
+        if not train_counts:
+            raise StrategyReportError(f"[{strategy.name}] a multiclass resampling strategy needs the training counts")
+        targets = multiclass_target_counts(train_counts, strategy.rebalance, rebalance.target_ratio)
+        rebalance = dataclasses.replace(rebalance, target_counts=targets or None)
     return dataclasses.replace(base, trainer=dataclasses.replace(base.trainer, **trainer), rebalance=rebalance)
 
 
@@ -148,6 +251,8 @@ def class_counts(
     rebalance_summary: Optional[Mapping[str, Any]],
 ) -> Dict[str, Any]:
     """Training-split class counts before and after resampling, and what the model sees per epoch."""
+    if config.multiclass:
+        return _multiclass_counts(strategy, config, training_report, rebalance_summary)
     if rebalance_summary is not None:
         split = rebalance_summary["splits"]["train"]
         before = {str(k): int(v) for k, v in split["before"].items()}
@@ -184,4 +289,39 @@ def class_counts(
             if config.trainer.model == "mlp_gbt":
                 note += "; the trees on every row"
             after = {"0": round(before["0"] * fraction), "1": before["1"]}
+    return {"before": before, "after": after, "note": note}
+
+
+def _multiclass_counts(
+    strategy: Strategy,
+    config: PipelineConfig,
+    training_report: Mapping[str, Any],
+    rebalance_summary: Optional[Mapping[str, Any]],
+) -> Dict[str, Any]:
+    """`class_counts` for a multiclass label: keyed by class index as text ("0".."k-1"), as Rebalance counts."""
+    if rebalance_summary is not None:
+        split = rebalance_summary["splits"]["train"]
+        before = {str(k): int(v) for k, v in split["before"].items()}
+        after = {str(k): int(v) for k, v in split["after"].items()}
+        targets = dict(config.rebalance.target_counts or ())
+        return {"before": before, "after": after, "note": f"Rebalance {strategy.rebalance}, target_counts {targets}"}
+    by_name = training_report["train_class_counts"]
+    before = {str(index): int(by_name[name]) for index, name in enumerate(config.class_names)}
+    after, note = dict(before), "no resampling"
+    k, rows = len(before), sum(before.values())
+    if config.trainer.balanced_batches:
+        note = f"batches drawn with each of the {k} classes an equal share (rows repeat); files unchanged"
+        after = {label: round(rows / k) for label in before}
+    elif config.trainer.ensemble_members > 1:
+        fraction = config.trainer.ensemble_majority_fraction
+        members = config.trainer.ensemble_members
+        # The largest class (the first of equals) is the one a member subsamples.
+        largest = max(before, key=lambda label: (before[label], -int(label)))
+        note = (
+            f"{members} members, each on every row"
+            if fraction >= 1.0
+            else f"{members} members, each on every row of the other classes and ~{fraction:.0%} of class "
+            f"{config.class_names[int(largest)]!r}"
+        )
+        after[largest] = round(before[largest] * fraction)
     return {"before": before, "after": after, "note": note}
