@@ -17,8 +17,9 @@ for binary, each deriving the bias and the loss weights from the class mix it tr
 
 The binary-only settings (`trainer.model` other than `mlp`, `trainer.loss=pos_weight` or `auc`,
 mixed-recipe ensembles, topped-up batches) are refused by `spec.TrainerRunConfig`. The binary
-`threshold_*` settings do not apply, except `threshold_min_precision`, the precision floor of
-every protected class.
+`threshold_*` settings do not apply, except `threshold_min_precision`, the decision rule's
+precision floor (every protected class and every class it serves); `decision_max_recall_loss`
+bounds the recall it may take from each unprotected class.
 """
 
 from __future__ import annotations
@@ -225,7 +226,11 @@ def train_and_export(
     )
     labels, probabilities = predict_probabilities(model, valid)
     choice = decision_rule.choose_class_weights(
-        labels, probabilities, run.protected_classes, min_precision=parameters.threshold_min_precision
+        labels,
+        probabilities,
+        run.protected_classes,
+        min_precision=parameters.threshold_min_precision,
+        max_recall_loss=parameters.decision_max_recall_loss,
     )
     logging.info(
         "Decision rule: class weights %s; %s", dict(zip(names, choice.class_weights, strict=True)), choice.message

@@ -77,6 +77,9 @@ class TrainerParameters(ComponentParameters):
     threshold_min_precision: float = 0.5
     # What to do when no threshold meets the rule: apply another rule, or "error".
     threshold_fallback: str = "max_f1"
+    # Multiclass decision rule (`decision_rule.py`): the recall each unprotected class may lose on
+    # `valid` against the plain argmax while the weights raise the protected classes' recall.
+    decision_max_recall_loss: float = 0.05
     # Draw every batch with `batch_positive_share` positives instead of the data's own mix.
     balanced_batches: bool = False
     batch_positive_share: float = 0.5
@@ -136,6 +139,7 @@ class TrainerParameters(ComponentParameters):
         require_fraction("trainer.threshold_min_recall", self.threshold_min_recall)
         require_fraction("trainer.threshold_min_precision", self.threshold_min_precision)
         require_choice("trainer.threshold_fallback", self.threshold_fallback, (*THRESHOLD_RULES, "error"))
+        require_fraction("trainer.decision_max_recall_loss", self.decision_max_recall_loss)
         require(
             0.0 < self.batch_positive_share < 1.0,
             f"trainer.batch_positive_share must be in (0, 1), got {self.batch_positive_share!r}",

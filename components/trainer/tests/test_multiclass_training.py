@@ -47,6 +47,7 @@ def test_the_report_states_the_counts_the_bias_and_the_decision_rule(trained):
     assert rule["rule_requested"] == decision_rule.RULE and rule["protected_class_names"] == ["power", "heat"]
     assert rule["class_weights"][0] == 1.0 and len(rule["class_weights"]) == 4
     assert rule["min_precision"] == fixtures.run_config().parameters.threshold_min_precision
+    assert rule["max_recall_loss"] == fixtures.run_config().parameters.decision_max_recall_loss
     assert set(rule["valid_per_class"]) == set(fixtures.CLASS_NAMES)
     assert "decision_threshold" not in report, "a multiclass model has no threshold"
 

@@ -34,6 +34,10 @@ def test_default_parameters_are_the_dataclass_defaults():
         ({"label_key": "Class", "feature_keys": ["a"], PARAMETERS: {}}, r"lacks \['categorical_feature_keys', 'numer"),
         ({**NAMES, PARAMETERS: {"epochs": 3}}, r"unknown trainer settings"),
         ({**NAMES, PARAMETERS: {"loss": "hinge"}}, "trainer.loss must be one of"),
+        (
+            {**NAMES, PARAMETERS: {"decision_max_recall_loss": 1.5}},
+            r"^trainer.decision_max_recall_loss must be in \[0, 1\], got 1.5$",
+        ),
         ({**NAMES, "categorical_feature_keys": ["Class"], PARAMETERS: {}}, "must not be a model input"),
         ({**NAMES, "numeric_feature_keys": ["Class"], PARAMETERS: {}}, "must not be a model input"),
         ({**NAMES, "numeric_feature_keys": [], PARAMETERS: {}}, "feature keys must not be empty"),
