@@ -41,29 +41,29 @@ typecheck: venv
 test: lint typecheck
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# A standalone Flink cluster and Beam's Flink job server on loopback for `local_runner.py --engine flink`:
-# fetches Flink (PyPI, outside .venv) and the job server (Maven Central) into the git-ignored tools/ once.
-.PHONY: flink-up flink-down flink-status
-flink-up:
-	PYTHON_310=$(PYTHON_310) scripts/flink_cluster.sh start
+# Clusters on loopback for `local_runner.py --engine flink|spark`, each with Beam's job server beside it:
+# flink-up/down/status run a standalone Flink cluster (Flink from PyPI, outside .venv), spark-up/down/status a
+# Spark master and worker (the pyspark wheel, outside .venv); the job servers' jars come from Maven Central.
+# All of it is fetched into the git-ignored tools/ once (scripts/flink_cluster.sh, scripts/spark_cluster.sh).
+CLUSTERS := flink spark
+.PHONY: $(CLUSTERS:=-up) $(CLUSTERS:=-down) $(CLUSTERS:=-status)
+$(CLUSTERS:=-up): %-up:
+	PYTHON_310=$(PYTHON_310) scripts/$*_cluster.sh start
 
-flink-down:
-	scripts/flink_cluster.sh stop
+$(CLUSTERS:=-down): %-down:
+	scripts/$*_cluster.sh stop
 
-flink-status:
-	scripts/flink_cluster.sh status
+$(CLUSTERS:=-status): %-status:
+	scripts/$*_cluster.sh status
 
-# A standalone Spark master and worker and Beam's Spark job server on loopback for `local_runner.py --engine spark`:
-# fetches Spark (the pyspark wheel, outside .venv) and the job server (Maven Central) into tools/ once.
-.PHONY: spark-up spark-down spark-status
-spark-up:
-	PYTHON_310=$(PYTHON_310) scripts/spark_cluster.sh start
-
-spark-down:
-	scripts/spark_cluster.sh stop
-
-spark-status:
-	scripts/spark_cluster.sh status
+# Issue 18's whole-pipeline benchmark (not a test): a fresh run, a cached rerun and a second span into a new
+# folder; prints per-run and per-component seconds, peak RSS, eval metrics and ratios to benchmarks/RESULTS.md.
+# 30-60 min on the full credit-card data; e.g. BENCH_ARGS="--rows 20000 --set trainer.max_epochs=3" to try it.
+BENCH_OUTPUT ?= outputs-bench/$(shell date +%Y%m%d-%H%M%S)
+BENCH_ARGS ?=
+.PHONY: bench-pipeline
+bench-pipeline: venv
+	$(PY) -m benchmarks.pipeline_bench --output $(BENCH_OUTPUT) $(BENCH_ARGS)
 
 # Re-resolve requirements.in against the verified TFX 1.16 pin set (needs ../shared).
 lock:

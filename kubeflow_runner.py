@@ -27,23 +27,30 @@ DEFAULT_PIPELINE_NAME = "imbalanced-creditcard"
 DEFAULT_DATASET = REPO_ROOT / "schema" / "creditcard" / "dataset.yaml"
 
 
+def _env_flag(parser: argparse.ArgumentParser, flag: str, env: str, text: str, when_unset: str = "required") -> None:
+    """A flag whose default is the environment variable `env`; its help says so, and what holds when neither is set."""
+    parser.add_argument(flag, default=os.environ.get(env), help=f"{text} (env {env}; {when_unset})")
+
+
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Compile the imbalanced-data TFX pipeline into a Kubeflow Pipelines (KFP v2) spec, "
         "and optionally submit it as a run or a recurring run.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument(
+    _env_flag(
+        parser,
         "--image",
-        default=os.environ.get(kubeflow.ENV_IMAGE),
-        help="container image every component runs in, built from this repo's Dockerfile and pushed to a registry "
-        f"the cluster can pull from, e.g. gcr.io/PROJECT/imbalanced-tfx:0.1.0 (env {kubeflow.ENV_IMAGE}; required)",
+        kubeflow.ENV_IMAGE,
+        "container image every component runs in, built from this repo's Dockerfile and pushed to a registry "
+        "the cluster can pull from, e.g. gcr.io/PROJECT/imbalanced-tfx:0.1.0",
     )
-    parser.add_argument(
+    _env_flag(
+        parser,
         "--pipeline-root",
-        default=os.environ.get(kubeflow.ENV_PIPELINE_ROOT),
-        help="where the components write their artifacts: a gs:// or s3:// URI the pods can write "
-        f"(local paths are refused: the pods do not share this disk) (env {kubeflow.ENV_PIPELINE_ROOT}; required)",
+        kubeflow.ENV_PIPELINE_ROOT,
+        "where the components write their artifacts: a gs:// or s3:// URI the pods can write "
+        "(local paths are refused: the pods do not share this disk)",
     )
     parser.add_argument(
         "--dataset",
@@ -51,17 +58,19 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help="the data set's description (schema/<name>/dataset.yaml) with its reviewed schema.pbtxt beside it: "
         "the label, slices and model inputs come from them (a first local_runner.py run writes the schema)",
     )
-    parser.add_argument(
+    _env_flag(
+        parser,
         "--data-root",
-        default=os.environ.get(kubeflow.ENV_DATA_ROOT),
-        help="folder (gs:// or s3://) holding the prepared spans ExampleGen reads (span-<N>/<split>/): run "
-        f"local_runner.py once and upload OUTPUT/prepared_data/ (env {kubeflow.ENV_DATA_ROOT}; required)",
+        kubeflow.ENV_DATA_ROOT,
+        "folder (gs:// or s3://) holding the prepared spans ExampleGen reads (span-<N>/<split>/): run "
+        "local_runner.py once and upload OUTPUT/prepared_data/",
     )
-    parser.add_argument(
+    _env_flag(
+        parser,
         "--serving-model-dir",
-        default=os.environ.get(kubeflow.ENV_SERVING_MODEL_DIR),
-        help=f"where the Pusher copies blessed models (gs:// or s3://) (env {kubeflow.ENV_SERVING_MODEL_DIR}; "
-        "default: PIPELINE_ROOT/serving_model)",
+        kubeflow.ENV_SERVING_MODEL_DIR,
+        "where the Pusher copies blessed models (gs:// or s3://)",
+        when_unset="default: PIPELINE_ROOT/serving_model",
     )
     parser.add_argument(
         "--schema-path",

@@ -135,14 +135,11 @@ def build_config(args: argparse.Namespace, description: DatasetDescription, data
         pipeline_root=str(output / "pipeline_root"),
         data_root=str(data_root),
         serving_model_dir=str(output / "serving_model"),
-        schema_path=str(description.schema_path) if description.schema_path.is_file() else None,
-        label_key=description.label.column,
-        slice_feature_keys=description.slice_feature_keys,
-        class_names=description.class_names,
-        protected_classes=description.protected_classes,
+        schema_path=description.reviewed_schema,
         metadata_path=str(output / output_folder.METADATA_FILENAME),
         beam_pipeline_args=engines.beam_args_for(args.engine, args.beam_args or ()),
         enable_cache=not args.no_cache,
+        **description.config_names(),
     )
     return apply_overrides(config, args.overrides)
 

@@ -137,6 +137,20 @@ class DatasetDescription:
         """The indices of the classes the gate protects (multiclass); empty for a binary label."""
         return self.label.protected_classes
 
+    @property
+    def reviewed_schema(self) -> Optional[str]:
+        """The reviewed schema's path when it exists; None before the first run has saved one."""
+        return str(self.schema_path) if self.schema_path.is_file() else None
+
+    def config_names(self) -> Dict[str, Any]:
+        """The PipelineConfig fields the description alone decides: the label, its classes and the slices."""
+        return {
+            "label_key": self.label.column,
+            "class_names": self.class_names,
+            "protected_classes": self.protected_classes,
+            "slice_feature_keys": self.slice_feature_keys,
+        }
+
 
 _SECTIONS: Dict[str, Tuple[str, ...]] = {
     "": ("name", "data", "fetch", "read", "label", "columns", "slices", "split"),

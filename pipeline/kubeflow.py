@@ -129,19 +129,16 @@ def build_config(args: argparse.Namespace, environ: Mapping[str, str] = os.envir
         data_root=data_root,
         serving_model_dir=serving_model_dir,
         schema_path=_require_schema_path(args.schema_path or image_schema),
-        label_key=description.label.column,
-        class_names=description.class_names,
-        protected_classes=description.protected_classes,
         numeric_feature_keys=columns.numeric,
         categorical_feature_keys=columns.categorical,
         nullable_feature_keys=columns.nullable,
-        slice_feature_keys=description.slice_feature_keys,
         metadata_path=None,
         beam_pipeline_args=beam_args_from(args.beam_args, environ),
         enable_cache=not args.no_cache,
         baseline=BASELINE_CHOICES[args.baseline],
         # Drift between spans needs a Python resolver, which KFP v2 cannot run.
         span_drift=False,
+        **description.config_names(),
     )
     config = apply_overrides(config, args.overrides)
     if config.metadata_path is not None:

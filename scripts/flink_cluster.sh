@@ -22,87 +22,25 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-TOOLS=${FLINK_TOOLS_DIR:-$REPO/tools}
-RUN_DIR=${FLINK_RUN_DIR:-$TOOLS/run}
+# shellcheck source=scripts/cluster_common.sh
+source "$REPO/scripts/cluster_common.sh"
+cluster_settings flink run 8099 8098 8097
 FLINK_VERSION=1.19.0 # = flink.version in scripts/flink-job-server/pom.xml
-POM=$REPO/scripts/flink-job-server/pom.xml
 FLINK_DIR=$TOOLS/flink-$FLINK_VERSION
 FLINK_HOME=$FLINK_DIR/pyflink
-JOB_SERVER_DIR=$TOOLS/flink-job-server
 SLOTS=${FLINK_TASK_SLOTS:-2}
 REST_PORT=${FLINK_REST_PORT:-8081}
 RPC_PORT=${FLINK_RPC_PORT:-6123}
-JOB_PORT=${FLINK_JOB_PORT:-8099}
-ARTIFACT_PORT=${FLINK_ARTIFACT_PORT:-8098}
-EXPANSION_PORT=${FLINK_EXPANSION_PORT:-8097}
 TM_MEMORY=${FLINK_TM_MEMORY:-5120m}
-WAIT_SECONDS=${FLINK_WAIT_SECONDS:-120}
-JOB_SERVER_PID=$RUN_DIR/job-server.pid
 
-die() {
-  echo "error: $*" >&2
-  exit 2
-}
-
-find_java() {
-  if [[ -z ${JAVA_HOME:-} ]]; then
-    if [[ -x /usr/lib/jvm/java-17-openjdk-amd64/bin/java ]]; then
-      JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64
-    elif command -v java >/dev/null 2>&1; then
-      JAVA_HOME=$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")
-    else
-      die "no Java: Flink 1.19 needs Java 11 or 17 (apt-get install openjdk-17-jdk-headless, or set JAVA_HOME)"
-    fi
-  fi
-  [[ -x $JAVA_HOME/bin/java ]] || die "JAVA_HOME=$JAVA_HOME has no bin/java"
-  local version
-  version=$("$JAVA_HOME/bin/java" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)
-  [[ $version == 11 || $version == 17 ]] ||
-    die "Java $version at $JAVA_HOME: Flink 1.19 runs on Java 11 or 17; set JAVA_HOME to one of them"
-  export JAVA_HOME
-}
-
-find_python() {
-  if [[ -n ${PYTHON_310:-} ]]; then
-    echo "$PYTHON_310"
-    return
-  fi
-  local root
-  root=$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")
-  local found
-  found=$(ls -d "$root"/versions/3.10.*/bin/python 2>/dev/null | sort -V | tail -1 || true)
-  [[ -n $found ]] || die "no Python 3.10 under $root/versions to install Flink with (pyenv install 3.10, or set PYTHON_310)"
-  echo "$found"
+java_for_flink() {
+  find_java "Flink 1.19" "Java 11 or 17" 11 17
 }
 
 # Flink from PyPI into tools/flink-VERSION, through a temporary folder so a broken download leaves nothing behind.
 install_flink() {
   [[ -f $FLINK_HOME/lib/flink-dist-$FLINK_VERSION.jar && -x $FLINK_HOME/bin/start-cluster.sh ]] && return
-  local python partial=$FLINK_DIR.partial
-  python=$(find_python)
-  echo "flink: installing apache-flink==$FLINK_VERSION from PyPI into $FLINK_DIR"
-  rm -rf "$partial"
-  "$python" -m pip install --quiet --disable-pip-version-check --no-deps --target "$partial" \
-    "apache-flink==$FLINK_VERSION" "apache-flink-libraries==$FLINK_VERSION" ||
-    die "pip could not install apache-flink==$FLINK_VERSION into $partial"
-  rm -rf "$FLINK_DIR"
-  mv "$partial" "$FLINK_DIR"
-}
-
-# The job server's jars from Maven Central; the stamp holds the pom's checksum, so editing the pom refetches.
-install_job_server() {
-  local stamp=$JOB_SERVER_DIR/.pom.sha256 want
-  want=$(sha256sum "$POM" | cut -d' ' -f1)
-  [[ -f $stamp && $(cat "$stamp") == "$want" ]] && return
-  command -v mvn >/dev/null 2>&1 || die "no mvn: the Beam job server's jars come from Maven Central (apt-get install maven)"
-  echo "flink: fetching the Beam Flink job server's jars from Maven Central into $JOB_SERVER_DIR"
-  local partial=$JOB_SERVER_DIR.partial
-  rm -rf "$partial"
-  mvn -B -q -Dstyle.color=never -f "$POM" dependency:copy-dependencies -DoutputDirectory="$partial/lib" ||
-    die "mvn could not fetch the job server's jars of $POM"
-  echo "$want" >"$partial/.pom.sha256"
-  rm -rf "$JOB_SERVER_DIR"
-  mv "$partial" "$JOB_SERVER_DIR"
+  install_wheels Flink "$FLINK_DIR" "apache-flink==$FLINK_VERSION" "apache-flink-libraries==$FLINK_VERSION"
 }
 
 # Flink's configuration, written fresh at every start from the settings above; the java options are the shipped
@@ -188,16 +126,8 @@ flink_env() {
   export FLINK_CONF_DIR=$RUN_DIR/conf FLINK_LOG_DIR=$RUN_DIR/log FLINK_PID_DIR=$RUN_DIR
 }
 
-port_open() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
 rest_answers() {
   curl -sf --max-time 3 "http://localhost:$REST_PORT/overview" 2>/dev/null | grep -q "\"slots-total\":$SLOTS"
-}
-
-pid_alive() {
-  [[ -f $1 ]] && kill -0 "$(head -1 "$1")" 2>/dev/null
 }
 
 flink_running() {
@@ -216,37 +146,22 @@ status() {
     echo "flink: cluster down"
     ok=1
   fi
-  if pid_alive "$JOB_SERVER_PID" && port_open "$JOB_PORT"; then
-    echo "flink: Beam job server up, --job_endpoint=localhost:$JOB_PORT (pid $(cat "$JOB_SERVER_PID"))"
-  else
-    echo "flink: Beam job server down"
-    ok=1
-  fi
+  job_server_status || ok=1
   return $ok
 }
 
-wait_for() {
-  local what=$1 check=$2 log=$3 waited=0
-  until $check; do
-    if ((waited >= WAIT_SECONDS)); then
-      echo "error: $what did not answer within ${WAIT_SECONDS}s; last lines of $log:" >&2
-      tail -20 "$log" >&2 || true
-      exit 1
-    fi
-    sleep 1
-    waited=$((waited + 1))
-  done
-}
-
-job_port_answers() {
-  port_open "$JOB_PORT"
+install() {
+  java_for_flink
+  install_flink
+  install_job_server Flink
+  echo "flink: Flink $FLINK_VERSION in $FLINK_DIR, job server in $JOB_SERVER_DIR"
 }
 
 start() {
   command -v curl >/dev/null 2>&1 || die "no curl: it checks that Flink's REST API answers (apt-get install curl)"
-  find_java
+  java_for_flink
   install_flink
-  install_job_server
+  install_job_server Flink
   flink_env
   if flink_running && rest_answers && pid_alive "$JOB_SERVER_PID" && port_open "$JOB_PORT"; then
     echo "flink: already running"
@@ -257,30 +172,18 @@ start() {
     die "the Flink cluster of $RUN_DIR runs with other settings; stop it first (scripts/flink_cluster.sh stop)"
   fi
   if ! flink_running; then
-    local port
-    for port in "$REST_PORT" "$RPC_PORT"; do
-      port_open "$port" && die "port $port is in use by another process (ss -ltnp 'sport = :$port'); set FLINK_REST_PORT/FLINK_RPC_PORT"
-    done
+    require_free_ports FLINK_REST_PORT/FLINK_RPC_PORT "$REST_PORT" "$RPC_PORT"
     write_config
     "$FLINK_HOME/bin/start-cluster.sh" >"$RUN_DIR/log/start-cluster.out" 2>&1 ||
       die "start-cluster.sh failed; see $RUN_DIR/log/start-cluster.out"
   fi
-  if ! pid_alive "$JOB_SERVER_PID"; then
-    for port in "$JOB_PORT" "$ARTIFACT_PORT" "$EXPANSION_PORT"; do
-      port_open "$port" && die "port $port is in use by another process (ss -ltnp 'sport = :$port'); set FLINK_JOB_PORT/FLINK_ARTIFACT_PORT/FLINK_EXPANSION_PORT"
-    done
-    local opens=() package
-    for package in java.lang java.lang.invoke java.lang.reflect java.util java.util.concurrent java.nio sun.nio.ch java.io java.net; do
-      opens+=("--add-opens=java.base/$package=ALL-UNNAMED")
-    done
-    mkdir -p "$RUN_DIR/artifacts" "$RUN_DIR/log"
-    nohup "$JAVA_HOME/bin/java" "${opens[@]}" --add-exports=java.base/sun.nio.ch=ALL-UNNAMED -Xmx1g \
-      -cp "$JOB_SERVER_DIR/lib/*" org.apache.beam.runners.flink.FlinkJobServerDriver \
-      --flink-master "localhost:$REST_PORT" --job-host localhost --job-port "$JOB_PORT" \
-      --artifact-port "$ARTIFACT_PORT" --expansion-port "$EXPANSION_PORT" \
-      --artifacts-dir "$RUN_DIR/artifacts" >"$RUN_DIR/log/job-server.log" 2>&1 </dev/null &
-    echo $! >"$JOB_SERVER_PID"
-  fi
+  local opens=() package
+  for package in java.lang java.lang.invoke java.lang.reflect java.util java.util.concurrent java.nio sun.nio.ch java.io java.net; do
+    opens+=("--add-opens=java.base/$package=ALL-UNNAMED")
+  done
+  launch_job_server FLINK_JOB_PORT/FLINK_ARTIFACT_PORT/FLINK_EXPANSION_PORT \
+    "${opens[@]}" --add-exports=java.base/sun.nio.ch=ALL-UNNAMED -Xmx1g \
+    -cp "$JOB_SERVER_DIR/lib/*" org.apache.beam.runners.flink.FlinkJobServerDriver --flink-master "localhost:$REST_PORT"
   wait_for "Flink's REST API on port $REST_PORT" rest_answers "$RUN_DIR/log/start-cluster.out"
   wait_for "the Beam job server on port $JOB_PORT" job_port_answers "$RUN_DIR/log/job-server.log"
   status
@@ -289,20 +192,9 @@ start() {
 }
 
 stop() {
-  if pid_alive "$JOB_SERVER_PID"; then
-    local pid waited=0
-    pid=$(cat "$JOB_SERVER_PID")
-    kill "$pid"
-    while kill -0 "$pid" 2>/dev/null && ((waited < 20)); do
-      sleep 0.5
-      waited=$((waited + 1))
-    done
-    kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
-    echo "flink: Beam job server stopped"
-  fi
-  rm -f "$JOB_SERVER_PID"
+  stop_job_server
   if flink_running; then
-    find_java
+    java_for_flink
     flink_env
     "$FLINK_HOME/bin/stop-cluster.sh" >"$RUN_DIR/log/stop-cluster.out" 2>&1 || true
     echo "flink: cluster stopped"
@@ -310,18 +202,4 @@ stop() {
   echo "flink: down"
 }
 
-case ${1:-} in
-install)
-  find_java
-  install_flink
-  install_job_server
-  echo "flink: Flink $FLINK_VERSION in $FLINK_DIR, job server in $JOB_SERVER_DIR"
-  ;;
-start) start ;;
-stop) stop ;;
-status) status ;;
-*)
-  echo "usage: $0 install|start|stop|status" >&2
-  exit 2
-  ;;
-esac
+cluster_main "$@"

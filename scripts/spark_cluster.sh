@@ -22,22 +22,16 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-TOOLS=${SPARK_TOOLS_DIR:-$REPO/tools}
-RUN_DIR=${SPARK_RUN_DIR:-$TOOLS/spark-run}
+# shellcheck source=scripts/cluster_common.sh
+source "$REPO/scripts/cluster_common.sh"
+cluster_settings spark spark-run 8299 8298 8297
 SPARK_VERSION=3.2.2 # = spark.version in scripts/spark-job-server/pom.xml
-POM=$REPO/scripts/spark-job-server/pom.xml
 SPARK_DIR=$TOOLS/spark-$SPARK_VERSION
-JOB_SERVER_DIR=$TOOLS/spark-job-server
 CORES=${SPARK_WORKER_CORES:-2}
 WORKER_MEMORY=${SPARK_WORKER_MEMORY:-4g}
 MASTER_PORT=${SPARK_MASTER_PORT:-7077}
 MASTER_UI_PORT=${SPARK_MASTER_WEBUI_PORT:-8090}
 WORKER_UI_PORT=${SPARK_WORKER_WEBUI_PORT:-8091}
-JOB_PORT=${SPARK_JOB_PORT:-8299}
-ARTIFACT_PORT=${SPARK_ARTIFACT_PORT:-8298}
-EXPANSION_PORT=${SPARK_EXPANSION_PORT:-8297}
-WAIT_SECONDS=${SPARK_WAIT_SECONDS:-120}
-JOB_SERVER_PID=$RUN_DIR/job-server.pid
 OPENS=""
 for package in java.lang java.lang.invoke java.lang.reflect java.io java.net java.nio java.util java.util.concurrent \
   java.util.concurrent.atomic sun.nio.ch sun.nio.cs sun.security.action sun.util.calendar; do
@@ -45,67 +39,14 @@ for package in java.lang java.lang.invoke java.lang.reflect java.io java.net jav
 done
 OPENS+="--add-exports=java.base/sun.nio.ch=ALL-UNNAMED"
 
-die() {
-  echo "error: $*" >&2
-  exit 2
-}
-
-find_java() {
-  if [[ -z ${JAVA_HOME:-} ]]; then
-    if [[ -x /usr/lib/jvm/java-17-openjdk-amd64/bin/java ]]; then
-      JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64
-    elif command -v java >/dev/null 2>&1; then
-      JAVA_HOME=$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")
-    else
-      die "no Java: Spark $SPARK_VERSION needs Java 8, 11 or 17 (apt-get install openjdk-17-jdk-headless, or set JAVA_HOME)"
-    fi
-  fi
-  [[ -x $JAVA_HOME/bin/java ]] || die "JAVA_HOME=$JAVA_HOME has no bin/java"
-  local version
-  version=$("$JAVA_HOME/bin/java" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)
-  [[ $version == 1 || $version == 11 || $version == 17 ]] ||
-    die "Java $version at $JAVA_HOME: Spark $SPARK_VERSION runs on Java 8, 11 or 17; set JAVA_HOME to one of them"
-  export JAVA_HOME
-}
-
-find_python() {
-  if [[ -n ${PYTHON_310:-} ]]; then
-    echo "$PYTHON_310"
-    return
-  fi
-  local root found
-  root=$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")
-  found=$(ls -d "$root"/versions/3.10.*/bin/python 2>/dev/null | sort -V | tail -1 || true)
-  [[ -n $found ]] || die "no Python 3.10 under $root/versions to install pyspark with (pyenv install 3.10, or set PYTHON_310)"
-  echo "$found"
+java_for_spark() {
+  find_java "Spark $SPARK_VERSION" "Java 8, 11 or 17" 1 11 17
 }
 
 install_spark() {
   [[ -f $SPARK_DIR/pyspark/jars/spark-core_2.12-$SPARK_VERSION.jar && -f $SPARK_DIR/pyspark/sbin/spark-daemon.sh ]] &&
     return
-  local python partial=$SPARK_DIR.partial
-  python=$(find_python)
-  echo "spark: installing pyspark==$SPARK_VERSION from PyPI into $SPARK_DIR"
-  rm -rf "$partial"
-  "$python" -m pip install --quiet --disable-pip-version-check --no-deps --target "$partial" "pyspark==$SPARK_VERSION" ||
-    die "pip could not install pyspark==$SPARK_VERSION into $partial"
-  rm -rf "$SPARK_DIR"
-  mv "$partial" "$SPARK_DIR"
-}
-
-# The job server's jars from Maven Central; the stamp holds the pom's checksum, so editing the pom refetches.
-install_job_server() {
-  local stamp=$JOB_SERVER_DIR/.pom.sha256 want partial=$JOB_SERVER_DIR.partial
-  want=$(sha256sum "$POM" | cut -d' ' -f1)
-  [[ -f $stamp && $(cat "$stamp") == "$want" ]] && return
-  command -v mvn >/dev/null 2>&1 || die "no mvn: the Beam job server's jars come from Maven Central (apt-get install maven)"
-  echo "spark: fetching the Beam Spark job server's jars from Maven Central into $JOB_SERVER_DIR"
-  rm -rf "$partial"
-  mvn -B -q -Dstyle.color=never -f "$POM" dependency:copy-dependencies -DoutputDirectory="$partial/lib" ||
-    die "mvn could not fetch the job server's jars of $POM"
-  echo "$want" >"$partial/.pom.sha256"
-  rm -rf "$JOB_SERVER_DIR"
-  mv "$partial" "$JOB_SERVER_DIR"
+  install_wheels pyspark "$SPARK_DIR" "pyspark==$SPARK_VERSION"
 }
 
 spark_env() {
@@ -122,23 +63,11 @@ SPARK_WORKER_OPTS="-Dspark.worker.cleanup.enabled=true -Dspark.worker.cleanup.ap
 EOF
 }
 
-port_open() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-pid_alive() {
-  [[ -f $1 ]] && kill -0 "$(head -1 "$1")" 2>/dev/null
-}
-
 master_pid() { echo "$RUN_DIR/spark-beam-org.apache.spark.deploy.master.Master-1.pid"; }
 worker_pid() { echo "$RUN_DIR/spark-beam-org.apache.spark.deploy.worker.Worker-1.pid"; }
 
 worker_registered() {
   curl -sf --max-time 3 "http://localhost:$MASTER_UI_PORT/json/" 2>/dev/null | grep -q '"aliveworkers" *: *1'
-}
-
-job_port_answers() {
-  port_open "$JOB_PORT"
 }
 
 status() {
@@ -149,26 +78,8 @@ status() {
     echo "spark: cluster down"
     ok=1
   fi
-  if pid_alive "$JOB_SERVER_PID" && port_open "$JOB_PORT"; then
-    echo "spark: Beam job server up, --job_endpoint=localhost:$JOB_PORT (pid $(cat "$JOB_SERVER_PID"))"
-  else
-    echo "spark: Beam job server down"
-    ok=1
-  fi
+  job_server_status || ok=1
   return $ok
-}
-
-wait_for() {
-  local what=$1 check=$2 log=$3 waited=0
-  until $check; do
-    if ((waited >= WAIT_SECONDS)); then
-      echo "error: $what did not answer within ${WAIT_SECONDS}s; last lines of $log:" >&2
-      tail -20 "$log" >&2 || true
-      exit 1
-    fi
-    sleep 1
-    waited=$((waited + 1))
-  done
 }
 
 daemon() {
@@ -176,11 +87,18 @@ daemon() {
     die "spark-daemon.sh $1 $2 failed; see $RUN_DIR/log/daemon.out"
 }
 
+install() {
+  java_for_spark
+  install_spark
+  install_job_server Spark
+  echo "spark: Spark $SPARK_VERSION in $SPARK_DIR, job server in $JOB_SERVER_DIR"
+}
+
 start() {
   command -v curl >/dev/null 2>&1 || die "no curl: it checks that the Spark master answers (apt-get install curl)"
-  find_java
+  java_for_spark
   install_spark
-  install_job_server
+  install_job_server Spark
   spark_env
   if status >/dev/null; then
     echo "spark: already running"
@@ -188,38 +106,29 @@ start() {
     return
   fi
   write_config
-  local port
   if ! pid_alive "$(master_pid)"; then
-    for port in "$MASTER_PORT" "$MASTER_UI_PORT"; do
-      port_open "$port" && die "port $port is in use by another process (ss -ltnp 'sport = :$port'); set SPARK_MASTER_PORT/SPARK_MASTER_WEBUI_PORT"
-    done
+    require_free_ports SPARK_MASTER_PORT/SPARK_MASTER_WEBUI_PORT "$MASTER_PORT" "$MASTER_UI_PORT"
     daemon start org.apache.spark.deploy.master.Master 1 --host localhost --port "$MASTER_PORT" \
       --webui-port "$MASTER_UI_PORT"
   fi
   if ! pid_alive "$(worker_pid)"; then
-    port_open "$WORKER_UI_PORT" && die "port $WORKER_UI_PORT is in use by another process; set SPARK_WORKER_WEBUI_PORT"
+    require_free_ports SPARK_WORKER_WEBUI_PORT "$WORKER_UI_PORT"
     daemon start org.apache.spark.deploy.worker.Worker 1 --host localhost --cores "$CORES" --memory "$WORKER_MEMORY" \
       --webui-port "$WORKER_UI_PORT" "spark://localhost:$MASTER_PORT"
   fi
   if ! pid_alive "$JOB_SERVER_PID"; then
-    for port in "$JOB_PORT" "$ARTIFACT_PORT" "$EXPANSION_PORT"; do
-      port_open "$port" && die "port $port is in use by another process (ss -ltnp 'sport = :$port'); set SPARK_JOB_PORT/SPARK_ARTIFACT_PORT/SPARK_EXPANSION_PORT"
-    done
     # The executors load Spark's jars before the job server's, which Spark stages to them: Spark's Guava 14 then
     # broke Beam's GCS options ("NoSuchMethodError: 'void com.google.common.base.Preconditions.checkState(boolean,
     # java.lang.String, long)'" in GoogleCloudStorageReadOptions), so Beam's Guava goes first (Spark shades its own).
     local guava
     guava=$(ls "$JOB_SERVER_DIR"/lib/guava-[0-9]*.jar "$JOB_SERVER_DIR"/lib/failureaccess-*.jar | paste -sd:)
     # shellcheck disable=SC2086 # OPENS is a list of flags
-    nohup "$JAVA_HOME/bin/java" $OPENS -Xmx2g "-Dspark.executor.extraJavaOptions=$OPENS" \
-      "-Dspark.executor.extraClassPath=$guava" \
+    launch_job_server SPARK_JOB_PORT/SPARK_ARTIFACT_PORT/SPARK_EXPANSION_PORT \
+      $OPENS -Xmx2g "-Dspark.executor.extraJavaOptions=$OPENS" "-Dspark.executor.extraClassPath=$guava" \
       -Dspark.driver.host=localhost -Dspark.driver.bindAddress=127.0.0.1 -Dspark.ui.enabled=false \
       -Dspark.local.dir="$RUN_DIR/tmp" \
       -cp "$JOB_SERVER_DIR/lib/*:$SPARK_HOME/jars/*" org.apache.beam.runners.spark.SparkJobServerDriver \
-      --spark-master-url "spark://localhost:$MASTER_PORT" --job-host localhost --job-port "$JOB_PORT" \
-      --artifact-port "$ARTIFACT_PORT" --expansion-port "$EXPANSION_PORT" \
-      --artifacts-dir "$RUN_DIR/artifacts" >"$RUN_DIR/log/job-server.log" 2>&1 </dev/null &
-    echo $! >"$JOB_SERVER_PID"
+      --spark-master-url "spark://localhost:$MASTER_PORT"
   fi
   wait_for "the Spark worker's registration at the master (port $MASTER_UI_PORT)" worker_registered "$RUN_DIR/log/daemon.out"
   wait_for "the Beam job server on port $JOB_PORT" job_port_answers "$RUN_DIR/log/job-server.log"
@@ -229,24 +138,13 @@ start() {
 }
 
 stop() {
-  local pid waited=0
-  if pid_alive "$JOB_SERVER_PID"; then
-    pid=$(cat "$JOB_SERVER_PID")
-    kill "$pid"
-    while kill -0 "$pid" 2>/dev/null && ((waited < 20)); do
-      sleep 0.5
-      waited=$((waited + 1))
-    done
-    kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
-    echo "spark: Beam job server stopped"
-  fi
-  rm -f "$JOB_SERVER_PID"
+  stop_job_server
   if pid_alive "$(worker_pid)" || pid_alive "$(master_pid)"; then
-    find_java
+    java_for_spark
     spark_env
     # spark-daemon.sh stop sends the signal and returns: wait until the JVMs have exited, so a start right after
     # finds the ports free.
-    local pids
+    local pids pid waited
     pids=$(cat "$(worker_pid)" "$(master_pid)" 2>/dev/null || true)
     pid_alive "$(worker_pid)" && daemon stop org.apache.spark.deploy.worker.Worker 1
     pid_alive "$(master_pid)" && daemon stop org.apache.spark.deploy.master.Master 1
@@ -262,18 +160,4 @@ stop() {
   echo "spark: down"
 }
 
-case ${1:-} in
-install)
-  find_java
-  install_spark
-  install_job_server
-  echo "spark: Spark $SPARK_VERSION in $SPARK_DIR, job server in $JOB_SERVER_DIR"
-  ;;
-start) start ;;
-stop) stop ;;
-status) status ;;
-*)
-  echo "usage: $0 install|start|stop|status" >&2
-  exit 2
-  ;;
-esac
+cluster_main "$@"

@@ -14,14 +14,11 @@ from components.transform.spec import TransformParameters
 from pipeline.config import PipelineConfig
 from pipeline.errors import ConfigError
 from pipeline.overrides import add_config_flags, apply_overrides
+from tests.configs import placeholder_config
 
 
 def _config(**changes) -> PipelineConfig:
     base = dict(
-        pipeline_name="p",
-        pipeline_root="/r",
-        data_root="/d",
-        serving_model_dir="/s",
         schema_path="/x",
         label_key="Class",
         numeric_feature_keys=("a", "b"),
@@ -29,8 +26,7 @@ def _config(**changes) -> PipelineConfig:
         nullable_feature_keys=("b",),
         slice_feature_keys=("c",),
     )
-    base.update(changes)
-    return PipelineConfig(**base)
+    return placeholder_config(**{**base, **changes})
 
 
 def test_defaults_are_valid_and_frozen():

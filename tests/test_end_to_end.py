@@ -78,6 +78,16 @@ def _states_by_node(store, run_name):
     return states
 
 
+def _assert_every_node_ended(store, run_name, nodes, state_name):
+    """Every one of `nodes` ended the run `state_name` (an MLMD execution state: COMPLETE, CACHED, ...)."""
+    from ml_metadata.proto import metadata_store_pb2
+
+    expected = metadata_store_pb2.Execution.State.Value(state_name)
+    states = _states_by_node(store, run_name)
+    wrong = {node: states.get(node) for node in nodes if states.get(node) != expected}
+    assert not wrong, f"nodes that did not end {state_name} (node: state): {wrong}"
+
+
 def _true_label_counts(split_dir: str):
     counts = {}
     for path in glob.glob(os.path.join(split_dir, "*.gz")):
@@ -106,11 +116,7 @@ def two_runs(tmp_path_factory):
 @pytest.mark.e2e
 def test_every_component_executed_and_published_artifacts(two_runs):
     output, store, first, _, first_run, _ = two_runs
-    from ml_metadata.proto import metadata_store_pb2
-
-    states = _states_by_node(store, first_run)
-    for node in ALL_COMPONENTS:
-        assert states.get(node) == metadata_store_pb2.Execution.COMPLETE, f"{node}: {states.get(node)}"
+    _assert_every_node_ended(store, first_run, ALL_COMPONENTS, "COMPLETE")
     type_names = {store.get_artifact_types_by_id([a.type_id])[0].name for a in store.get_artifacts()}
     for expected in (
         "Examples",
@@ -170,11 +176,7 @@ def test_class_skew_counts_equal_the_true_split_counts(two_runs):
 @pytest.mark.e2e
 def test_second_run_is_served_from_cache(two_runs):
     _, store, _, second, _, second_run = two_runs
-    from ml_metadata.proto import metadata_store_pb2
-
-    states = _states_by_node(store, second_run)
-    for node in CACHEABLE:
-        assert states.get(node) == metadata_store_pb2.Execution.CACHED, f"{node} was not cached: {states.get(node)}"
+    _assert_every_node_ended(store, second_run, CACHEABLE, "CACHED")
     assert "cached" in second.stdout
 
 

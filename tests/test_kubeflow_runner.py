@@ -8,8 +8,6 @@ in test_kfp_submission.py, the cron grammar in test_schedule.py.
 from __future__ import annotations
 
 import pathlib
-import subprocess
-import sys
 
 import pytest
 import yaml
@@ -18,6 +16,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 
 import kubeflow_runner
 from pipeline import kubeflow
+from tests.script_runs import QUIET_TENSORFLOW, run_python
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 IMAGE = "registry.example/imbalanced-tfx:test"
@@ -281,14 +280,8 @@ def test_settings_come_from_the_environment(monkeypatch):
 
 def test_help_explains_each_flag_and_errors_come_before_tensorflow():
     def run(*args):
-        return subprocess.run(
-            [sys.executable, str(REPO / "kubeflow_runner.py"), *args],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-            env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "2"},
+        return run_python(
+            str(REPO / "kubeflow_runner.py"), *args, timeout=120, env={"PATH": "/usr/bin:/bin", **QUIET_TENSORFLOW}
         )
 
     help_result = run("--help")

@@ -7,10 +7,10 @@ module before anything that loads TensorFlow (so they need no preamble of their 
 
 import ast
 import pathlib
-import subprocess
-import sys
 
 import pytest
+
+from tests.script_runs import run_python
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 FIRST_PARTY = ("components", "pipeline", "benchmarks")
@@ -21,13 +21,10 @@ ENTRY_SCRIPTS = ("kubeflow_runner.py", "local_runner.py", "benchmarks/model_swee
 
 @pytest.mark.parametrize("first_import", ["pipeline.config", "components"])
 def test_importing_the_package_gives_tensorflow_keras_2_whatever_the_shell_says(first_import):
-    result = subprocess.run(
-        [sys.executable, "-c", f"import {first_import}\nimport tensorflow as tf\nprint(tf.keras.__name__)"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
+    result = run_python(
+        "-c",
+        f"import {first_import}\nimport tensorflow as tf\nprint(tf.keras.__name__)",
         timeout=300,
-        check=False,
         env={"PATH": "/usr/bin:/bin", "TF_USE_LEGACY_KERAS": "0"},
     )
     assert result.returncode == 0, result.stderr[-2000:]

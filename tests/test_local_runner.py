@@ -2,23 +2,16 @@
 
 import pathlib
 import subprocess
-import sys
 
 from tests import tables
+from tests.script_runs import run_python
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 QUICK = ("--label", "Class", "--positive", "1")
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(REPO / "local_runner.py"), *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return run_python(str(REPO / "local_runner.py"), *args, timeout=300)
 
 
 def _assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:

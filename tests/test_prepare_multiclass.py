@@ -15,6 +15,7 @@ from pipeline.prepare import SPLIT_FILENAME, prepare_dataset
 from pipeline.splits import split_targets
 from pipeline.table_scan import PrepError
 from tests import tables
+from tests.configs import placeholder_config
 from tests.test_prepare import read_examples, values
 
 MACHINES = {
@@ -132,33 +133,52 @@ LABEL = MACHINES["label"]
 @pytest.mark.parametrize(
     "label, message",
     [
-        (
+        pytest.param(
             {**LABEL, "positive": ["power"]},
             r"dataset.yaml: label: give positive \(a binary label: its class\(es\) of interest\) or classes",
+            id="positive-and-classes",
         ),
-        ({**LABEL, "classes": ["none", "power"], "protect": ["power"]}, r"label.classes: a multiclass label needs at "),
-        ({**LABEL, "protect": []}, r"label.protect: name the rare class\(es\) the gate protects, e.g. protect: \[wear"),
-        (
+        pytest.param(
+            {**LABEL, "classes": ["none", "power"], "protect": ["power"]},
+            r"label.classes: a multiclass label needs at ",
+            id="two-classes",
+        ),
+        pytest.param(
+            {**LABEL, "protect": []},
+            r"label.protect: name the rare class\(es\) the gate protects, e.g. protect: \[wear",
+            id="no-protect",
+        ),
+        pytest.param(
             {**LABEL, "protect": ["powr"]},
             r"label.protect: 'powr' is not among label.classes \['none', 'heat', 'power', 'wear'\]; "
             r"did you mean 'power'\?",
+            id="protect-typo",
         ),
-        ({"column": "kind", "positive": ["power"], "protect": ["power"]}, r"label.protect: protects classes of a"),
-        ({**LABEL, "values": ["none"]}, r"label.values: a multiclass label lists every value in label.classes"),
-        ({**LABEL, "classes": ["none", "heat", "heat", "wear"]}, r"label.classes: names \['heat'\] more than once"),
-        ({**LABEL, "classes": ["none", "", "power", "wear"]}, r"label.classes\[1\]: must not be empty"),
-        ({**LABEL, "clases": LABEL["classes"]}, r"label.clases: unknown key; did you mean 'classes'\?"),
-    ],
-    ids=[
-        "positive-and-classes",
-        "two-classes",
-        "no-protect",
-        "protect-typo",
-        "protect-on-binary",
-        "values-with-classes",
-        "repeated-class",
-        "empty-class",
-        "classes-typo",
+        pytest.param(
+            {"column": "kind", "positive": ["power"], "protect": ["power"]},
+            r"label.protect: protects classes of a",
+            id="protect-on-binary",
+        ),
+        pytest.param(
+            {**LABEL, "values": ["none"]},
+            r"label.values: a multiclass label lists every value in label.classes",
+            id="values-with-classes",
+        ),
+        pytest.param(
+            {**LABEL, "classes": ["none", "heat", "heat", "wear"]},
+            r"label.classes: names \['heat'\] more than once",
+            id="repeated-class",
+        ),
+        pytest.param(
+            {**LABEL, "classes": ["none", "", "power", "wear"]},
+            r"label.classes\[1\]: must not be empty",
+            id="empty-class",
+        ),
+        pytest.param(
+            {**LABEL, "clases": LABEL["classes"]},
+            r"label.clases: unknown key; did you mean 'classes'\?",
+            id="classes-typo",
+        ),
     ],
 )
 def test_multiclass_description_mistakes_are_one_line_naming_the_key(tmp_path, label, message):
@@ -167,17 +187,8 @@ def test_multiclass_description_mistakes_are_one_line_naming_the_key(tmp_path, l
 
 
 def _config(**changes) -> PipelineConfig:
-    base = dict(
-        pipeline_name="p",
-        pipeline_root="/r",
-        data_root="/d",
-        serving_model_dir="/s",
-        schema_path=None,
-        label_key="failure_type",
-        class_names=tables.FAILURE_CLASSES,
-        protected_classes=(2, 3),
-    )
-    return PipelineConfig(**{**base, **changes})
+    names = dict(label_key="failure_type", class_names=tables.FAILURE_CLASSES, protected_classes=(2, 3))
+    return placeholder_config(**{"schema_path": None, **names, **changes})
 
 
 def test_rebalance_target_counts_are_keyed_by_the_descriptions_class_indices():

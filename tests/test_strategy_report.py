@@ -9,11 +9,8 @@ import base64
 import dataclasses
 import json
 import math
-import os
 import re
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -25,6 +22,7 @@ from benchmarks.strategy_report import cli, inputs, metrics
 from pipeline import harness
 from pipeline.config import PipelineConfig
 from tests import tables
+from tests.script_runs import read_report, run_strategy_report, saved_predictions
 
 STRATEGIES = ("class_weights", "undersample", "ensemble", "seed_bagging", "gbt")
 FAST_ARGS = (
@@ -45,17 +43,7 @@ FAST_ARGS = (
 
 
 def _run_command(output, strategies):
-    command = [sys.executable, "-m", "benchmarks.strategy_report", "--output", str(output), "--strategies"]
-    completed = subprocess.run(
-        [*command, ",".join(strategies), *FAST_ARGS],
-        cwd=str(tables.REPO),
-        capture_output=True,
-        text=True,
-        timeout=1500,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-    )
-    assert completed.returncode == 0, completed.stderr[-4000:]
-    return completed
+    return run_strategy_report("--output", str(output), "--strategies", ",".join(strategies), *FAST_ARGS, timeout=1500)
 
 
 @pytest.fixture(scope="module")
@@ -67,12 +55,7 @@ def report_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def report(report_dir):
-    return json.loads((report_dir / cli.REPORT_JSON).read_text())
-
-
-def _predictions(report_dir, result):
-    with np.load(report_dir / result["predictions_file"]) as saved:
-        return {name: saved[name] for name in saved.files}
+    return read_report(report_dir)
 
 
 def test_report_has_every_requested_strategy_with_finite_metrics(report_dir, report):
@@ -112,7 +95,7 @@ def test_html_is_self_contained_with_embedded_images(report_dir):
 
 def test_metrics_match_scikit_learn_on_the_saved_predictions(report_dir, report):
     for name, result in report["strategies"].items():
-        saved = _predictions(report_dir, result)
+        saved = saved_predictions(report_dir, result)
         labels, probabilities = saved["labels"], saved["probabilities"]
         assert labels.size == report["eval_split"]["rows"] == result["overall"]["rows"]
         assert float(saved["threshold"]) == pytest.approx(result["threshold"], abs=1e-7)
@@ -162,7 +145,7 @@ def test_class_counts_before_and_after_resampling(report):
 def test_rerun_reuses_finished_strategies_and_retrains_identically(report_dir, report):
     """Seeds come from the config: a retrained strategy, in another order, gives the same model outputs."""
     first = report["strategies"]["class_weights"]
-    first_probabilities = _predictions(report_dir, first)["probabilities"]
+    first_probabilities = saved_predictions(report_dir, first)["probabilities"]
     shutil.rmtree(report_dir / "strategies" / "class_weights")
     completed = _run_command(report_dir, ("ensemble", "class_weights"))
     assert "examples: reusing" in completed.stdout
@@ -172,7 +155,7 @@ def test_rerun_reuses_finished_strategies_and_retrains_identically(report_dir, r
     assert again["strategy_order"] == ["ensemble", "class_weights"]
     assert again["strategies"]["ensemble"] == report["strategies"]["ensemble"]
     retrained = again["strategies"]["class_weights"]
-    np.testing.assert_array_equal(_predictions(report_dir, retrained)["probabilities"], first_probabilities)
+    np.testing.assert_array_equal(saved_predictions(report_dir, retrained)["probabilities"], first_probabilities)
     assert retrained["overall"] == first["overall"] and retrained["threshold"] == first["threshold"]
 
 

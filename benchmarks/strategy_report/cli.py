@@ -101,12 +101,9 @@ def build_config(args: argparse.Namespace, described: DatasetDescription, output
         pipeline_root=str(output),
         data_root=str(output / inputs.PREPARED_DATA_DIR),
         serving_model_dir=str(output / "unused_serving_model"),
-        schema_path=str(described.schema_path) if described.schema_path.is_file() else None,
-        label_key=described.label.column,
-        class_names=described.class_names,
-        protected_classes=described.protected_classes,
-        slice_feature_keys=described.slice_feature_keys,
+        schema_path=described.reviewed_schema,
         beam_pipeline_args=tuple(args.beam_args),
+        **described.config_names(),
     )
     config = apply_overrides(config, overrides)
     members = config.trainer.ensemble_members

@@ -18,19 +18,53 @@ def _png(figure) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def plot_curves(results: Mapping[str, Mapping[str, Any]]) -> Dict[str, str]:
-    """PR curves of all strategies on one plot, ROC curves on another, as inline PNG data URIs."""
+# Per curve kind: the keys of its x and y values in a saved curve, and the labels of its axes.
+CURVE_AXES = {
+    "pr": ("recall", "precision", "recall", "precision"),
+    "roc": ("fpr", "tpr", "false positive rate (log scale)", "true positive rate"),
+}
+
+
+def pyplot():
+    """matplotlib's pyplot drawing off screen (Agg); imported when a report draws, not when it is imported."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
+    return plt
+
+
+def draw_curve(axes, curve: Mapping[str, Sequence[float]], kind: str, min_fpr: float, **line: Any) -> None:
+    """One saved curve on `axes`: PR as steps, ROC with its false positive rates floored at `min_fpr` (log axis)."""
+    x_key, y_key = CURVE_AXES[kind][:2]
+    xs, ys = np.asarray(curve[x_key]), np.asarray(curve[y_key])
+    if kind == "roc":
+        xs = np.maximum(xs, min_fpr)
+    axes.plot(xs, ys, drawstyle="steps-pre" if kind == "pr" else "default", **line)
+
+
+def frame_axes(axes, kind: str, x_min: float, legend_size: int, **label_style: Any) -> None:
+    """A PR or ROC panel's limits (ROC: log x from `x_min`), axis labels, grid and legend."""
+    if kind == "roc":
+        axes.set_xscale("log")
+        axes.set_xlim(x_min, 1.0)
+    else:
+        axes.set_xlim(0, 1.0)
+    axes.set_ylim(0, 1.02)
+    x_label, y_label = CURVE_AXES[kind][2:]
+    axes.set_xlabel(x_label, **label_style)
+    axes.set_ylabel(y_label, **label_style)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=legend_size, loc="lower left" if kind == "pr" else "lower right")
+
+
+def plot_curves(results: Mapping[str, Mapping[str, Any]]) -> Dict[str, str]:
+    """PR curves of all strategies on one plot, ROC curves on another, as inline PNG data URIs."""
+    plt = pyplot()
     images = {}
     cmap = plt.get_cmap("tab10")
-    for kind, (x_key, y_key, x_label, y_label) in {
-        "pr": ("recall", "precision", "recall", "precision"),
-        "roc": ("fpr", "tpr", "false positive rate (log scale)", "true positive rate"),
-    }.items():
+    for kind in CURVE_AXES:
         figure, axes = plt.subplots(figsize=(7.5, 5.5))
         for index, (name, result) in enumerate(results.items()):
             curve = result["curves"].get(kind)
@@ -38,28 +72,9 @@ def plot_curves(results: Mapping[str, Mapping[str, Any]]) -> Dict[str, str]:
                 continue
             metric = result["overall"]["pr_auc" if kind == "pr" else "roc_auc"]
             label = f"{name} ({'AP' if kind == 'pr' else 'AUC'} {metric:.3f})"
-            xs, ys = np.asarray(curve[x_key]), np.asarray(curve[y_key])
-            if kind == "roc":
-                xs = np.maximum(xs, 1e-6)
-            axes.plot(
-                xs,
-                ys,
-                label=label,
-                color=cmap(index % 10),
-                linewidth=1.4,
-                drawstyle="steps-pre" if kind == "pr" else "default",
-            )
-        if kind == "roc":
-            axes.set_xscale("log")
-            axes.set_xlim(1e-5, 1.0)
-        else:
-            axes.set_xlim(0, 1.0)
-        axes.set_ylim(0, 1.02)
-        axes.set_xlabel(x_label)
-        axes.set_ylabel(y_label)
+            draw_curve(axes, curve, kind, 1e-6, label=label, color=cmap(index % 10), linewidth=1.4)
+        frame_axes(axes, kind, 1e-5, legend_size=8)
         axes.set_title(("Precision-recall" if kind == "pr" else "ROC") + " curves on the eval split")
-        axes.grid(alpha=0.3)
-        axes.legend(fontsize=8, loc="lower left" if kind == "pr" else "lower right")
         images[kind] = _png(figure)
         plt.close(figure)
     return images
@@ -185,20 +200,28 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, str]) -> str:
         )
     sections.append("<h2>Command</h2>")
     sections.append(f"<pre>{html.escape(report['command'])}</pre>")
+    return html_page("Imbalance strategy report", sections, max_width_px=1200)
+
+
+def html_page(title: str, sections: Sequence[str], max_width_px: int) -> str:
+    """`sections` as one self-contained HTML page: the reports' one stylesheet inline, no scripts, no links."""
     style = (
-        "body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin:1em 0}"
-        "td,th{border:1px solid #bbb;padding:3px 8px;font-size:13px;text-align:right}"
+        f"body{{font-family:sans-serif;margin:2em;max-width:{max_width_px}px}}table{{border-collapse:collapse;"
+        "margin:1em 0}td,th{border:1px solid #bbb;padding:3px 8px;font-size:13px;text-align:right}"
         "td:first-child,th:first-child{text-align:left}img{max-width:100%;display:block;margin:1em 0}"
     )
     return (
-        '<!DOCTYPE html><html><head><meta charset="utf-8"><title>Imbalance strategy report</title>'
+        f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
         f"<style>{style}</style></head><body>{''.join(sections)}</body></html>\n"
     )
 
 
+def markdown_lines(headers: Sequence[str], rows: Sequence[Sequence[Any]], digits: int = 4) -> List[str]:
+    """A Markdown table as lines: the headers, the rule, one line per row (figures with `digits` decimals)."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    return lines + ["| " + " | ".join(_fmt(cell, digits) for cell in row) + " |" for row in rows]
+
+
 def markdown_table(report: Mapping[str, Any]) -> str:
     """The overall table as Markdown, for benchmarks/RESULTS.md."""
-    lines = ["| " + " | ".join(OVERALL_HEADERS) + " |", "|" + "---|" * len(OVERALL_HEADERS)]
-    for row in overall_rows(report["strategies"]):
-        lines.append("| " + " | ".join(_fmt(cell, 4) for cell in row) + " |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(markdown_lines(OVERALL_HEADERS, overall_rows(report["strategies"]))) + "\n"

@@ -13,9 +13,16 @@ import html
 import math
 from typing import Any, Dict, List, Mapping, Sequence
 
-import numpy as np
-
-from benchmarks.strategy_report.render import _fmt, _png, _table
+from benchmarks.strategy_report.render import (
+    _fmt,
+    _png,
+    _table,
+    draw_curve,
+    frame_axes,
+    html_page,
+    markdown_lines,
+    pyplot,
+)
 
 OVERALL_HEADERS = (
     "strategy",
@@ -39,49 +46,24 @@ SLICE_HEADERS = ("strategy", "slice value", "class", "rows", "served", "recall",
 
 def plot_class_curves(results: Mapping[str, Mapping[str, Any]], class_names: Sequence[str]) -> Dict[str, str]:
     """One PR image and one ROC image, each a grid of one panel per class with every strategy's curve."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
+    plt = pyplot()
     images = {}
     cmap = plt.get_cmap("tab10")
     columns = min(3, len(class_names))
     rows = math.ceil(len(class_names) / columns)
-    for kind, (x_key, y_key, x_label, y_label, metric) in {
-        "pr": ("recall", "precision", "recall", "precision", "pr_auc"),
-        "roc": ("fpr", "tpr", "false positive rate (log scale)", "true positive rate", "roc_auc"),
-    }.items():
+    for kind, metric in (("pr", "pr_auc"), ("roc", "roc_auc")):
         figure, grid = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.8 * rows), squeeze=False)
         for panel, name in zip(grid.flat, class_names, strict=False):  # the grid may have spare panels
             for index, (strategy, result) in enumerate(results.items()):
                 curve = result["curves"].get(name, {}).get(kind)
                 if not curve:
                     continue
-                xs, ys = np.asarray(curve[x_key]), np.asarray(curve[y_key])
-                if kind == "roc":
-                    xs = np.maximum(xs, 1e-4)
                 value = result["overall"]["classes"][name][metric]
-                panel.plot(
-                    xs,
-                    ys,
-                    label=f"{strategy} ({_fmt(value, 3)})",
-                    color=cmap(index % 10),
-                    linewidth=1.2,
-                    drawstyle="steps-pre" if kind == "pr" else "default",
-                )
-            if kind == "roc":
-                panel.set_xscale("log")
-                panel.set_xlim(1e-4, 1.0)
-            else:
-                panel.set_xlim(0, 1.0)
-            panel.set_ylim(0, 1.02)
+                label = f"{strategy} ({_fmt(value, 3)})"
+                draw_curve(panel, curve, kind, 1e-4, label=label, color=cmap(index % 10), linewidth=1.2)
+            frame_axes(panel, kind, 1e-4, legend_size=6, fontsize=8)
             rows_of_class = next(iter(results.values()))["overall"]["classes"][name]["rows"]
             panel.set_title(f"class {name} ({rows_of_class} eval rows)", fontsize=10)
-            panel.set_xlabel(x_label, fontsize=8)
-            panel.set_ylabel(y_label, fontsize=8)
-            panel.grid(alpha=0.3)
-            panel.legend(fontsize=6, loc="lower left" if kind == "pr" else "lower right")
         for panel in list(grid.flat)[len(class_names) :]:
             panel.set_visible(False)
         title = "Precision-recall" if kind == "pr" else "ROC"
@@ -223,29 +205,19 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, str]) -> str:
         "<h2>Command</h2>",
         f"<pre>{html.escape(report['command'])}</pre>",
     ]
-    style = (
-        "body{font-family:sans-serif;margin:2em;max-width:1400px}table{border-collapse:collapse;margin:1em 0}"
-        "td,th{border:1px solid #bbb;padding:3px 8px;font-size:13px;text-align:right}"
-        "td:first-child,th:first-child{text-align:left}img{max-width:100%;display:block;margin:1em 0}"
-    )
-    return (
-        '<!DOCTYPE html><html><head><meta charset="utf-8"><title>Imbalance strategy report (multiclass)</title>'
-        f"<style>{style}</style></head><body>{''.join(sections)}</body></html>\n"
-    )
+    return html_page("Imbalance strategy report (multiclass)", sections, max_width_px=1400)
 
 
 def markdown_tables(report: Mapping[str, Any]) -> str:
     """The overall table, then recall / PR-AUC of every class per strategy, as Markdown for benchmarks/RESULTS.md."""
-    lines = ["| " + " | ".join(OVERALL_HEADERS) + " |", "|" + "---|" * len(OVERALL_HEADERS)]
-    for row in overall_rows(report["strategies"]):
-        lines.append("| " + " | ".join(_fmt(cell, 4) for cell in row) + " |")
     names, protected = report["class_names"], set(report["protected_classes"])
     labels = [name + ("*" if name in protected else "") for name in names]
     headers = ["strategy", *(f"{label} recall" for label in labels), *(f"{label} PR-AUC" for label in labels)]
-    lines += ["", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    rows = []
     for strategy, result in report["strategies"].items():
         figures = result["overall"]["classes"]
-        cells = [strategy, *(figures[n]["recall"] for n in names), *(figures[n]["pr_auc"] for n in names)]
-        lines.append("| " + " | ".join(_fmt(cell, 3) for cell in cells) + " |")
+        rows.append([strategy, *(figures[n]["recall"] for n in names), *(figures[n]["pr_auc"] for n in names)])
+    overall = markdown_lines(OVERALL_HEADERS, overall_rows(report["strategies"]))
+    lines = [*overall, "", *markdown_lines(headers, rows, 3)]
     lines.append(f"\n(* protected; eval rows per class: {report['eval_split']['class_rows']})")
     return "\n".join(lines) + "\n"

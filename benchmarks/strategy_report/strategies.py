@@ -46,7 +46,19 @@ MIXED_ENSEMBLE_RECIPES = ("none", "oversample:0.1", "undersample:1.0")
 # weights on top would correct for the imbalance twice. For a multiclass label Rebalance takes
 # per-class targets (`multiclass_target_counts`): target_ratio is a minority/majority ratio.
 _GROW = "every class under target_ratio x the largest grown to it"
-_TREES_BINARY = "the tree family (trainer.model=gbt, mlp_gbt) is binary only"
+
+
+def _resampled(rebalance: str, binary: str, multiclass: str) -> Strategy:
+    """The strategy of Rebalance `rebalance` followed by plain cross-entropy; `binary` and `multiclass` say how."""
+    return Strategy(
+        rebalance,
+        f"Rebalance {binary}, then plain bce",
+        rebalance=rebalance,
+        trainer=(("loss", "bce"),),
+        multiclass=f"Rebalance {multiclass}, then plain cross-entropy",
+    )
+
+
 STRATEGIES: Tuple[Strategy, ...] = (
     Strategy(
         "none",
@@ -80,42 +92,22 @@ STRATEGIES: Tuple[Strategy, ...] = (
         trainer=(("loss", "auc"), ("min_batch_positives", AUC_LOSS_BATCH_POSITIVES)),
         binary_only="the AUC surrogate ranks positive-negative pairs (trainer.loss=auc is binary only)",
     ),
-    Strategy(
+    _resampled(
         "undersample",
-        "Rebalance undersample, then plain bce",
-        rebalance="undersample",
-        trainer=(("loss", "bce"),),
-        multiclass="Rebalance undersample (every class over the smallest / target_ratio cut to it), then plain "
-        "cross-entropy",
+        "undersample",
+        "undersample (every class over the smallest / target_ratio cut to it)",
     ),
-    Strategy(
-        "oversample",
-        "Rebalance oversample, then plain bce",
-        rebalance="oversample",
-        trainer=(("loss", "bce"),),
-        multiclass=f"Rebalance oversample ({_GROW} by copies), then plain cross-entropy",
-    ),
-    Strategy(
-        "smote",
-        "Rebalance SMOTE, then plain bce",
-        rebalance="smote",
-        trainer=(("loss", "bce"),),
-        multiclass=f"Rebalance SMOTE ({_GROW} by interpolation within the class), then plain cross-entropy",
-    ),
-    Strategy(
+    _resampled("oversample", "oversample", f"oversample ({_GROW} by copies)"),
+    _resampled("smote", "SMOTE", f"SMOTE ({_GROW} by interpolation within the class)"),
+    _resampled(
         "augment_noise",
-        "Rebalance augment_noise (minority rows + Gaussian noise, sigma = noise_scale x class std), then plain bce",
-        rebalance="augment_noise",
-        trainer=(("loss", "bce"),),
-        multiclass=f"Rebalance augment_noise ({_GROW}: rows + Gaussian noise, sigma = noise_scale x class std), "
-        "then plain cross-entropy",
+        "augment_noise (minority rows + Gaussian noise, sigma = noise_scale x class std)",
+        f"augment_noise ({_GROW}: rows + Gaussian noise, sigma = noise_scale x class std)",
     ),
-    Strategy(
+    _resampled(
         "mixup",
-        "Rebalance mixup (lam*a + (1-lam)*b of two minority rows, lam ~ Beta(mixup_alpha) folded), then plain bce",
-        rebalance="mixup",
-        trainer=(("loss", "bce"),),
-        multiclass=f"Rebalance mixup ({_GROW}: lam*a + (1-lam)*b of two rows of the class), then plain cross-entropy",
+        "mixup (lam*a + (1-lam)*b of two minority rows, lam ~ Beta(mixup_alpha) folded)",
+        f"mixup ({_GROW}: lam*a + (1-lam)*b of two rows of the class)",
     ),
     Strategy(
         "balanced_batches",
@@ -146,20 +138,23 @@ STRATEGIES: Tuple[Strategy, ...] = (
         trainer=(("loss", "bce"), ("ensemble_recipes", MIXED_ENSEMBLE_RECIPES), ("ensemble_combine", "mean")),
         binary_only="member recipes resample positives against negatives (trainer.ensemble_recipes is binary only)",
     ),
-    # The tree family (trainer.model=gbt): imbalance left to the threshold tuned on valid, or weighted too.
+    # The tree family (trainer.model=gbt): imbalance left to the decision rule tuned on valid (a threshold,
+    # or k class weights), or weighted too.
     Strategy(
         "gbt",
         "gradient-boosted trees (TF-DF), unweighted; the tuned threshold absorbs the imbalance",
         trainer=(("gbt_example_weights", "none"),),
         model="gbt",
-        binary_only=_TREES_BINARY,
+        multiclass="gradient-boosted trees (TF-DF, k trees per iteration, softmax), unweighted; the class weights "
+        "tuned on valid absorb the imbalance",
     ),
     Strategy(
         "gbt_weighted",
         "gradient-boosted trees with balanced example weights n/(2*count_c)",
         trainer=(("gbt_example_weights", "balanced"),),
         model="gbt",
-        binary_only=_TREES_BINARY,
+        multiclass="gradient-boosted trees (TF-DF, k trees per iteration, softmax) with balanced example weights "
+        "n/(k*count_c)",
     ),
     Strategy(
         "mlp_gbt",
@@ -167,7 +162,8 @@ STRATEGIES: Tuple[Strategy, ...] = (
         trainer=(("loss", "bce"), ("ensemble_majority_fraction", 0.1)),
         ensemble=True,
         model="mlp_gbt",
-        binary_only=_TREES_BINARY,
+        multiclass="the balanced-bagging MLP ensemble (largest class subsampled) and the trees (trainer.gbt_* as "
+        "configured), class probabilities averaged",
     ),
 )
 STRATEGY_NAMES = tuple(strategy.name for strategy in STRATEGIES)
@@ -254,9 +250,7 @@ def class_counts(
     if config.multiclass:
         return _multiclass_counts(strategy, config, training_report, rebalance_summary)
     if rebalance_summary is not None:
-        split = rebalance_summary["splits"]["train"]
-        before = {str(k): int(v) for k, v in split["before"].items()}
-        after = {str(k): int(v) for k, v in split["after"].items()}
+        before, after = _rebalanced_counts(rebalance_summary)
         note = f"Rebalance {strategy.rebalance}, target_ratio {config.rebalance.target_ratio:g}"
     else:
         positives = int(training_report["train_positives"])
@@ -280,16 +274,28 @@ def class_counts(
             after = {"0": round(rows * (1 - share)), "1": round(rows * share)}
         elif config.trainer.ensemble_members > 1:
             fraction = config.trainer.ensemble_majority_fraction
-            members = config.trainer.ensemble_members
-            note = (
-                f"{members} members, each on every row"
-                if fraction >= 1.0
-                else f"{members} members, each on every positive and ~{fraction:.0%} of negatives"
-            )
+            note = _members_note(config, f"every positive and ~{fraction:.0%} of negatives")
             if config.trainer.model == "mlp_gbt":
                 note += "; the trees on every row"
             after = {"0": round(before["0"] * fraction), "1": before["1"]}
     return {"before": before, "after": after, "note": note}
+
+
+def _rebalanced_counts(rebalance_summary: Mapping[str, Any]) -> Tuple[Dict[str, int], Dict[str, int]]:
+    """The training split's class counts before and after Rebalance, as its summary records them."""
+    split = rebalance_summary["splits"]["train"]
+    return (
+        {str(k): int(v) for k, v in split["before"].items()},
+        {str(k): int(v) for k, v in split["after"].items()},
+    )
+
+
+def _members_note(config: PipelineConfig, subsampled: str) -> str:
+    """What each ensemble member trains on: every row, or `subsampled` when it draws a share of the majority."""
+    members = config.trainer.ensemble_members
+    if config.trainer.ensemble_majority_fraction >= 1.0:
+        return f"{members} members, each on every row"
+    return f"{members} members, each on {subsampled}"
 
 
 def _multiclass_counts(
@@ -300,28 +306,26 @@ def _multiclass_counts(
 ) -> Dict[str, Any]:
     """`class_counts` for a multiclass label: keyed by class index as text ("0".."k-1"), as Rebalance counts."""
     if rebalance_summary is not None:
-        split = rebalance_summary["splits"]["train"]
-        before = {str(k): int(v) for k, v in split["before"].items()}
-        after = {str(k): int(v) for k, v in split["after"].items()}
+        before, after = _rebalanced_counts(rebalance_summary)
         targets = dict(config.rebalance.target_counts or ())
         return {"before": before, "after": after, "note": f"Rebalance {strategy.rebalance}, target_counts {targets}"}
     by_name = training_report["train_class_counts"]
     before = {str(index): int(by_name[name]) for index, name in enumerate(config.class_names)}
     after, note = dict(before), "no resampling"
     k, rows = len(before), sum(before.values())
-    if config.trainer.balanced_batches:
+    if config.trainer.model == "gbt" and config.trainer.gbt_example_weights == "balanced":
+        note = "no resampling; balanced example weights n/(k*count_c)"
+    elif config.trainer.balanced_batches:
         note = f"batches drawn with each of the {k} classes an equal share (rows repeat); files unchanged"
         after = {label: round(rows / k) for label in before}
     elif config.trainer.ensemble_members > 1:
         fraction = config.trainer.ensemble_majority_fraction
-        members = config.trainer.ensemble_members
         # The largest class (the first of equals) is the one a member subsamples.
         largest = max(before, key=lambda label: (before[label], -int(label)))
-        note = (
-            f"{members} members, each on every row"
-            if fraction >= 1.0
-            else f"{members} members, each on every row of the other classes and ~{fraction:.0%} of class "
-            f"{config.class_names[int(largest)]!r}"
+        note = _members_note(
+            config, f"every row of the other classes and ~{fraction:.0%} of class {config.class_names[int(largest)]!r}"
         )
+        if config.trainer.model == "mlp_gbt":
+            note += "; the trees on every row"
         after[largest] = round(before[largest] * fraction)
     return {"before": before, "after": after, "note": note}

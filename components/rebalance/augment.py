@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Sequence, Tuple
+from typing import Tuple
 
 import numpy as np
 from absl import logging
 
-from components.rebalance.synthesis import Maker, PointFn, hash_words, unit_interval
+from components.rebalance.synthesis import ClassRows, Maker, PointFn, hash_words, unit_interval
 
 NOISE_SALT = b"\x00augment_noise\x00"
 MIXUP_SALT = b"\x00mixup\x00"
@@ -59,48 +59,42 @@ def mixup_draw(key: bytes, record: bytes, copy_index: int, others: int, alpha: f
 
 
 @dataclasses.dataclass(frozen=True)
-class AugmentNoise(Maker):
+class AugmentNoise(Maker, verb="augment_noise perturbs"):
     """Feature-wise Gaussian noise, sigma = noise_scale x the feature's std over the class."""
 
     noise_scale: float
-    verb = "augment_noise perturbs"
 
-    def prepare(
-        self, matrix: np.ndarray, records: Sequence[bytes], key: bytes, where: str, feature_keys: Sequence[str]
-    ) -> PointFn:
-        spread = matrix.std(axis=0)
-        flat = [name for name, value in zip(feature_keys, spread, strict=True) if value == 0.0]
+    def prepare(self, rows: ClassRows) -> PointFn:
+        spread = rows.matrix.std(axis=0)
+        flat = [name for name, value in zip(rows.feature_keys, spread, strict=True) if value == 0.0]
         if flat:
             logging.warning(
                 "Rebalance augment_noise, %s: feature(s) %s have the same value in every row, so no noise: "
                 "their synthetic values equal the base row's",
-                where,
+                rows.where,
                 flat,
             )
         sigma = self.noise_scale * spread
 
         def point(row: int, copy_index: int) -> np.ndarray:
-            return matrix[row] + sigma * normal_draws(key, records[row], copy_index, len(sigma))
+            return rows.matrix[row] + sigma * normal_draws(rows.key, rows.records[row], copy_index, len(sigma))
 
         return point
 
 
 @dataclasses.dataclass(frozen=True)
-class Mixup(Maker):
+class Mixup(Maker, verb="mixup mixes"):
     """lam * base + (1 - lam) * partner, lam ~ Beta(alpha, alpha) folded to [0.5, 1]."""
 
     alpha: float
-    verb = "mixup mixes"
 
-    def prepare(
-        self, matrix: np.ndarray, records: Sequence[bytes], key: bytes, where: str, feature_keys: Sequence[str]
-    ) -> PointFn:
-        if len(matrix) < 2:
-            raise ValueError(f"{where}: mixup needs at least 2 rows to mix, got {len(matrix)}")
-        others = len(matrix) - 1
+    def prepare(self, rows: ClassRows) -> PointFn:
+        if len(rows.matrix) < 2:
+            raise ValueError(f"{rows.where}: mixup needs at least 2 rows to mix, got {len(rows.matrix)}")
+        matrix, others = rows.matrix, len(rows.matrix) - 1
 
         def point(row: int, copy_index: int) -> np.ndarray:
-            slot, lam = mixup_draw(key, records[row], copy_index, others, self.alpha)
+            slot, lam = mixup_draw(rows.key, rows.records[row], copy_index, others, self.alpha)
             partner = slot if slot < row else slot + 1  # any row but the base itself
             return lam * matrix[row] + (1.0 - lam) * matrix[partner]
 

@@ -17,7 +17,7 @@ from typing import Iterable, Iterator, Sequence, Tuple
 import numpy as np
 
 from components.rebalance import synthesis
-from components.rebalance.synthesis import Maker, PointFn, SynthesizeClasses
+from components.rebalance.synthesis import ClassRows, Maker, PointFn, SynthesizeClasses
 
 SMOTE_SALT = b"\x00smote\x00"
 
@@ -47,19 +47,17 @@ def synthetic_draw(key: bytes, record: bytes, copy_index: int, k: int) -> Tuple[
 
 
 @dataclasses.dataclass(frozen=True)
-class Smote(Maker):
+class Smote(Maker, verb="SMOTE interpolates"):
     """Interpolation towards one of the base's k nearest neighbours."""
 
     k: int
-    verb = "SMOTE interpolates"
 
-    def prepare(
-        self, matrix: np.ndarray, records: Sequence[bytes], key: bytes, where: str, feature_keys: Sequence[str]
-    ) -> PointFn:
+    def prepare(self, rows: ClassRows) -> PointFn:
+        matrix = rows.matrix
         neighbours = nearest_neighbors(matrix, self.k)
 
         def point(row: int, copy_index: int) -> np.ndarray:
-            slot, lam = synthetic_draw(key, records[row], copy_index, self.k)
+            slot, lam = synthetic_draw(rows.key, rows.records[row], copy_index, self.k)
             return matrix[row] + lam * (matrix[neighbours[row, slot]] - matrix[row])
 
         return point

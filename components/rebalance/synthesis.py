@@ -20,9 +20,10 @@ rounded to the nearest integer so the schema's types hold.
 from __future__ import annotations
 
 import abc
+import dataclasses
 import hashlib
 import math
-from typing import Callable, Iterable, Iterator, List, Sequence, Tuple
+from typing import Any, Callable, ClassVar, Iterable, Iterator, List, Sequence, Tuple
 
 import apache_beam as beam
 import numpy as np
@@ -37,20 +38,35 @@ from components.rebalance.record_keys import parse_example, record_hash
 PointFn = Callable[[int, int], np.ndarray]
 
 
-class Maker(abc.ABC):
-    """One synthesis strategy: what it does to the features (for messages), and how it makes points."""
+@dataclasses.dataclass(frozen=True)
+class ClassRows:
+    """One class of one split as a strategy sees it: rows and records in base order."""
 
-    verb = ""  # e.g. "SMOTE interpolates"
+    # float64 [rows, features]: the altered features, columns in `feature_keys` order.
+    matrix: np.ndarray
+    records: Sequence[bytes]
+    feature_keys: Sequence[str]
+    # The seed's hash key: the synthetic copies' randomness is keyed with it.
+    key: bytes
+    # "split 'train', class '1'", for messages.
+    where: str
+
+
+class Maker(abc.ABC):
+    """One synthesis strategy: what it does to the features (for messages), and how it makes points.
+
+    A strategy names what it does in its class statement: `class Smote(Maker, verb="SMOTE interpolates")`.
+    """
+
+    verb: ClassVar[str] = ""
+
+    def __init_subclass__(cls, verb: str = "", **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.verb = verb
 
     @abc.abstractmethod
-    def prepare(
-        self, matrix: np.ndarray, records: Sequence[bytes], key: bytes, where: str, feature_keys: Sequence[str]
-    ) -> PointFn:
-        """The point of each synthetic copy, given the class's matrix (columns: `feature_keys`) and records.
-
-        Rows and records are in base order. `where` ("split 'train', class '1'") is for messages;
-        raises ValueError on a class it cannot grow.
-        """
+    def prepare(self, rows: ClassRows) -> PointFn:
+        """The point of each synthetic copy of the class's rows; raises ValueError on a class it cannot grow."""
 
 
 def feature_matrix(
@@ -136,7 +152,7 @@ def synthesize(
     ordered = sorted(records, key=lambda record: (record_hash(key, record), record))
     examples = [parse_example(record) for record in ordered]
     matrix = feature_matrix(examples, feature_keys, split, class_name, maker.verb)
-    point_of = maker.prepare(matrix, ordered, key, f"split {split!r}, class {class_name!r}", feature_keys)
+    point_of = maker.prepare(ClassRows(matrix, ordered, feature_keys, key, f"split {split!r}, class {class_name!r}"))
     for row, copy_index in base_copies(synthetic_count, len(ordered)):
         yield with_values(examples[row], feature_keys, point_of(row, copy_index))
 

@@ -20,9 +20,11 @@ output logits; the joined model outputs, by `output`:
 from __future__ import annotations
 
 import math
-from typing import Callable, Hashable, List, Optional, Sequence
+from typing import Any, Callable, Hashable, List, Optional, Sequence
 
 import tensorflow as tf
+
+from components.trainer.member_layers import MembersLayer, inputs_like
 
 ENSEMBLE_OUTPUTS = ("probability", "logit")
 _HASH_BUCKETS = 1 << 40
@@ -127,34 +129,23 @@ def majority_subset_filter(
     return predicate
 
 
-def member_filters(
-    seed: int,
-    members: int,
-    keep_fraction: float,
-    *,
-    minority_label: Hashable = 1,
-    label_key: Optional[str] = None,
-    id_key: Optional[str] = None,
-) -> List[Callable[..., tf.Tensor]]:
-    """One `majority_subset_filter` per member 0..members-1."""
+def member_filters(seed: int, members: int, keep_fraction: float, **options: Any) -> List[Callable[..., tf.Tensor]]:
+    """One `majority_subset_filter` per member 0..members-1; `options` are its keyword arguments.
+
+    (`minority_label`, `label_key`, `id_key`: the same for every member, so they are passed on as given.)
+    """
     check_member_count(members)
-    return [
-        majority_subset_filter(
-            seed, member, keep_fraction, minority_label=minority_label, label_key=label_key, id_key=id_key
-        )
-        for member in range(members)
-    ]
+    return [majority_subset_filter(seed, member, keep_fraction, **options) for member in range(members)]
 
 
 @tf.keras.utils.register_keras_serializable(package=_SERIALIZATION_PACKAGE)
-class MemberAverage(tf.keras.layers.Layer):
+class MemberAverage(MembersLayer):
     """Runs every member on the same inputs and averages their probabilities (see the module doc)."""
 
     def __init__(self, members: Sequence[tf.keras.Model], output: str = "probability", **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(members, **kwargs)
         if output not in ENSEMBLE_OUTPUTS:
             raise EnsembleError(f"output must be one of {', '.join(ENSEMBLE_OUTPUTS)}, got {output!r}")
-        self.members = list(members)
         self.output_kind = output
 
     def call(self, inputs):
@@ -173,15 +164,8 @@ class MemberAverage(tf.keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config["members"] = [tf.keras.layers.serialize(member) for member in self.members]
         config["output"] = self.output_kind
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["members"] = [tf.keras.layers.deserialize(member) for member in config["members"]]
-        return cls(**config)
 
 
 def _input_signature(model: tf.keras.Model):
@@ -215,10 +199,7 @@ def average_members(members: Sequence[tf.keras.Model], output: str = "probabilit
                 f"member {index} outputs {member.output_shape[-1]} units, member 0 outputs {output_units}"
             )
     if isinstance(members[0]._nested_inputs, dict):
-        inputs = {
-            name: tf.keras.Input(shape=tensor.shape[1:], dtype=tensor.dtype, name=name)
-            for name, tensor in members[0]._nested_inputs.items()
-        }
+        inputs = inputs_like(members[0])
     else:
         inputs = tf.nest.map_structure(
             lambda tensor: tf.keras.Input(shape=tensor.shape[1:], dtype=tensor.dtype), members[0]._nested_inputs

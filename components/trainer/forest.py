@@ -14,7 +14,10 @@ What the arrays reproduce, exactly as the learner's own inference does:
   categories by one and keeps 0 for out-of-dictionary); an id outside what training saw, or a
   negative one, is out-of-dictionary (0), as TF-DF treats it;
 - the model's logit is the initial prediction plus the sum of one leaf value per tree, so its
-  sigmoid is the forest's probability of the positive class.
+  sigmoid is the forest's probability of the positive class;
+- for k >= 3 classes (the multinomial loss) TF-DF grows k trees per iteration, tree t adding to
+  class t mod k, and starts each class at its own initial prediction: the model outputs k logits
+  whose softmax is the forest's class probabilities.
 """
 
 from __future__ import annotations
@@ -49,11 +52,18 @@ class FlatForest:
     roots: np.ndarray  # int32 [trees]
     masks: np.ndarray  # bool [categorical conditions + 1, widest category range]
     depth: int  # the most conditions on any root-to-leaf path
-    bias: float  # the initial prediction (log-odds of the base rate for the binomial loss)
+    # float32 [outputs]: the initial prediction per output (1: the binomial loss's log-odds of the
+    # base rate; k: the multinomial loss's per-class start). Tree t adds to output t mod outputs.
+    bias: np.ndarray
 
     @property
     def trees(self) -> int:
         return int(self.roots.size)
+
+    @property
+    def outputs(self) -> int:
+        """Logits the forest outputs: 1 for a binary label, k for k >= 3 classes."""
+        return int(self.bias.size)
 
 
 def flatten_forest(inspector: Any, feature_keys: Sequence[str], categorical_keys: Sequence[str]) -> FlatForest:
@@ -100,7 +110,13 @@ def flatten_forest(inspector: Any, feature_keys: Sequence[str], categorical_keys
 
     for tree in inspector.extract_all_trees():
         roots.append(add(tree.root, 0))
-    (bias,) = inspector.specialized_header().initial_predictions
+    header = inspector.specialized_header()
+    bias = np.asarray(list(header.initial_predictions), dtype=np.float32)
+    if header.num_trees_per_iter != bias.size or len(roots) % bias.size:
+        raise ForestError(
+            f"the forest has {len(roots)} trees, {header.num_trees_per_iter} per iteration, and "
+            f"{bias.size} initial predictions; the graph needs one tree per output and iteration"
+        )
 
     def column_of(key: str, dtype: Any) -> np.ndarray:
         return np.asarray([row[key] for row in rows], dtype=dtype)
@@ -117,13 +133,13 @@ def flatten_forest(inspector: Any, feature_keys: Sequence[str], categorical_keys
         roots=np.asarray(roots, dtype=np.int32),
         masks=np.stack(masks),
         depth=depth,
-        bias=float(bias),
+        bias=bias,
     )
 
 
 @tf.keras.utils.register_keras_serializable(package=_SERIALIZATION_PACKAGE)
 class ForestLogit(tf.keras.layers.Layer):
-    """[batch, features] float32 (categorical ids as exact floats) -> [batch, 1] logit of the forest."""
+    """[batch, features] float32 (categorical ids as exact floats) -> [batch, outputs] logits of the forest."""
 
     def __init__(self, forest: FlatForest, **kwargs):
         super().__init__(trainable=False, **kwargs)
@@ -151,8 +167,12 @@ class ForestLogit(tf.keras.layers.Layer):
             node = tf.where(
                 positive, tf.gather(arrays["positive_child"], node), tf.gather(arrays["negative_child"], node)
             )
-        leaves = tf.gather(arrays["leaf_value"], node)
-        return tf.reduce_sum(leaves, axis=1, keepdims=True) + tf.constant(forest.bias, tf.float32)
+        leaves = tf.gather(arrays["leaf_value"], node)  # [batch, trees], iteration by iteration
+        if forest.outputs == 1:
+            return tf.reduce_sum(leaves, axis=1, keepdims=True) + arrays["bias"]
+        # Tree t adds to class t mod k: [batch, iterations, k] summed over the iterations.
+        per_class = tf.reshape(leaves, [rows, forest.trees // forest.outputs, forest.outputs])
+        return tf.reduce_sum(per_class, axis=1) + arrays["bias"]
 
     def get_config(self):
         config = super().get_config()
@@ -178,13 +198,14 @@ class ForestLogit(tf.keras.layers.Layer):
             "leaf_value": np.float32,
             "roots": np.int32,
             "masks": bool,
+            "bias": np.float32,
         }
         arrays = {name: np.asarray(saved[name], dtype=dtype) for name, dtype in dtypes.items()}
-        return cls(FlatForest(**arrays, depth=int(saved["depth"]), bias=float(saved["bias"])), **config)
+        return cls(FlatForest(**arrays, depth=int(saved["depth"])), **config)
 
 
 def forest_model(forest: FlatForest, feature_keys: Sequence[str]) -> tf.keras.Model:
-    """A Keras model with the MLP's inputs (one float32 [batch, 1] column per feature) that outputs the logit."""
+    """A Keras model with the MLP's inputs (one float32 [batch, 1] column per feature) that outputs the logit(s)."""
     inputs = {key: tf.keras.layers.Input(shape=(1,), name=key, dtype=tf.float32) for key in feature_keys}
     stacked = (
         inputs[feature_keys[0]]

@@ -44,12 +44,14 @@ from absl import logging
 from tfx.dsl.io import fileio
 
 from components.common.progress import PROGRESS_PREFIX
-from components.trainer import ensemble, threshold
+from components.trainer import ensemble
 from components.trainer.inputs import TrainingStatistics, unstack_features
+from components.trainer.member_layers import MembersLayer, inputs_like
 from components.trainer.member_recipes import Recipe, copies_per_row, parse_recipe, parse_recipes
 from components.trainer.network import ClassBalance, initial_output_bias
 from components.trainer.positive_batches import batches_for, count_classes
 from components.trainer.spec import TrainerParameters
+from components.trainer.valid_threshold import tune_threshold
 
 if TYPE_CHECKING:
     from components.trainer.training import Fitter
@@ -112,30 +114,9 @@ def member_view(
     )
 
 
-def _probabilities(model: tf.keras.Model, dataset: tf.data.Dataset) -> Tuple[np.ndarray, np.ndarray]:
-    labels, scores = [], []
-    for features, label in dataset:
-        scores.append(tf.sigmoid(model(features, training=False)).numpy().reshape(-1))
-        labels.append(label.numpy().reshape(-1))
-    return np.concatenate(labels).astype(np.int64), np.concatenate(scores).astype(np.float64)
-
-
 def member_thresholds(members: Sequence[tf.keras.Model], valid: tf.data.Dataset, parameters: TrainerParameters):
     """Each member's own decision threshold on `valid`, by the configured rule (what its vote uses)."""
-    chosen = []
-    for model in members:
-        labels, scores = _probabilities(model, valid)
-        chosen.append(
-            threshold.choose_threshold(
-                labels,
-                scores,
-                parameters.threshold_rule,
-                min_recall=parameters.threshold_min_recall,
-                min_precision=parameters.threshold_min_precision,
-                fallback=parameters.threshold_fallback,
-            ).threshold
-        )
-    return chosen
+    return [tune_threshold(model, valid, parameters).threshold for model in members]
 
 
 @tf.keras.utils.register_keras_serializable(package=_SERIALIZATION_PACKAGE)
@@ -162,22 +143,20 @@ def prior_offset(data: ClassBalance, seen: ClassBalance) -> float:
 
 def shifted(member: tf.keras.Model, offset: float, name: str) -> tf.keras.Model:
     """The member with `offset` added to its logit, taking the same (dict) inputs."""
-    inputs = {
-        key: tf.keras.Input(shape=tensor.shape[1:], dtype=tensor.dtype, name=key)
-        for key, tensor in member._nested_inputs.items()
-    }
+    inputs = inputs_like(member)
     return tf.keras.Model(inputs, LogitShift(offset, name=f"{name}_prior_shift")(member(inputs)), name=name)
 
 
 @tf.keras.utils.register_keras_serializable(package=_SERIALIZATION_PACKAGE)
-class MemberVote(tf.keras.layers.Layer):
+class MemberVote(MembersLayer):
     """The logit of (votes + mean member probability) / (members + 1) (module doc, `vote`)."""
 
     def __init__(self, members: Sequence[tf.keras.Model], thresholds: Sequence[float], **kwargs):
-        super().__init__(**kwargs)
-        if len(members) != len(thresholds) or not members:
-            raise ValueError(f"a vote needs one threshold per member, got {len(members)} members, {len(thresholds)}")
-        self.members = list(members)
+        super().__init__(members, **kwargs)
+        if len(self.members) != len(thresholds) or not self.members:
+            raise ValueError(
+                f"a vote needs one threshold per member, got {len(self.members)} members, {len(thresholds)}"
+            )
         self.thresholds = [float(value) for value in thresholds]
 
     def call(self, inputs):
@@ -190,23 +169,13 @@ class MemberVote(tf.keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config["members"] = [tf.keras.layers.serialize(member) for member in self.members]
         config["thresholds"] = list(self.thresholds)
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["members"] = [tf.keras.layers.deserialize(member) for member in config["members"]]
-        return cls(**config)
 
 
 def vote_members(members: Sequence[tf.keras.Model], thresholds: Sequence[float]) -> tf.keras.Model:
     """One Keras model with the members' (dict) inputs whose logit is the vote score's (module doc)."""
-    inputs = {
-        name: tf.keras.Input(shape=tensor.shape[1:], dtype=tensor.dtype, name=name)
-        for name, tensor in members[0]._nested_inputs.items()
-    }
+    inputs = inputs_like(members[0])
     voted = MemberVote(members, thresholds, name="member_vote")(inputs)
     return tf.keras.Model(inputs=inputs, outputs=voted, name=f"vote_of_{len(members)}")
 
@@ -242,10 +211,7 @@ def train_mixed_ensemble(
             positives,
             rows - positives,
         )
-        balance = ClassBalance(positives, rows - positives)
-        batches, seen = batches_for(
-            view, keys, rows, balance, parameters.batch_size, parameters.min_batch_positives, seed
-        )
+        batches, seen = batches_for(view, keys, TrainingStatistics(rows, positives), parameters, seed)
         model, history = fitter.fit(batches, seen, seed, None, member_log_dir)
         offsets.append(prior_offset(data, seen))
         members.append(shifted(model, offsets[-1], f"member_{member}"))

@@ -31,16 +31,15 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Tuple
 
-import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 from absl import logging
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx import v1 as tfx
 
-from components.trainer import ensemble, inputs, multiclass_training, threshold, training, trees
+from components.trainer import inputs, multiclass_training, training, trees
 from components.trainer.inputs import TrainingStatistics
 from components.trainer.network import ModelInputs
 from components.trainer.serving import (
@@ -52,7 +51,8 @@ from components.trainer.serving import (
     read_training_report,
     write_training_report,
 )
-from components.trainer.spec import TrainerParameters, TrainerRunConfig
+from components.trainer.spec import TrainerRunConfig
+from components.trainer.valid_threshold import tune_threshold
 
 # The serving contract, also importable from here; `serving.py` is its home.
 __all__ = [
@@ -128,43 +128,15 @@ def model_inputs(run: TrainerRunConfig, transform_output: tft.TFTransformOutput)
     )
 
 
-def _predict_probabilities(model: tf.keras.Model, dataset: tf.data.Dataset) -> Tuple[np.ndarray, np.ndarray]:
-    """Labels and probabilities of a split, batch by batch (the valid split fits in memory)."""
-    labels, scores = [], []
-    for features, label in dataset:
-        logits = model(features, training=False)
-        scores.append(tf.sigmoid(logits).numpy().reshape(-1))
-        labels.append(label.numpy().reshape(-1))
-    return np.concatenate(labels).astype(np.int64), np.concatenate(scores).astype(np.float64)
-
-
 def _train_family(
-    features: ModelInputs,
-    parameters: TrainerParameters,
-    stats: TrainingStatistics,
-    train_rows: tf.data.Dataset,
-    valid: tf.data.Dataset,
-    log_dir: str,
-    cache_dir: str,
+    fitter: training.Fitter, stats: TrainingStatistics, train_rows: tf.data.Dataset, log_dir: str, cache_dir: str
 ) -> Tuple[tf.keras.Model, Dict[str, Any]]:
-    """The MLP (ensemble), the trees, or both averaged, per `trainer.model`: a logit model and its figures.
-
-    `mlp_gbt` averages the two models' probabilities (`ensemble.average_members` with a logit
-    output, so the serving signature's sigmoid gives that mean exactly).
-    """
-    mlp: Optional[tf.keras.Model] = None
-    figures: Dict[str, Any] = {}
-    if parameters.model in ("mlp", "mlp_gbt"):
-        mlp, figures = training.train_model(features, parameters, stats, train_rows, valid, log_dir, cache_dir)
-        if parameters.model == "mlp":
-            return mlp, figures
-    gbt, gbt_figures = trees.train_gbt(features, parameters, stats, train_rows, valid)
-    figures.update(gbt_figures)
-    if mlp is None:
-        # The run summary prints epochs; trees have none.
-        figures["epochs_run"] = f"n/a ({gbt_figures['gbt_trees']} trees)"
-        return gbt, figures
-    return ensemble.average_members([mlp, gbt], output="logit"), figures
+    """The MLP (ensemble), the trees, or both averaged, per `trainer.model` (`trees.train_family`)."""
+    return trees.train_family(
+        fitter.parameters.model,
+        lambda: training.train_with(fitter, stats, train_rows, log_dir, cache_dir),
+        lambda: trees.train_gbt(fitter.features, fitter.parameters, stats, train_rows, fitter.valid),
+    )
 
 
 def _train_and_export(
@@ -198,17 +170,10 @@ def _train_and_export(
         )
     logging.info("Training rows (after Rebalance): %d (%d positive)", stats.rows, stats.positives)
 
-    model, figures = _train_family(features, parameters, stats, train_rows, valid, fn_args.model_run_dir, cache_dir)
+    fitter = training.Fitter(features, parameters, valid)
+    model, figures = _train_family(fitter, stats, train_rows, fn_args.model_run_dir, cache_dir)
 
-    labels, scores = _predict_probabilities(model, valid)
-    choice = threshold.choose_threshold(
-        labels,
-        scores,
-        parameters.threshold_rule,
-        min_recall=parameters.threshold_min_recall,
-        min_precision=parameters.threshold_min_precision,
-        fallback=parameters.threshold_fallback,
-    )
+    choice = tune_threshold(model, valid, parameters)
     logging.info("Decision threshold: %s", choice)
     export_serving_model(
         model,

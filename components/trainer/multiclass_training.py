@@ -15,8 +15,13 @@ for binary, each deriving the bias and the loss weights from the class mix it tr
   majority keeps a class that is rare but not protected from being cut to a handful of rows.
   At fraction 1.0 every member sees every row (seed bagging).
 
-The binary-only settings (`trainer.model` other than `mlp`, `trainer.loss=pos_weight` or `auc`,
-mixed-recipe ensembles, topped-up batches) are refused by `spec.TrainerRunConfig`. The binary
+`trainer.model=gbt` trains gradient-boosted trees instead (`trees.py`: TF-DF's multinomial
+boosting, k trees per iteration, with the same `gbt_*` settings as binary and balanced example
+weights n / (k * count_c)); `mlp_gbt` trains both, the MLP as above, and averages their
+probabilities. Every family goes through the same decision rule, export and training report.
+
+The binary-only settings (`trainer.loss=pos_weight` or `auc`, mixed-recipe ensembles, topped-up
+batches) are refused by `spec.TrainerRunConfig`. The binary
 `threshold_*` settings do not apply, except `threshold_min_precision`, the decision rule's
 precision floor (every protected class and every class it serves); `decision_max_recall_loss`
 bounds the recall it may take from each unprotected class.
@@ -37,7 +42,7 @@ from tfx import v1 as tfx
 from tfx.dsl.io import fileio
 
 from components.common.progress import PROGRESS_PREFIX
-from components.trainer import balanced_batches, decision_rule, ensemble, inputs, multiclass
+from components.trainer import balanced_batches, decision_rule, ensemble, inputs, multiclass, trees
 from components.trainer.inputs import shuffle_buffer_rows, shuffled_batches, unstack_features
 from components.trainer.multiclass import ClassMix
 from components.trainer.network import ModelInputs
@@ -171,12 +176,24 @@ def train_model(
     log_dir: str,
     cache_dir: str,
 ) -> Tuple[tf.keras.Model, Dict[str, Any]]:
-    """One model, one on balanced batches, or an ensemble, as the parameters say; it outputs k logits.
+    """The family `trainer.model` names (MLP, trees, or both averaged); the model outputs k logits.
 
     `train_rows` are unbatched (feature vector, label) rows in `features.keys` order and `counts`
-    their rows per class; members that see a share of the rows cache them under `cache_dir`.
+    their rows per class; MLP members that see a share of the rows cache them under `cache_dir`.
     """
     fitter = _Fitter(features, parameters, tuple(protected_classes), valid)
+    return trees.train_family(
+        parameters.model,
+        lambda: _train_mlp(fitter, counts, train_rows, log_dir, cache_dir),
+        lambda: trees.train_multiclass_gbt(features, parameters, counts, train_rows, valid),
+    )
+
+
+def _train_mlp(
+    fitter: _Fitter, counts: Sequence[int], train_rows: tf.data.Dataset, log_dir: str, cache_dir: str
+) -> Tuple[tf.keras.Model, Dict[str, Any]]:
+    """One softmax model, one on balanced batches, or an ensemble, as the parameters say."""
+    features, parameters = fitter.features, fitter.parameters
     if parameters.ensemble_members > 1:
         return _train_ensemble(fitter, counts, train_rows, log_dir, cache_dir)
     steps: Optional[int] = None
@@ -252,6 +269,7 @@ def train_and_export(
         "train_rows": sum(counts),
         "train_class_counts": dict(zip(names, counts, strict=True)),
         "model": parameters.model,
-        "loss": parameters.loss,
+        # The trees minimise the multinomial log-likelihood; `trainer.loss` is the MLP's.
+        "loss": "multinomial_log_likelihood" if parameters.model == "gbt" else parameters.loss,
     }
     write_training_report(fn_args.serving_model_dir, report)

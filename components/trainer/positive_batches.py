@@ -20,8 +20,9 @@ from typing import Sequence, Tuple
 
 import tensorflow as tf
 
-from components.trainer.inputs import shuffle_buffer_rows, shuffled_batches, unstack_features
+from components.trainer.inputs import TrainingStatistics, shuffle_buffer_rows, shuffled_batches, unstack_features
 from components.trainer.network import ClassBalance
+from components.trainer.spec import TrainerParameters
 
 # Seed offset of the positives' shuffle, so it differs from the rows' shuffle of the same model.
 _POSITIVE_SEED_OFFSET = 17
@@ -82,14 +83,17 @@ def topped_up_batches(
 def batches_for(
     rows: tf.data.Dataset,
     feature_keys: Sequence[str],
-    row_count: int,
-    balance: ClassBalance,
-    batch_size: int,
-    min_positives: int,
+    counts: TrainingStatistics,
+    parameters: TrainerParameters,
     seed: int,
 ) -> Tuple[tf.data.Dataset, ClassBalance]:
-    """A model's batches of its stacked rows: topped up when `min_positives` > 0, else reshuffled every epoch."""
+    """A model's batches of its stacked rows (`counts` of them) and the class mix they show.
+
+    Topped up to `trainer.min_batch_positives` positives a batch when that is > 0, else reshuffled every epoch.
+    """
+    row_count, balance = counts.rows, ClassBalance(counts.positives, counts.negatives)
     buffer_rows = shuffle_buffer_rows(row_count, len(feature_keys))
+    batch_size, min_positives = parameters.batch_size, parameters.min_batch_positives
     if min_positives > 0:
         return topped_up_batches(rows, feature_keys, row_count, balance, batch_size, min_positives, seed, buffer_rows)
     return shuffled_batches(rows, feature_keys, batch_size, seed, buffer_rows), balance

@@ -148,7 +148,14 @@ def train_model(
     logit, and figures for the training report. Ensemble members that see a share of the
     negatives cache their rows under `cache_dir` (default: `log_dir`).
     """
-    fitter = Fitter(features, parameters, valid)
+    return train_with(Fitter(features, parameters, valid), stats, train_rows, log_dir, cache_dir)
+
+
+def train_with(
+    fitter: Fitter, stats: TrainingStatistics, train_rows: tf.data.Dataset, log_dir: str, cache_dir: Optional[str]
+) -> Tuple[tf.keras.Model, Dict[str, Any]]:
+    """`train_model` given the run's `Fitter` (its inputs, settings and validation batches)."""
+    features, parameters = fitter.features, fitter.parameters
     if parameters.ensemble_recipes or (parameters.ensemble_members > 1 and parameters.min_batch_positives):
         # Mixed recipes, or the classic ensemble as recipes when its batches are topped up with positives.
         return mixed_ensemble.train_mixed_ensemble(fitter, stats, train_rows, log_dir, cache_dir or log_dir)
@@ -160,15 +167,7 @@ def train_model(
         batches, balance, steps = _balanced_batches(feature_keys, parameters, stats, train_rows)
     else:
         # Reshuffled every epoch; topped up to min_batch_positives positives a batch when that is set.
-        batches, balance = positive_batches.batches_for(
-            train_rows,
-            feature_keys,
-            stats.rows,
-            ClassBalance(stats.positives, stats.negatives),
-            parameters.batch_size,
-            parameters.min_batch_positives,
-            parameters.seed,
-        )
+        batches, balance = positive_batches.batches_for(train_rows, feature_keys, stats, parameters, parameters.seed)
         steps = None
     model, history = fitter.fit(batches, balance, parameters.seed, steps, log_dir)
     return model, {

@@ -1,11 +1,18 @@
-"""Gradient-boosted trees (TensorFlow Decision Forests) on the Transform's output: `trainer.model=gbt`.
+"""Gradient-boosted trees (TensorFlow Decision Forests) on the Transform's output: `trainer.model=gbt`, `mlp_gbt`.
 
 The trees train on the very rows the MLP trains on: the decoded-rows cache of `inputs.py` (the
 rows Rebalance kept, after the Transform), batched back into one column per feature. Numeric
 inputs (standardised numbers, missing-value indicators) are numerical features; a categorical
 input's vocabulary id is a CATEGORICAL feature (integer ids, so no vocabulary is rebuilt); the
-label is the int 0/1 class. Imbalance is handled either by the threshold tuned on `valid` alone
-(`gbt_example_weights=none`) or also by balanced example weights n / (2 * count_c) (`balanced`).
+label is the int class index (0/1 for a binary label). Imbalance is handled either by the decision
+rule tuned on `valid` alone (`gbt_example_weights=none`: the threshold, or for k >= 3 classes the
+per-class weights of `decision_rule.py`) or also by balanced example weights n / (k * count_c)
+(`balanced`; k = 2 for a binary label).
+
+A binary label trains one tree per iteration on the binomial log-likelihood (one logit); k >= 3
+classes train k trees per iteration on the multinomial log-likelihood (k logits, softmax), TF-DF's
+native multiclass boosting. Both go through `fit_trees`; `train_family` serves `trainer.model`
+(MLP, trees, or both with their probabilities averaged) for either label.
 
 Memory: TF-DF reads the whole training split into memory before it grows the first tree, so the
 Trainer holds train rows x (features + label + weight) x 4 bytes (credit card: 170k rows x 31
@@ -21,14 +28,15 @@ Evaluator, the gate and the Pusher see no difference.
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from components.trainer import forest
+from components.trainer import ensemble, forest
 from components.trainer.inputs import TrainingStatistics, unstack_features
+from components.trainer.multiclass import ClassMix
 from components.trainer.network import ClassBalance, ModelInputs, class_weights
 from components.trainer.spec import TrainerParameters
 
@@ -38,17 +46,20 @@ FEED_BATCH_ROWS = 8192
 EARLY_STOPPING_LOOK_AHEAD_TREES = 30
 
 
-def _tfdf_columns(features: ModelInputs, weights: Optional[Dict[int, float]]) -> Any:
-    """A map from (feature dict of float32 [batch, 1], float label) to TF-DF's dtypes, with weights if given."""
+def _tfdf_columns(features: ModelInputs, weights: Optional[Mapping[int, float]]) -> Any:
+    """A map from (feature dict of float32 [batch, 1], float label) to TF-DF's dtypes, with weights if given.
+
+    `weights` maps every class index to its example weight; a row takes its class's.
+    """
     categorical = {key for key, _ in features.categorical_ids}
+    by_class = None if weights is None else tf.constant([weights[c] for c in range(len(weights))], tf.float32)
 
     def convert(columns, label):
         converted = {key: tf.cast(value, tf.int64) if key in categorical else value for key, value in columns.items()}
         label = tf.cast(tf.reshape(label, [-1]), tf.int64)
-        if weights is None:
+        if by_class is None:
             return converted, label
-        weight = tf.where(label > 0, tf.constant(weights[1], tf.float32), tf.constant(weights[0], tf.float32))
-        return converted, label, weight
+        return converted, label, tf.gather(by_class, label)
 
     return convert
 
@@ -80,25 +91,60 @@ def _learner(features: ModelInputs, parameters: TrainerParameters) -> Any:
     )
 
 
+Trained = Tuple[tf.keras.Model, Dict[str, Any]]
+
+
 def train_gbt(
     features: ModelInputs,
     parameters: TrainerParameters,
     stats: TrainingStatistics,
     train_rows: tf.data.Dataset,
     valid: tf.data.Dataset,
-) -> Tuple[tf.keras.Model, Dict[str, Any]]:
-    """Trains the forest on `train_rows`, early-stopping on `valid`; a Keras model that outputs a logit.
-
-    `train_rows` are unbatched (feature vector, label) rows in `features.keys` order (the
-    decoded-rows cache, `inputs.disk_cached_rows`); `valid` yields batches of one float32 column
-    per feature and the label (`inputs.read_split`). The returned model takes the MLP's inputs, so
-    threshold tuning, averaging with the MLP and serving are shared. Figures for the training report too.
-    """
+) -> Trained:
+    """The forest of a binary label (`fit_trees`), weighted n / (2 * count_c) when `balanced`; outputs a logit."""
     weights = (
         class_weights(ClassBalance(stats.positives, stats.negatives))
         if parameters.gbt_example_weights == "balanced"
         else None
     )
+    return fit_trees(features, parameters, weights, train_rows, valid)
+
+
+def train_multiclass_gbt(
+    features: ModelInputs,
+    parameters: TrainerParameters,
+    counts: Sequence[int],
+    train_rows: tf.data.Dataset,
+    valid: tf.data.Dataset,
+) -> Trained:
+    """The forest of a k-class label (`fit_trees`), weighted n / (k * count_c) when `balanced`; outputs k logits.
+
+    `counts` are the training rows of each class, in class-index order (every class present).
+    """
+    weights = (
+        ClassMix(tuple(float(count) for count in counts)).balanced_class_weights()
+        if parameters.gbt_example_weights == "balanced"
+        else None
+    )
+    return fit_trees(features, parameters, weights, train_rows, valid)
+
+
+def fit_trees(
+    features: ModelInputs,
+    parameters: TrainerParameters,
+    weights: Optional[Mapping[int, float]],
+    train_rows: tf.data.Dataset,
+    valid: tf.data.Dataset,
+) -> Trained:
+    """Trains the forest on `train_rows`, early-stopping on `valid`; a Keras model that outputs the logit(s).
+
+    `train_rows` are unbatched (feature vector, label) rows in `features.keys` order (the
+    decoded-rows cache, `inputs.disk_cached_rows`); `valid` yields batches of one float32 column
+    per feature and the label (`inputs.read_split`); `weights` maps each class index to its
+    example weight (None: unweighted). The labels decide binary or multiclass: TF-DF infers the
+    classes. The returned model takes the MLP's inputs, so the decision rule, averaging with the
+    MLP and serving are shared. Figures for the training report too.
+    """
     train = unstack_features(train_rows.batch(FEED_BATCH_ROWS), features.keys).map(_tfdf_columns(features, weights))
     # The valid loss that stops the growth is weighted like the training loss, so both measure one objective.
     validation = valid.map(_tfdf_columns(features, weights))
@@ -127,6 +173,28 @@ def train_gbt(
     return model, figures
 
 
+def train_family(model: str, train_mlp: Callable[[], Trained], train_trees: Callable[[], Trained]) -> Trained:
+    """The MLP (ensemble), the trees, or both averaged, per `trainer.model`: a logit model and its figures.
+
+    Shared by the binary and the multiclass path, which differ only in how each family trains.
+    `mlp_gbt` averages the two models' probabilities (`ensemble.average_members` with a logit
+    output, so the serving signature's sigmoid, or softmax for k classes, gives that mean exactly).
+    """
+    mlp: Optional[tf.keras.Model] = None
+    figures: Dict[str, Any] = {}
+    if model in ("mlp", "mlp_gbt"):
+        mlp, figures = train_mlp()
+        if model == "mlp":
+            return mlp, figures
+    gbt, gbt_figures = train_trees()
+    figures.update(gbt_figures)
+    if mlp is None:
+        # The run summary prints epochs; trees have none.
+        figures["epochs_run"] = f"n/a ({gbt_figures['gbt_trees']} trees)"
+        return gbt, figures
+    return ensemble.average_members([mlp, gbt], output="logit"), figures
+
+
 def _check_forest_matches_learner(learner: Any, model: tf.keras.Model, validation: tf.data.Dataset) -> None:
     """The exported graph must give TF-DF's own probabilities on `valid`; a mismatch stops the Trainer.
 
@@ -134,9 +202,11 @@ def _check_forest_matches_learner(learner: Any, model: tf.keras.Model, validatio
     learner agree (conditions, category shift, initial prediction) on real rows.
     """
     for columns, *_ in validation.take(1):
+        # Binary: [batch, 1] probability of class 1 against the sigmoid; k classes: [batch, k] against the softmax.
         expected = np.asarray(learner(columns, training=False)).reshape(-1)
         as_floats = {key: tf.cast(value, tf.float32) for key, value in columns.items()}
-        served = tf.sigmoid(model(as_floats, training=False)).numpy().reshape(-1)
+        logits = model(as_floats, training=False)
+        served = (tf.sigmoid(logits) if logits.shape[-1] == 1 else tf.nn.softmax(logits, axis=-1)).numpy().reshape(-1)
         gap = float(np.max(np.abs(expected - served))) if expected.size else 0.0
         if gap > 1e-4:
             raise forest.ForestError(

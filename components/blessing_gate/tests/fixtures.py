@@ -51,6 +51,10 @@ feature { name: "Class" type: INT int_domain { min: 0 max: 1 is_categorical: tru
 TEST_PARAMETERS = BlessingGateParameters(
     min_auc=0.85, min_pr_auc=0.6, min_recall=0.7, min_slice_positives=10, max_pr_auc_drop=0.02, max_recall_drop=0.05
 )
+# What the judge's and the spec's unit tests judge hand-built metrics with: recall 0.80, slices of >= 10 positives.
+UNIT_PARAMETERS = BlessingGateParameters(
+    min_auc=0.90, min_pr_auc=0.50, min_recall=0.80, min_slice_positives=10, max_pr_auc_drop=0.02, max_recall_drop=0.05
+)
 
 
 def eval_rows(seed: int = SEED, positives: bool = True) -> List[Dict[str, object]]:
@@ -74,14 +78,25 @@ def eval_rows(seed: int = SEED, positives: bool = True) -> List[Dict[str, object
     return rows
 
 
-def _serialize(row: Dict[str, object]) -> bytes:
-    feature = {
-        "x1": tf.train.Feature(float_list=tf.train.FloatList(value=[float(row["x1"])])),
-        "x2": tf.train.Feature(float_list=tf.train.FloatList(value=[float(row["x2"])])),
-        SLICE_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[str(row[SLICE_KEY]).encode()])),
-        LABEL_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[int(row[LABEL_KEY])])),
-    }
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+def row_serializer(slice_key: str, label_key: str) -> Callable[[Dict[str, object]], bytes]:
+    """Serializes a row as a tf.Example: float `x1` and `x2`, the slice as bytes, the label as int64.
+
+    The binary and the multiclass fixtures share the layout and differ only in the two names.
+    """
+
+    def serialize(row: Dict[str, object]) -> bytes:
+        feature = {
+            "x1": tf.train.Feature(float_list=tf.train.FloatList(value=[float(row["x1"])])),
+            "x2": tf.train.Feature(float_list=tf.train.FloatList(value=[float(row["x2"])])),
+            slice_key: tf.train.Feature(bytes_list=tf.train.BytesList(value=[str(row[slice_key]).encode()])),
+            label_key: tf.train.Feature(int64_list=tf.train.Int64List(value=[int(row[label_key])])),
+        }
+        return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+    return serialize
+
+
+_serialize = row_serializer(SLICE_KEY, LABEL_KEY)
 
 
 def write_examples(

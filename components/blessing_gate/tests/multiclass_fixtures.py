@@ -62,14 +62,7 @@ def eval_rows(seed: int = SEED) -> List[Dict[str, object]]:
     return [rows[index] for index in order]
 
 
-def _serialize(row: Dict[str, object]) -> bytes:
-    feature = {
-        "x1": tf.train.Feature(float_list=tf.train.FloatList(value=[float(row["x1"])])),
-        "x2": tf.train.Feature(float_list=tf.train.FloatList(value=[float(row["x2"])])),
-        SLICE_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[str(row[SLICE_KEY]).encode()])),
-        LABEL_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[int(row[LABEL_KEY])])),
-    }
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+_serialize = fixtures.row_serializer(SLICE_KEY, LABEL_KEY)
 
 
 def write_examples(directory: str, rows: Sequence[Dict[str, object]]) -> standard_artifacts.Examples:

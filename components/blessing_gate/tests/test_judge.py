@@ -19,11 +19,9 @@ from components.blessing_gate.judge import (
     judge,
 )
 from components.blessing_gate.regression import PairedComparison
-from components.blessing_gate.spec import BlessingGateParameters
+from components.blessing_gate.tests import fixtures
 
-PARAMETERS = BlessingGateParameters(
-    min_auc=0.90, min_pr_auc=0.50, min_recall=0.80, min_slice_positives=10, max_pr_auc_drop=0.02, max_recall_drop=0.05
-)
+PARAMETERS = fixtures.UNIT_PARAMETERS
 
 
 def metrics(true_positives, false_negatives, auc=0.95, pr_auc=0.70, recall=None, negatives=5020, **extra):

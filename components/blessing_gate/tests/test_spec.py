@@ -14,11 +14,10 @@ from components.blessing_gate.spec import (
     BlessingGateParameters,
     BlessingGateSpec,
 )
+from components.blessing_gate.tests import fixtures
 from components.common.parameters import ParameterError
 
-PARAMETERS = BlessingGateParameters(
-    min_auc=0.90, min_pr_auc=0.50, min_recall=0.80, min_slice_positives=10, max_pr_auc_drop=0.02, max_recall_drop=0.05
-)
+PARAMETERS = fixtures.UNIT_PARAMETERS
 
 
 @pytest.mark.parametrize(

@@ -133,7 +133,6 @@ def test_class_names_travel_in_the_custom_config_and_a_binary_config_has_none():
         ({"class_names": ("a", "b", "c"), "protected_classes": (3,)}, r"indices 0..2, at least one; got \[3\]"),
         ({"protected_classes": (1,)}, "protected_classes need a multiclass label"),
         ({"parameters": TrainerParameters(loss="pos_weight")}, "^trainer.loss=pos_weight is binary only; the label"),
-        ({"parameters": TrainerParameters(model="gbt")}, "^trainer.model=gbt is binary only; .* use trainer.model=mlp"),
         ({"parameters": TrainerParameters(focal_alpha_classes=(0.5, 0.5))}, "has 2 values; give one per class"),
     ],
 )
@@ -143,6 +142,15 @@ def test_a_setting_multiclass_cannot_use_is_one_line_naming_it(settings, message
         multiclass_names = {}
     with pytest.raises(ParameterError, match=message):
         TrainerRunConfig(**NAMES, **{**multiclass_names, **settings})
+
+
+@pytest.mark.parametrize("model", ["gbt", "mlp_gbt"])
+def test_a_multiclass_label_accepts_the_tree_families(model):
+    """TF-DF boosts k classes natively (`trees.py`); the MLP half of mlp_gbt is the multiclass MLP."""
+    parameters = TrainerParameters(model=model, gbt_example_weights="balanced")
+    run = TrainerRunConfig(**NAMES, class_names=("a", "b", "c"), protected_classes=(2,), parameters=parameters)
+    assert run.is_multiclass and run.parameters.model == model
+    assert TrainerRunConfig.from_custom_config(json.loads(json.dumps(run.to_custom_config()))) == run
 
 
 def test_focal_alpha_classes_is_refused_for_binary_and_checked_for_range():

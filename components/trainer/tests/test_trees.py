@@ -4,7 +4,8 @@ Few, shallow trees: the checks are that the trees train on the Transform's outpu
 exported SavedModel serves raw examples with the threshold tuned on valid, that it loads and
 serves in a process that never imported TF-DF (the stock Evaluator's case), that `mlp_gbt`
 serves the mean of the two families' probabilities, and that the rewrite of the forest into
-plain TensorFlow ops reproduces TF-DF's own predictions, categories never seen and NaN included.
+plain TensorFlow ops reproduces TF-DF's own predictions, binary and k-class, categories never seen
+and NaN included. The k-class Trainer runs are in `test_multiclass_trees.py`.
 """
 
 import json
@@ -115,14 +116,19 @@ def test_unweighted_trees_with_early_stopping_stay_near_the_base_rate(examples, 
     assert unweighted.mean() < 0.15 and balanced.mean() > 0.2
 
 
-def _tiny_forest(rng):
-    """A TF-DF forest on two numbers and one category (ids 0..4), trained in this process."""
+def _tiny_forest(rng, classes=2):
+    """A TF-DF forest on two numbers and one category (ids 0..4), trained in this process.
+
+    Two classes: a binary forest (one tree per iteration); more: TF-DF's multinomial boosting
+    (one tree per class and iteration), the label the score's integer part capped to the classes.
+    """
     import tensorflow_decision_forests as tfdf
 
     rows = 3000
     numbers = rng.normal(size=(rows, 2)).astype(np.float32)
     ids = rng.integers(0, 5, size=rows)
-    label = ((numbers[:, 0] + 0.6 * ids + rng.normal(scale=0.5, size=rows)) > 1.5).astype(np.int64)
+    score = numbers[:, 0] + 0.6 * ids + rng.normal(scale=0.5, size=rows)
+    label = (score > 1.5 if classes == 2 else np.clip(np.floor(score), 0, classes - 1)).astype(np.int64)
     numbers[rng.random(rows) < 0.1, 1] = np.nan  # TF-DF learns where a missing number goes
     columns = {"a": numbers[:, :1], "b": numbers[:, 1:], "c": ids.reshape(-1, 1)}
     learner = tfdf.keras.GradientBoostedTreesModel(
@@ -141,11 +147,14 @@ def _tiny_forest(rng):
     return learner
 
 
-def test_the_rewritten_forest_reproduces_tf_df_for_unseen_categories_and_missing_numbers():
+@pytest.mark.parametrize("classes", [2, 4])
+def test_the_rewritten_forest_reproduces_tf_df_for_unseen_categories_and_missing_numbers(classes):
     rng = np.random.default_rng(5)
-    learner = _tiny_forest(rng)
+    learner = _tiny_forest(rng, classes)
     flat = forest.flatten_forest(learner.make_inspector(), ("a", "b", "c"), ("c",))
-    assert flat.trees == 15 and flat.masks.any(), "the trees split on the category"
+    outputs = 1 if classes == 2 else classes
+    assert flat.outputs == outputs and flat.trees == 15 * outputs
+    assert flat.masks.any(), "the trees split on the category"
     model = forest.forest_model(flat, ("a", "b", "c"))
     rows = 400
     a = rng.normal(size=(rows, 1)).astype(np.float32)
@@ -153,9 +162,12 @@ def test_the_rewritten_forest_reproduces_tf_df_for_unseen_categories_and_missing
     b[::7] = np.nan
     # Ids 5..9 were never seen in training and -1 is not an id: TF-DF takes both as out-of-dictionary.
     c = rng.integers(-1, 10, size=(rows, 1))
-    expected = learner.predict({"a": a, "b": b, "c": c}, verbose=0).reshape(-1)
+    expected = learner.predict({"a": a, "b": b, "c": c}, verbose=0)
     logits = model({"a": a, "b": b, "c": c.astype(np.float32)}, training=False)
-    np.testing.assert_allclose(tf.sigmoid(logits).numpy().reshape(-1), expected, rtol=0, atol=1e-5)
+    # Binary: the sigmoid of one logit is TF-DF's [rows, 1] probability; k classes: the softmax of k logits.
+    served = tf.sigmoid(logits) if classes == 2 else tf.nn.softmax(logits, axis=-1)
+    assert served.shape == expected.shape == (rows, outputs)
+    np.testing.assert_allclose(served.numpy(), expected, rtol=0, atol=1e-5)
 
 
 def test_a_condition_the_graph_cannot_evaluate_is_an_error_naming_the_feature():
