@@ -24,7 +24,7 @@ it can be given to `model.compile` and survives a Keras save/load.
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import tensorflow as tf
 
@@ -140,13 +140,20 @@ def _sparse_labels_and_logits(y_true, y_pred, num_classes: int):
 class _LogitLoss(tf.keras.losses.Loss):
     """Shared constructor and config handling of the losses below."""
 
+    # The constructor arguments, besides Keras's own (name, reduction), that `get_config` records
+    # so that `from_config` rebuilds the same loss; each is also an attribute of that name.
+    config_fields: Tuple[str, ...] = ("num_classes",)
+
     def __init__(self, num_classes: int = 2, name: Optional[str] = None, **kwargs):
         super().__init__(name=name, **kwargs)
         self.num_classes = _check_num_classes(num_classes)
 
     def get_config(self) -> Dict[str, Any]:
         config = super().get_config()
-        config["num_classes"] = self.num_classes
+        for field in self.config_fields:
+            value = getattr(self, field)
+            # A copy of a list, so that editing the config cannot change the loss.
+            config[field] = list(value) if isinstance(value, list) else value
         return config
 
     def _per_class_ce(self, y_true, y_pred):
@@ -173,14 +180,11 @@ class CrossEntropy(_LogitLoss):
 class ClassWeightedCrossEntropy(_LogitLoss):
     """Cross-entropy of each example times its class's weight: loss_i = w[y_i] * CE_i."""
 
+    config_fields = (*_LogitLoss.config_fields, "class_weights")
+
     def __init__(self, class_weights: Sequence[float], num_classes: int = 2, name: str = "weighted_bce", **kwargs):
         super().__init__(num_classes=num_classes, name=name, **kwargs)
         self.class_weights = _class_weight_list(dict(enumerate(class_weights)), self.num_classes)
-
-    def get_config(self) -> Dict[str, Any]:
-        config = super().get_config()
-        config["class_weights"] = list(self.class_weights)
-        return config
 
     def call(self, y_true, y_pred):
         labels, ce = self._per_class_ce(y_true, y_pred)
@@ -194,6 +198,8 @@ class ClassWeightedCrossEntropy(_LogitLoss):
 class PosWeightCrossEntropy(_LogitLoss):
     """Binary cross-entropy whose positive term is scaled: -(w*y*log p + (1-y)*log(1-p))."""
 
+    config_fields = (*_LogitLoss.config_fields, "pos_weight")
+
     def __init__(self, pos_weight: float, num_classes: int = 2, name: str = "pos_weight", **kwargs):
         super().__init__(num_classes=num_classes, name=name, **kwargs)
         if self.num_classes != 2:
@@ -202,11 +208,6 @@ class PosWeightCrossEntropy(_LogitLoss):
                 "use 'weighted_bce' with per-class weights for a multiclass label"
             )
         self.pos_weight = _check_pos_weight(pos_weight)
-
-    def get_config(self) -> Dict[str, Any]:
-        config = super().get_config()
-        config["pos_weight"] = self.pos_weight
-        return config
 
     def call(self, y_true, y_pred):
         labels, logits = _binary_labels_and_logits(y_true, y_pred)
@@ -224,16 +225,12 @@ class FocalLoss(_LogitLoss):
     gamma = 0 gives exactly alpha_t * cross-entropy.
     """
 
+    config_fields = (*_LogitLoss.config_fields, "alpha", "gamma")
+
     def __init__(self, alpha: AlphaSpec, gamma: float, num_classes: int = 2, name: str = "focal", **kwargs):
         super().__init__(num_classes=num_classes, name=name, **kwargs)
         self.alpha = _alpha_list(alpha, self.num_classes)
         self.gamma = _check_gamma(gamma)
-
-    def get_config(self) -> Dict[str, Any]:
-        config = super().get_config()
-        config["alpha"] = self.alpha if isinstance(self.alpha, float) else list(self.alpha)
-        config["gamma"] = self.gamma
-        return config
 
     def call(self, y_true, y_pred):
         if self.num_classes == 2:

@@ -45,6 +45,7 @@ from tfx.dsl.io import fileio
 
 from components.common.progress import PROGRESS_PREFIX
 from components.trainer import ensemble
+from components.trainer.fitting import member_figures, member_seed
 from components.trainer.inputs import TrainingStatistics, unstack_features
 from components.trainer.member_layers import MembersLayer, inputs_like
 from components.trainer.member_recipes import Recipe, copies_per_row, parse_recipe, parse_recipes
@@ -56,16 +57,9 @@ from components.trainer.valid_threshold import tune_threshold
 if TYPE_CHECKING:
     from components.trainer.training import Fitter
 
-# Spacing between members' seeds, as `training.py` spaces the classic ensemble's.
-MEMBER_SEED_STRIDE = 7919
 # Keeps the vote score's logit finite.
 _VOTE_EPSILON = 1e-7
 _SERIALIZATION_PACKAGE = "imbalance"
-
-
-def member_seed(seed: int, member: int) -> int:
-    """Member m's seed of initial weights and batch order (the classic ensemble's formula)."""
-    return seed + MEMBER_SEED_STRIDE * (member + 1)
 
 
 def implied_recipes(parameters: TrainerParameters) -> Tuple[Recipe, ...]:
@@ -224,9 +218,7 @@ def train_mixed_ensemble(
         "ensemble_combine": parameters.ensemble_combine,
         "member_class_counts": counts,
         "min_batch_positives": parameters.min_batch_positives,
-        "epochs_run": [len(history["loss"]) for history in histories],
-        "best_val_pr_auc": [float(max(history["val_pr_auc"])) for history in histories],
-        "val_pr_auc_history": [[float(value) for value in history["val_pr_auc"]] for history in histories],
+        **member_figures(histories),
         "initial_bias": biases,
         "member_logit_offsets": offsets,
     }

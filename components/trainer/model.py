@@ -135,7 +135,9 @@ def _train_family(
     return trees.train_family(
         fitter.parameters.model,
         lambda: training.train_with(fitter, stats, train_rows, log_dir, cache_dir),
-        lambda: trees.train_gbt(fitter.features, fitter.parameters, stats, train_rows, fitter.valid),
+        lambda: trees.train_gbt(
+            fitter.features, fitter.parameters, (stats.negatives, stats.positives), train_rows, fitter.valid
+        ),
     )
 
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -39,18 +38,16 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from absl import logging
 from tfx import v1 as tfx
-from tfx.dsl.io import fileio
 
-from components.common.progress import PROGRESS_PREFIX
 from components.trainer import balanced_batches, decision_rule, ensemble, inputs, multiclass, trees
+from components.trainer.fitting import fit_with_early_stopping, train_bagged_members
 from components.trainer.inputs import shuffle_buffer_rows, shuffled_batches, unstack_features
 from components.trainer.multiclass import ClassMix
 from components.trainer.network import ModelInputs
 from components.trainer.serving import export_multiclass_serving_model, write_training_report
 from components.trainer.spec import TrainerParameters, TrainerRunConfig
 
-# As `training.py`: members' seeds this far apart, and the rows each balanced-batch stream shuffles within.
-_MEMBER_SEED_STRIDE = 7919
+# As `training.py`: the rows each balanced-batch stream shuffles within.
 _BALANCED_SHUFFLE_ROWS = 10_000
 
 
@@ -71,18 +68,7 @@ class _Fitter:
         model = multiclass.compile_model(
             multiclass.build_model(self.features, parameters, mix, seed), parameters, mix, self.protected_classes
         )
-        early_stopping = tf.keras.callbacks.EarlyStopping(
-            monitor="val_pr_auc", mode="max", patience=parameters.early_stopping_patience, restore_best_weights=True
-        )
-        history = model.fit(
-            batches,
-            validation_data=self.valid,
-            epochs=parameters.max_epochs,
-            steps_per_epoch=steps_per_epoch,
-            callbacks=[early_stopping, tf.keras.callbacks.TensorBoard(log_dir=log_dir)],
-            verbose=2,
-        )
-        return model, history.history
+        return fit_with_early_stopping(model, batches, self.valid, parameters, steps_per_epoch, log_dir)
 
 
 def majority_class(counts: Sequence[int]) -> int:
@@ -112,37 +98,21 @@ def _train_ensemble(
     parameters, keys = fitter.parameters, fitter.features.keys
     fraction = parameters.ensemble_majority_fraction
     mix = member_mix(counts, fraction)
-    buffer_rows = shuffle_buffer_rows(mix.rows, len(keys))
     majority = majority_class(counts)
     kept_whole = tuple(float(c) for c in range(len(counts)) if c != majority)
-    filters = ensemble.member_filters(parameters.seed, parameters.ensemble_members, fraction, minority_label=kept_whole)
-    members, histories = [], []
-    for member, keep in enumerate(filters):
-        logging.info(
-            "%sensemble member %d/%d on about %s rows per class",
-            PROGRESS_PREFIX,
-            member + 1,
-            parameters.ensemble_members,
-            [round(count) for count in mix.counts],
-        )
-        member_seed = parameters.seed + _MEMBER_SEED_STRIDE * (member + 1)
-        member_log_dir = os.path.join(log_dir, f"member_{member}")
-        fileio.makedirs(member_log_dir)
-        if fraction >= 1.0:
-            batches = shuffled_batches(train_rows, keys, parameters.batch_size, member_seed, buffer_rows)
-        else:
-            rows = unstack_features(train_rows, keys).filter(keep).cache(os.path.join(cache_dir, f"member_{member}"))
-            batches = rows.shuffle(buffer_rows, seed=member_seed, reshuffle_each_iteration=True).batch(
-                parameters.batch_size
-            )
-        model, history = fitter.fit(batches, mix, member_seed, None, member_log_dir)
-        members.append(model)
-        histories.append(history)
-    return ensemble.average_members(members, output="logit"), {
-        "ensemble_members": parameters.ensemble_members,
-        "epochs_run": [len(history["loss"]) for history in histories],
-        "best_val_pr_auc": [float(max(history["val_pr_auc"])) for history in histories],
-        "val_pr_auc_history": [[float(value) for value in history["val_pr_auc"]] for history in histories],
+    averaged, figures = train_bagged_members(
+        lambda batches, seed, member_log_dir: fitter.fit(batches, mix, seed, None, member_log_dir),
+        parameters,
+        keys,
+        ensemble.member_filters(parameters.seed, parameters.ensemble_members, fraction, minority_label=kept_whole),
+        train_rows,
+        buffer_rows=shuffle_buffer_rows(mix.rows, len(keys)),
+        log_dir=log_dir,
+        cache_dir=cache_dir,
+        rows_seen=f"about {[round(count) for count in mix.counts]} rows per class",
+    )
+    return averaged, {
+        **figures,
         **_loss_figures(parameters, mix),
     }
 
@@ -185,7 +155,7 @@ def train_model(
     return trees.train_family(
         parameters.model,
         lambda: _train_mlp(fitter, counts, train_rows, log_dir, cache_dir),
-        lambda: trees.train_multiclass_gbt(features, parameters, counts, train_rows, valid),
+        lambda: trees.train_gbt(features, parameters, counts, train_rows, valid),
     )
 
 
@@ -222,6 +192,19 @@ def predict_probabilities(model: tf.keras.Model, dataset: tf.data.Dataset) -> Tu
     return np.concatenate(labels).astype(np.int64), np.concatenate(probabilities).astype(np.float32)
 
 
+def tune_class_weights(
+    labels: np.ndarray, probabilities: np.ndarray, protected_classes: Sequence[int], parameters: TrainerParameters
+) -> decision_rule.DecisionRuleChoice:
+    """The served class weights: `decision_rule` on the valid split, under the run's precision and recall bounds."""
+    return decision_rule.choose_class_weights(
+        labels,
+        probabilities,
+        protected_classes,
+        min_precision=parameters.threshold_min_precision,
+        max_recall_loss=parameters.decision_max_recall_loss,
+    )
+
+
 def train_and_export(
     fn_args: tfx.components.FnArgs,
     run: TrainerRunConfig,
@@ -242,13 +225,7 @@ def train_and_export(
         features, parameters, run.protected_classes, counts, train_rows, valid, fn_args.model_run_dir, cache_dir
     )
     labels, probabilities = predict_probabilities(model, valid)
-    choice = decision_rule.choose_class_weights(
-        labels,
-        probabilities,
-        run.protected_classes,
-        min_precision=parameters.threshold_min_precision,
-        max_recall_loss=parameters.decision_max_recall_loss,
-    )
+    choice = tune_class_weights(labels, probabilities, run.protected_classes, parameters)
     logging.info(
         "Decision rule: class weights %s; %s", dict(zip(names, choice.class_weights, strict=True)), choice.message
     )

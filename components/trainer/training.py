@@ -12,21 +12,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 from typing import Any, Dict, List, Optional, Tuple
 
 import tensorflow as tf
-from absl import logging
-from tfx.dsl.io import fileio
 
-from components.common.progress import PROGRESS_PREFIX
 from components.trainer import balanced_batches, ensemble, mixed_ensemble, positive_batches
-from components.trainer.inputs import TrainingStatistics, shuffle_buffer_rows, shuffled_batches, unstack_features
+from components.trainer.fitting import fit_with_early_stopping, train_bagged_members
+from components.trainer.inputs import TrainingStatistics, shuffle_buffer_rows, unstack_features
 from components.trainer.network import ClassBalance, ModelInputs, build_model, compile_model, initial_output_bias
 from components.trainer.spec import TrainerParameters
 
-# Spacing between ensemble members' seeds: wider than a model's layer-seed offsets, so no two members share one.
-_MEMBER_SEED_STRIDE = 7919
 # Negatives each balanced-batch class stream shuffles within.
 _BALANCED_SHUFFLE_ROWS = 10_000
 
@@ -45,18 +40,7 @@ class Fitter:
         """Builds a model for `balance` and fits it with early stopping on validation PR-AUC (best epoch's weights)."""
         parameters = self.parameters
         model = compile_model(build_model(self.features, parameters, balance, seed), parameters, balance)
-        early_stopping = tf.keras.callbacks.EarlyStopping(
-            monitor="val_pr_auc", mode="max", patience=parameters.early_stopping_patience, restore_best_weights=True
-        )
-        history = model.fit(
-            batches,
-            validation_data=self.valid,
-            epochs=parameters.max_epochs,
-            steps_per_epoch=steps_per_epoch,
-            callbacks=[early_stopping, tf.keras.callbacks.TensorBoard(log_dir=log_dir)],
-            verbose=2,
-        )
-        return model, history.history
+        return fit_with_early_stopping(model, batches, self.valid, parameters, steps_per_epoch, log_dir)
 
 
 def _bias_figure(parameters: TrainerParameters, balance: ClassBalance) -> float:
@@ -68,47 +52,22 @@ def _train_ensemble(
 ) -> Tuple[tf.keras.Model, Dict[str, Any]]:
     """Members on every positive and a seeded share of the negatives, averaged into one logit model."""
     parameters = fitter.parameters
-    feature_keys = fitter.features.keys
-    buffer_rows = shuffle_buffer_rows(stats.rows, len(feature_keys))
+    buffer_rows = shuffle_buffer_rows(stats.rows, len(fitter.features.keys))
     fraction = parameters.ensemble_majority_fraction
-    members, histories = [], []
     member_balance = ClassBalance(stats.positives, stats.negatives * fraction)
-    for member, keep in enumerate(ensemble.member_filters(parameters.seed, parameters.ensemble_members, fraction)):
-        logging.info(
-            "%sensemble member %d/%d on %d positive and about %d negative rows",
-            PROGRESS_PREFIX,
-            member + 1,
-            parameters.ensemble_members,
-            member_balance.positives,
-            round(member_balance.negatives),
-        )
-        member_seed = parameters.seed + _MEMBER_SEED_STRIDE * (member + 1)
-        member_log_dir = os.path.join(log_dir, f"member_{member}")
-        fileio.makedirs(member_log_dir)
-        if fraction >= 1.0:
-            # Every member sees every row (seed bagging): members differ by initial weights and order.
-            member_train = shuffled_batches(train_rows, feature_keys, parameters.batch_size, member_seed, buffer_rows)
-        else:
-            # The member's rows (every positive, its share of negatives) are selected in one pass
-            # over the split and cached on disk; later epochs read the cache, not the whole split.
-            member_rows = (
-                unstack_features(train_rows, feature_keys)
-                .filter(keep)
-                .cache(os.path.join(cache_dir or member_log_dir, f"member_{member}"))
-            )
-            member_train = member_rows.shuffle(buffer_rows, seed=member_seed, reshuffle_each_iteration=True).batch(
-                parameters.batch_size
-            )
-        model, history = fitter.fit(member_train, member_balance, member_seed, None, member_log_dir)
-        histories.append(history)
-        members.append(model)
-    averaged = ensemble.average_members(members, output="logit")
+    averaged, figures = train_bagged_members(
+        lambda batches, seed, member_log_dir: fitter.fit(batches, member_balance, seed, None, member_log_dir),
+        parameters,
+        fitter.features.keys,
+        ensemble.member_filters(parameters.seed, parameters.ensemble_members, fraction),
+        train_rows,
+        buffer_rows=buffer_rows,
+        log_dir=log_dir,
+        cache_dir=cache_dir,
+        rows_seen=f"{stats.positives} positive and about {round(member_balance.negatives)} negative rows",
+    )
     return averaged, {
-        "ensemble_members": parameters.ensemble_members,
-        "epochs_run": [len(history["loss"]) for history in histories],
-        "best_val_pr_auc": [float(max(history["val_pr_auc"])) for history in histories],
-        # Per member, per epoch: the learning curves of the run report.
-        "val_pr_auc_history": [[float(value) for value in history["val_pr_auc"]] for history in histories],
+        **figures,
         "initial_bias": _bias_figure(parameters, member_balance),
     }
 

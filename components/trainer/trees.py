@@ -35,9 +35,9 @@ import tensorflow as tf
 from absl import logging
 
 from components.trainer import ensemble, forest
-from components.trainer.inputs import TrainingStatistics, unstack_features
+from components.trainer.inputs import unstack_features
 from components.trainer.multiclass import ClassMix
-from components.trainer.network import ClassBalance, ModelInputs, class_weights
+from components.trainer.network import ModelInputs
 from components.trainer.spec import TrainerParameters
 
 # Rows per batch fed to TF-DF; it concatenates them all, so this only bounds tf.data's step size.
@@ -97,29 +97,14 @@ Trained = Tuple[tf.keras.Model, Dict[str, Any]]
 def train_gbt(
     features: ModelInputs,
     parameters: TrainerParameters,
-    stats: TrainingStatistics,
-    train_rows: tf.data.Dataset,
-    valid: tf.data.Dataset,
-) -> Trained:
-    """The forest of a binary label (`fit_trees`), weighted n / (2 * count_c) when `balanced`; outputs a logit."""
-    weights = (
-        class_weights(ClassBalance(stats.positives, stats.negatives))
-        if parameters.gbt_example_weights == "balanced"
-        else None
-    )
-    return fit_trees(features, parameters, weights, train_rows, valid)
-
-
-def train_multiclass_gbt(
-    features: ModelInputs,
-    parameters: TrainerParameters,
     counts: Sequence[int],
     train_rows: tf.data.Dataset,
     valid: tf.data.Dataset,
 ) -> Trained:
-    """The forest of a k-class label (`fit_trees`), weighted n / (k * count_c) when `balanced`; outputs k logits.
+    """The forest of a k-class label (`fit_trees`), weighted n / (k * count_c) when `balanced`.
 
-    `counts` are the training rows of each class, in class-index order (every class present).
+    `counts` are the training rows of each class, in class-index order (every class present): for
+    a binary label (negatives, positives), k = 2, and the model outputs one logit; else k logits.
     """
     weights = (
         ClassMix(tuple(float(count) for count in counts)).balanced_class_weights()

@@ -224,3 +224,27 @@ def eval_records(examples: standard_artifacts.Examples, limit: int = 400) -> Lis
     pattern = os.path.join(examples.uri, f"Split-{EVAL_SPLIT}", "*.gz")
     dataset = tf.data.TFRecordDataset(tf.io.gfile.glob(pattern), compression_type="GZIP").take(limit)
     return [record.numpy() for record in dataset]
+
+
+def serve(serving_dir: str, records: List[bytes], flatten: bool = False) -> Dict[str, np.ndarray]:
+    """The serving signature's outputs for serialized raw records, as the Evaluator would call it.
+
+    `flatten` gives each output as one value per row (a binary model's [rows, 1] outputs).
+    """
+    signature = tf.saved_model.load(serving_dir).signatures["serving_default"]
+    outputs = signature(**{serving.SERVING_INPUT: tf.constant(records)})
+    return {name: value.numpy().reshape(-1) if flatten else value.numpy() for name, value in outputs.items()}
+
+
+def check_mlp_gbt_serves_the_mean(
+    trained: Mapping[str, Tuple[str, Dict[str, Any]]], records: List[bytes], probability_output: str
+) -> Dict[str, np.ndarray]:
+    """mlp_gbt's probabilities must be the mean of the mlp's and the gbt's; returns mlp_gbt's served outputs.
+
+    `trained` maps each family to its (serving folder, training report), all of the same seed and
+    rows, so each half of mlp_gbt is the model its family trains alone.
+    """
+    served = {family: serve(trained[family][0], records) for family in ("mlp", "gbt", "mlp_gbt")}
+    mean = (served["mlp"][probability_output] + served["gbt"][probability_output]) / 2
+    np.testing.assert_allclose(served["mlp_gbt"][probability_output], mean, rtol=0, atol=2e-6)
+    return served["mlp_gbt"]

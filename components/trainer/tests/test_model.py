@@ -12,7 +12,6 @@ import shutil
 
 import numpy as np
 import pytest
-import tensorflow as tf
 import tensorflow_transform as tft
 
 from components.trainer import model, serving
@@ -24,16 +23,9 @@ def _train(transformed, workdir, **parameters):
     return fixtures.run_trainer(*transformed, fixtures.run_config(**parameters), workdir)
 
 
-def _serve(serving_dir, records):
-    outputs = tf.saved_model.load(serving_dir).signatures["serving_default"](
-        **{serving.SERVING_INPUT: tf.constant(records)}
-    )
-    return {name: value.numpy().reshape(-1) for name, value in outputs.items()}
-
-
 def test_serving_signature_applies_the_tuned_threshold(examples, transformed, tmp_path):
     serving_dir, report = _train(transformed, tmp_path)
-    outputs = _serve(serving_dir, fixtures.eval_records(examples))
+    outputs = fixtures.serve(serving_dir, fixtures.eval_records(examples), flatten=True)
     probability = outputs[serving.PROBABILITY_OUTPUT]
     decision = outputs[serving.DECISION_OUTPUT]
     served_threshold = outputs[serving.THRESHOLD_OUTPUT]
@@ -63,7 +55,8 @@ def test_ensemble_trains_every_member_through_the_executor(examples, transformed
     assert report["ensemble_members"] == 2 and len(report["epochs_run"]) == 2
     # Each member's bias follows its own mix: every positive, 30% of the negatives.
     assert report["initial_bias"] == pytest.approx(np.log(90 / (1710 * 0.3)))
-    probability = _serve(serving_dir, fixtures.eval_records(examples, limit=64))[serving.PROBABILITY_OUTPUT]
+    records = fixtures.eval_records(examples, limit=64)
+    probability = fixtures.serve(serving_dir, records, flatten=True)[serving.PROBABILITY_OUTPUT]
     assert np.all((probability >= 0) & (probability <= 1))
 
 

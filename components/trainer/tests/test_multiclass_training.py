@@ -9,7 +9,6 @@ import dataclasses
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from components.trainer import decision_rule, serving
 from components.trainer.tests import fixtures
@@ -20,11 +19,6 @@ KNOWN = {key: 0.5 for key in fixtures.FEATURE_KEYS}
 
 def _train(multiclass_transformed, workdir, **parameters):
     return fixtures.run_trainer(*multiclass_transformed, fixtures.multiclass_run_config(**parameters), workdir)
-
-
-def _serve(serving_dir, records):
-    signature = tf.saved_model.load(serving_dir).signatures["serving_default"]
-    return {name: value.numpy() for name, value in signature(**{serving.SERVING_INPUT: tf.constant(records)}).items()}
 
 
 def _log_priors(counts):
@@ -55,7 +49,7 @@ def test_the_report_states_the_counts_the_bias_and_the_decision_rule(trained):
 def test_the_signature_serves_probabilities_weighted_scores_their_argmax_and_the_weights(trained, multiclass_examples):
     serving_dir, report = trained
     records = fixtures.eval_records(multiclass_examples, limit=200)
-    outputs = _serve(serving_dir, records)
+    outputs = fixtures.serve(serving_dir, records)
     assert set(outputs) == {
         serving.PROBABILITIES_OUTPUT,
         serving.DECISION_SCORES_OUTPUT,
@@ -82,7 +76,7 @@ def test_raw_examples_with_missing_values_unseen_categories_and_a_label_score(tr
         fixtures.make_example({}, None),
         fixtures.make_example({**KNOWN, fixtures.CATEGORICAL_KEY: "north"}, 3),
     ]
-    probabilities = _serve(serving_dir, records)[serving.PROBABILITIES_OUTPUT]
+    probabilities = fixtures.serve(serving_dir, records)[serving.PROBABILITIES_OUTPUT]
     assert np.all(np.isfinite(probabilities)) and np.all(probabilities > 0)
     assert not np.array_equal(probabilities[1], probabilities[0]), "a missing value is imputed and flagged"
     assert not np.array_equal(probabilities[2], probabilities[0]), "an unseen category is not a known one"
@@ -105,7 +99,7 @@ def test_an_ensemble_bags_over_k_classes_cutting_only_the_largest(
     member = [COUNTS[0] * 0.3, COUNTS[1], COUNTS[2], COUNTS[3]]
     np.testing.assert_allclose(report["initial_bias"], _log_priors(member))
     np.testing.assert_allclose(report["loss_class_weights"], sum(member) / (4 * np.array(member)))
-    outputs = _serve(serving_dir, fixtures.eval_records(multiclass_examples, limit=32))
+    outputs = fixtures.serve(serving_dir, fixtures.eval_records(multiclass_examples, limit=32))
     np.testing.assert_allclose(outputs[serving.PROBABILITIES_OUTPUT].sum(axis=1), 1.0, atol=1e-5)
 
 

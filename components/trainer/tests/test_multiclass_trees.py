@@ -14,17 +14,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.trainer import decision_rule, serving
+from components.trainer import decision_rule, multiclass_training, serving
 from components.trainer.tests import fixtures
 
 QUICK_TREES = {"gbt_num_trees": 12, "gbt_max_depth": 4}
 COUNTS = fixtures.MULTICLASS_SPLIT_COUNTS[fixtures.TRAIN_SPLIT]
 K = len(fixtures.CLASS_NAMES)
-
-
-def _serve(serving_dir, records):
-    signature = tf.saved_model.load(serving_dir).signatures["serving_default"]
-    return {name: value.numpy() for name, value in signature(**{serving.SERVING_INPUT: tf.constant(records)}).items()}
 
 
 def _valid_split(examples):
@@ -67,7 +62,7 @@ def test_the_trees_train_k_per_iteration_with_balanced_weights_and_report_it(tra
 def test_the_trees_serve_raw_examples_with_the_multiclass_signature(trained, multiclass_examples):
     serving_dir, report = trained["gbt"]
     records = fixtures.eval_records(multiclass_examples)
-    outputs = _serve(serving_dir, records)
+    outputs = fixtures.serve(serving_dir, records)
     probabilities = outputs[serving.PROBABILITIES_OUTPUT]
     scores = outputs[serving.DECISION_SCORES_OUTPUT]
     weights = np.float32(report["decision_rule"]["class_weights"])
@@ -81,28 +76,18 @@ def test_the_trees_serve_raw_examples_with_the_multiclass_signature(trained, mul
 
 
 def test_the_served_class_weights_are_the_decision_rule_on_valid(trained, multiclass_examples):
-    """The weights served are what `choose_class_weights` picks on the valid split's probabilities."""
+    """The served weights are what the Trainer's `tune_class_weights` picks on the valid split's probabilities."""
     serving_dir, report = trained["gbt"]
     records, labels = _valid_split(multiclass_examples)
-    probabilities = _serve(serving_dir, records)[serving.PROBABILITIES_OUTPUT]
+    probabilities = fixtures.serve(serving_dir, records)[serving.PROBABILITIES_OUTPUT]
     parameters = fixtures.multiclass_run_config().parameters
-    choice = decision_rule.choose_class_weights(
-        labels,
-        probabilities,
-        fixtures.PROTECTED_CLASSES,
-        min_precision=parameters.threshold_min_precision,
-        max_recall_loss=parameters.decision_max_recall_loss,
-    )
+    choice = multiclass_training.tune_class_weights(labels, probabilities, fixtures.PROTECTED_CLASSES, parameters)
     assert list(choice.class_weights) == report["decision_rule"]["class_weights"]
 
 
 def test_mlp_gbt_serves_the_mean_of_the_two_families_probabilities(trained, multiclass_examples):
     records = fixtures.eval_records(multiclass_examples, limit=200)
-    served = {family: _serve(trained[family][0], records) for family in trained}
-    mean = (served["mlp"][serving.PROBABILITIES_OUTPUT] + served["gbt"][serving.PROBABILITIES_OUTPUT]) / 2
-    both = served["mlp_gbt"]
-    # Same seed, same rows: each half of mlp_gbt is the model its family trains alone.
-    np.testing.assert_allclose(both[serving.PROBABILITIES_OUTPUT], mean, rtol=0, atol=2e-6)
+    both = fixtures.check_mlp_gbt_serves_the_mean(trained, records, serving.PROBABILITIES_OUTPUT)
     np.testing.assert_array_equal(both[serving.CLASS_OUTPUT], np.argmax(both[serving.DECISION_SCORES_OUTPUT], axis=1))
     report = trained["mlp_gbt"][1]
     assert report["model"] == "mlp_gbt" and report["loss"] == "bce", "the MLP's loss"

@@ -23,13 +23,6 @@ from components.trainer.tests import fixtures
 QUICK_TREES = {"gbt_num_trees": 20, "gbt_max_depth": 4}
 
 
-def _serve(serving_dir, records):
-    outputs = tf.saved_model.load(serving_dir).signatures["serving_default"](
-        **{serving.SERVING_INPUT: tf.constant(records)}
-    )
-    return {name: value.numpy().reshape(-1) for name, value in outputs.items()}
-
-
 @pytest.fixture(scope="module")
 def trained(transformed, tmp_path_factory):
     """(serving folder, training report) of the same seed as mlp, gbt and mlp_gbt."""
@@ -42,7 +35,7 @@ def trained(transformed, tmp_path_factory):
 
 def test_gbt_serves_raw_examples_with_the_threshold_tuned_on_valid(examples, trained):
     serving_dir, report = trained["gbt"]
-    outputs = _serve(serving_dir, fixtures.eval_records(examples))
+    outputs = fixtures.serve(serving_dir, fixtures.eval_records(examples), flatten=True)
     probability, decision = outputs[serving.PROBABILITY_OUTPUT], outputs[serving.DECISION_OUTPUT]
     assert np.allclose(outputs[serving.THRESHOLD_OUTPUT], report["decision_threshold"], rtol=0, atol=1e-7)
     assert np.array_equal(decision, (probability >= np.float32(report["decision_threshold"])).astype(np.float32))
@@ -78,17 +71,13 @@ def test_the_exported_trees_load_and_serve_without_tf_df(examples, trained, tmp_
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     served = np.asarray(json.loads(completed.stdout.strip().splitlines()[-1]))
-    expected = _serve(serving_dir, records)[serving.PROBABILITY_OUTPUT]
+    expected = fixtures.serve(serving_dir, records, flatten=True)[serving.PROBABILITY_OUTPUT]
     np.testing.assert_allclose(served, expected, rtol=0, atol=1e-7)
 
 
 def test_mlp_gbt_serves_the_mean_of_the_two_families_probabilities(examples, trained):
     records = fixtures.eval_records(examples, limit=200)
-    served = {family: _serve(trained[family][0], records) for family in trained}
-    mean = (served["mlp"][serving.PROBABILITY_OUTPUT] + served["gbt"][serving.PROBABILITY_OUTPUT]) / 2
-    both = served["mlp_gbt"]
-    # Same seed, same rows: each half of mlp_gbt is the model its family trains alone.
-    np.testing.assert_allclose(both[serving.PROBABILITY_OUTPUT], mean, rtol=0, atol=2e-6)
+    both = fixtures.check_mlp_gbt_serves_the_mean(trained, records, serving.PROBABILITY_OUTPUT)
     threshold = trained["mlp_gbt"][1]["decision_threshold"]
     assert np.array_equal(
         both[serving.DECISION_OUTPUT], (both[serving.PROBABILITY_OUTPUT] >= np.float32(threshold)).astype(np.float32)
@@ -110,8 +99,8 @@ def test_unweighted_trees_with_early_stopping_stay_near_the_base_rate(examples, 
     assert report["gbt_example_weights"] == "none" and report["gbt_class_weights"] == {}
     assert 1 <= report["gbt_trees"] <= QUICK_TREES["gbt_num_trees"]
     records = fixtures.eval_records(examples, limit=200)
-    unweighted = _serve(serving_dir, records)[serving.PROBABILITY_OUTPUT]
-    balanced = _serve(trained["gbt"][0], records)[serving.PROBABILITY_OUTPUT]
+    unweighted = fixtures.serve(serving_dir, records, flatten=True)[serving.PROBABILITY_OUTPUT]
+    balanced = fixtures.serve(trained["gbt"][0], records, flatten=True)[serving.PROBABILITY_OUTPUT]
     # Unweighted, the mean probability stays near the 5% base rate; weighted to a 50/50 mix, far above it.
     assert unweighted.mean() < 0.15 and balanced.mean() > 0.2
 
