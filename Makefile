@@ -19,7 +19,7 @@ $(VENV)/.synced: requirements.lock
 	@test -n "$(PYTHON_310)" || { echo "error: no Python 3.10 under $(PYENV_ROOT_DIR)/versions; install one with pyenv install 3.10"; exit 2; }
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON_310) -m pip install --quiet uv
 	@test -x $(PY) || $(UV) venv --quiet --seed --python $(PYTHON_310) $(VENV)
-	$(UV) pip sync --quiet --python $(PY) requirements.lock
+	$(UV) pip sync --quiet --compile-bytecode --python $(PY) requirements.lock
 	$(UV) pip install --quiet --python $(PY) --no-deps -e .
 	@touch $@
 

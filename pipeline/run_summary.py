@@ -218,13 +218,16 @@ def _class_skew_lines(report_uri: str) -> List[str]:
 
 def summarize_run(config: PipelineConfig, since: float) -> RunSummary:
     """Reads the newest run of `config.pipeline_name` started after `since` (epoch seconds)."""
-    # Imported here: TensorFlow-heavy modules, loaded only when a run is summarized.
+    # Imported here: TensorFlow-heavy modules, loaded only when a run is summarized. After a run TFX has loaded
+    # TFMA already (its component specs import it), so `load_metrics` costs milliseconds. The training report is
+    # read through `serving`, not `model`: `model` imports `tfx.v1`, whose extensions (the Vertex AI client) took
+    # seconds of every start-up that no local run needs.
     import tensorflow_model_analysis as tfma
 
     from components.blessing_gate.report import read_report as read_gate_report
     from components.blessing_gate.report import render_verdict_line
     from components.blessing_gate.spec import GATE_REPORT_HTML
-    from components.trainer import model as trainer_model
+    from components.trainer import serving as trainer_serving
     from pipeline import schema_review
 
     summary = RunSummary(None, [], [], {}, None, {}, [], None, "did not run")
@@ -255,7 +258,7 @@ def summarize_run(config: PipelineConfig, since: float) -> RunSummary:
         if "model" in outputs and node_id.startswith("Trainer"):
             serving_dir = os.path.join(outputs["model"][0].uri, "Format-Serving")
             try:
-                summary.training = trainer_model.read_training_report(serving_dir)
+                summary.training = trainer_serving.read_training_report(serving_dir)
             except (OSError, ValueError):
                 summary.training = {}
         if "evaluation" in outputs:

@@ -100,3 +100,10 @@ def test_bad_target_counts_are_refused_at_parse_time(tmp_path):
         "--set", "rebalance.target_counts=05,19",
     )  # fmt: skip
     _assert_one_line_error(result, "rebalance.target_counts='05,19': '05' is not a NAME:VALUE pair")
+
+
+def test_the_runner_turns_garbage_collection_back_on_after_loading_its_libraries():
+    """local_runner.py turns the cyclic collector off while TensorFlow loads; left off, a run would leak cycles."""
+    result = run_python("-c", "import gc, local_runner; print(gc.isenabled(), gc.get_freeze_count() > 0)", timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["True", "True"]

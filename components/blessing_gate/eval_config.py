@@ -43,7 +43,7 @@ import tensorflow_model_analysis as tfma
 from components.blessing_gate import spec
 from components.blessing_gate.errors import GateConfigError
 from components.blessing_gate.spec import BlessingGateParameters
-from components.trainer.model import DECISION_OUTPUT, PROBABILITY_OUTPUT
+from components.trainer.serving import DECISION_OUTPUT, PROBABILITY_OUTPUT
 
 
 def _overall_only(lower_bound: float, max_drop: float | None = None) -> tfma.PerSliceMetricThreshold:

@@ -52,6 +52,13 @@ def test_numbers_are_standardised_with_missing_values_imputed_and_flagged():
     assert [row["diagnosis"] for row in transformed] == [0, 1, 0, 0]
 
 
+def test_a_row_with_two_values_in_one_column_is_refused():
+    """Each column has at most one value per row (data prep writes one); a second one must fail, not be dropped."""
+    rows = [dict(ROWS[0], marker=[1.0, 2.0]), *ROWS[1:]]
+    with pytest.raises(ValueError, match=r"is out of bounds"):
+        transform(rows)
+
+
 def test_categories_get_vocabulary_ids_missing_is_a_category_and_unseen_ones_fall_into_oov():
     transformed, output = transform(ROWS)
     vocabulary = output.vocabulary_by_name(vocabulary_name("region"))
