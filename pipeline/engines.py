@@ -18,6 +18,8 @@ each engine's arguments are written once, here, and `--beam-arg` only adds to or
 
 from __future__ import annotations
 
+import importlib.metadata
+import sys
 from typing import Dict, List, Sequence, Tuple
 
 from pipeline.errors import UserInputError
@@ -34,16 +36,26 @@ FLINK_PARALLELISM = 2
 # scripts/spark_cluster.sh's job port (SPARK_JOB_PORT there): beside Flink's, so both clusters can run at once.
 SPARK_JOB_ENDPOINT = "localhost:8299"
 
+# Every engine here runs the Python workers in this process (DirectRunner, or LOOPBACK), so they need no package
+# shipped to them. Without a dependency flag TFX's Beam executors build an sdist of TFX for the workers before each
+# Beam step (tfx.utils.dependency_utils.make_beam_dependency_flags): 1-2 s and a 42 MB folder in /tmp that is never
+# deleted, so a schedule of runs fills the disk. Naming the SDK container a Docker environment would use (this Beam
+# and this Python) stops that; in-process workers ignore it.
+SDK_CONTAINER_ARG = (
+    f"--sdk_container_image=apache/beam_python{sys.version_info.major}.{sys.version_info.minor}_sdk:"
+    f"{importlib.metadata.version('apache-beam')}"
+)
 # In-process DirectRunner: one process, the least memory. Record order is not reproducible in any mode: TFX's
 # ExampleGen passes every split through an unseeded beam.Reshuffle before writing it, so each ingestion of the
 # same CSV orders the rows differently. --beam-arg=--direct_running_mode=multi_processing uses both cores.
-DIRECT_BEAM_ARGS: Tuple[str, ...] = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
+DIRECT_BEAM_ARGS: Tuple[str, ...] = ("--direct_running_mode=in_memory", "--direct_num_workers=1", SDK_CONTAINER_ARG)
 FLINK_BEAM_ARGS: Tuple[str, ...] = (
     "--runner=PortableRunner",
     f"--job_endpoint={FLINK_JOB_ENDPOINT}",
     "--environment_type=LOOPBACK",
     f"--parallelism={FLINK_PARALLELISM}",
     "--experiments=pre_optimize=all",
+    SDK_CONTAINER_ARG,
 )
 # SparkRunner, not PortableRunner: with --job_endpoint it submits to that job server exactly as PortableRunner does
 # (it starts a job server of its own only without one), and its name tells component_beam_args that this is not
@@ -52,6 +64,7 @@ SPARK_BEAM_ARGS: Tuple[str, ...] = (
     "--runner=SparkRunner",
     f"--job_endpoint={SPARK_JOB_ENDPOINT}",
     "--environment_type=LOOPBACK",
+    SDK_CONTAINER_ARG,
 )
 ENGINE_BEAM_ARGS: Dict[str, Tuple[str, ...]] = {
     DIRECT: DIRECT_BEAM_ARGS,

@@ -65,6 +65,7 @@ def test_flink_engine_args_and_overrides():
     assert engines.beam_args_for("direct", ["--direct_num_workers=2"]) == (
         "--direct_running_mode=in_memory",
         "--direct_num_workers=2",
+        engines.SDK_CONTAINER_ARG,
     )
 
 
