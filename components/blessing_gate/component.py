@@ -37,22 +37,15 @@ from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
 
 from components.blessing_gate import executor
-from components.blessing_gate.errors import BlessingGateError, GateConfigError, GateInputError, NoPositivesError
-from components.blessing_gate.report import read_report, render_verdict_line
+from components.blessing_gate.errors import GateConfigError
 from components.blessing_gate.spec import (
     BASELINE_MODEL_KEY,
-    BLESSED_BY_PROPERTY,
-    BLESSED_BY_VALUE,
-    BLESSING_KEY,
     CLASS_NAMES,
     CLASS_SKEW_KEY,
     EVAL_SPLIT,
     EVALUATION_KEY,
     EVALUATOR_BLESSING_KEY,
     EXAMPLES_KEY,
-    GATE_REPORT_JSON,
-    GATE_REPORT_KEY,
-    GATE_REPORT_MARKDOWN,
     LABEL_KEY,
     MODEL_KEY,
     PROTECTED_CLASSES,
@@ -61,37 +54,10 @@ from components.blessing_gate.spec import (
     SLICE_FEATURE_KEYS,
     BlessingGateParameters,
     BlessingGateSpec,
-    GateReport,
     check_classes,
 )
 from components.common.component import component_spec
 from components.common.parameters import check_component_arguments
-
-__all__ = [
-    "BASELINE_MODEL_KEY",
-    "BLESSED_BY_PROPERTY",
-    "BLESSED_BY_VALUE",
-    "BLESSING_KEY",
-    "BlessingGate",
-    "BlessingGateError",
-    "BlessingGateParameters",
-    "BlessingGateSpec",
-    "EVALUATION_KEY",
-    "EVAL_SPLIT",
-    "EVALUATOR_BLESSING_KEY",
-    "EXAMPLES_KEY",
-    "GATE_REPORT_JSON",
-    "GATE_REPORT_KEY",
-    "GATE_REPORT_MARKDOWN",
-    "GateConfigError",
-    "GateInputError",
-    "GateReport",
-    "MODEL_KEY",
-    "NoPositivesError",
-    "SCHEMA_KEY",
-    "read_report",
-    "render_verdict_line",
-]
 
 # The default `parameters`: one frozen instance, so the defaults stay those of BlessingGateParameters.
 _DEFAULT_PARAMETERS = BlessingGateParameters()

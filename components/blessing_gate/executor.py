@@ -21,6 +21,7 @@ from tfx.utils import path_utils
 
 from components.blessing_gate import (
     checks,
+    curve_points,
     html_report,
     judge,
     multiclass,
@@ -132,7 +133,7 @@ def _judge_binary(
         evaluator_blessed=evaluator_blessed,
         evaluator_failures=evaluation.validation_failures,
     )
-    return gate_report, html_report.curves(labels, scores)
+    return gate_report, curve_points.curves(labels, scores)
 
 
 def _judge_multiclass(
@@ -152,7 +153,7 @@ def _judge_multiclass(
     for index in protected:
         views = {name: multiclass.binarized(labels, served, index) for name, served in scores.items()}
         class_labels = views["candidate"][0]
-        curves = html_report.curves(class_labels, {name: view[1] for name, view in views.items()})
+        curves = curve_points.curves(class_labels, {name: view[1] for name, view in views.items()})
         curve_data.update({f"{name}, {names[index]}": entry for name, entry in curves.items()})
         if "baseline" in models:
             assert evaluation.baseline_classes is not None  # checks.check_models, as binary

@@ -49,7 +49,7 @@ def binarized(
 ) -> Tuple[np.ndarray, Dict[str, np.ndarray]]:
     """One class's one-vs-rest view of multiclass scores: 0/1 labels, its probability, 1.0 where it is served.
 
-    The shape `regression.compare` and `html_report.curves` take for a binary model.
+    The shape `regression.compare` and `curve_points.curves` take for a binary model.
     """
     probabilities = np.asarray(scores[spec.PROBABILITIES_OUTPUT])
     served = np.asarray(scores[spec.CLASS_OUTPUT]).reshape(-1)

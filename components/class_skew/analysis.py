@@ -13,6 +13,7 @@ from components.class_skew import measures
 from components.class_skew import report as rp
 from components.class_skew.counts import LabelCounts
 from components.class_skew.errors import ClassSkewError, ClassSkewInputError
+from components.class_skew.report import FindingKind
 from components.class_skew.spec import ACTION_SETTINGS, WARN, ClassSkewParameters
 
 _THRESHOLD_SETTINGS = (
@@ -24,10 +25,10 @@ _THRESHOLD_SETTINGS = (
     "drift_js_threshold",
 )
 # Findings that get a summary line of their own (the split lines already say the severity).
-_SUMMARY_KINDS = (rp.SKEW, rp.DRIFT, rp.MISSING_LABELS, rp.SAMPLED_STATISTICS)
+_SUMMARY_KINDS = (FindingKind.SKEW, FindingKind.DRIFT, FindingKind.MISSING_LABELS, FindingKind.SAMPLED_STATISTICS)
 
 
-def _finding(split: str, kind: str, action: str, message: str, **numbers: Any) -> rp.Finding:
+def _finding(split: str, kind: FindingKind, action: str, message: str, **numbers: Any) -> rp.Finding:
     return rp.Finding(split=split, kind=kind, action=action, message=message, numbers=numbers)
 
 
@@ -85,7 +86,7 @@ def _data_findings(name: str, split: rp.SplitDistribution, label_key: str) -> Li
         findings.append(
             _finding(
                 name,
-                rp.MISSING_LABELS,
+                FindingKind.MISSING_LABELS,
                 WARN,
                 f"{name}: {split.missing_label_count} of {split.num_examples} rows have no {label_key!r} label",
                 missing_label_count=split.missing_label_count,
@@ -96,7 +97,7 @@ def _data_findings(name: str, split: rp.SplitDistribution, label_key: str) -> Li
         findings.append(
             _finding(
                 name,
-                rp.SAMPLED_STATISTICS,
+                FindingKind.SAMPLED_STATISTICS,
                 WARN,
                 f"{name}: StatisticsGen sampled {100 * split.sample_rate:g}% of the rows, so the class counts "
                 "are estimates, not exact (set sample_rate to 1 in StatisticsGen's stats_options for exact counts)",
@@ -110,7 +111,9 @@ def _severity_findings(name: str, split: rp.SplitDistribution, parameters: Class
     """An empty, single-class, severely or moderately imbalanced split, with the action its setting names."""
     if split.severity == measures.EMPTY:
         message = f"{name}: no labelled rows ({split.num_examples} rows)"
-        return [_finding(name, rp.EMPTY_SPLIT, parameters.on_empty_split, message, num_examples=split.num_examples)]
+        return [
+            _finding(name, FindingKind.EMPTY_SPLIT, parameters.on_empty_split, message, num_examples=split.num_examples)
+        ]
     if split.severity == measures.SINGLE_CLASS:
         action = parameters.on_single_class if name == parameters.train_split else WARN
         only = split.majority_class
@@ -119,11 +122,13 @@ def _severity_findings(name: str, split: rp.SplitDistribution, parameters: Class
             f"{name}: every labelled row has class {only!r} ({split.class_counts[only]} rows); classes "
             f"{list(split.absent_classes)} never occur"
         )
-        return [_finding(name, rp.SINGLE_CLASS_SPLIT, action, message, class_counts=split.class_counts)]
+        return [_finding(name, FindingKind.SINGLE_CLASS_SPLIT, action, message, class_counts=split.class_counts)]
     if split.severity not in (measures.SEVERE, measures.IMBALANCED):
         return []
     severe = split.severity == measures.SEVERE
-    kind, action = (rp.SEVERE_IMBALANCE, parameters.on_severe_imbalance) if severe else (rp.IMBALANCE, rp.NOTE)
+    kind, action = (
+        (FindingKind.SEVERE_IMBALANCE, parameters.on_severe_imbalance) if severe else (FindingKind.IMBALANCE, rp.NOTE)
+    )
     limit = parameters.severe_ratio if severe else parameters.imbalanced_ratio
     assert split.imbalance_ratio is not None and split.minority_share is not None  # Two classes or more.
     message = (
@@ -146,7 +151,7 @@ def _severity_findings(name: str, split: rp.SplitDistribution, parameters: Class
 
 
 def _distance_finding(
-    split: str, kind: str, action: str, subject: str, distance: rp.Distance, **numbers: Any
+    split: str, kind: FindingKind, action: str, subject: str, distance: rp.Distance, **numbers: Any
 ) -> rp.Finding:
     """A skew or drift finding: both distances against their limits, in the message and in the numbers."""
     message = (
@@ -180,6 +185,7 @@ def _skew(
     train = splits[train_name]
     skew: Dict[str, rp.Skew] = {}
     findings = []
+    kind, action = FindingKind.SKEW, parameters.on_skew
     for name in others:
         if train.labeled_count == 0 or splits[name].labeled_count == 0:
             continue
@@ -190,9 +196,7 @@ def _skew(
         skew[name] = result
         if result.over_threshold:
             subject = f"{name} vs {train_name}: label distribution skew"
-            findings.append(
-                _distance_finding(name, rp.SKEW, parameters.on_skew, subject, result, baseline_split=train_name)
-            )
+            findings.append(_distance_finding(name, kind, action, subject, result, baseline_split=train_name))
     return skew, findings
 
 
@@ -210,6 +214,7 @@ def _drift(
     findings = []
     all_classes = measures.sort_classes([*classes, *(c for pc in previous_counts.values() for c in pc.class_counts)])
     linf_limit, js_limit = parameters.drift_linf_threshold, parameters.drift_js_threshold
+    kind, action = FindingKind.DRIFT, parameters.on_drift
     for name in order:
         if name not in previous_counts:
             skipped[name] = "not in the previous span's statistics"
@@ -227,9 +232,7 @@ def _drift(
         compared[name] = result
         if result.over_threshold:
             subject = f"{name}: label distribution drift since span {previous_span}"
-            findings.append(
-                _distance_finding(name, rp.DRIFT, parameters.on_drift, subject, result, previous_span=previous_span)
-            )
+            findings.append(_distance_finding(name, kind, action, subject, result, previous_span=previous_span))
     if not compared:
         raise ClassSkewInputError(
             f"previous_statistics (span {previous_span}) share no comparable split with the current "

@@ -22,40 +22,18 @@ from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
 
 from components.class_skew import executor
-from components.class_skew.errors import ClassSkewError, ClassSkewInputError, ClassSkewParameterError
-from components.class_skew.report import LabelDistributionReport
+from components.class_skew.errors import ClassSkewParameterError
 from components.class_skew.spec import (
     EXAMPLES_KEY,
-    HYPERPARAMETERS_KEY,
     PREVIOUS_EXAMPLES_KEY,
     PREVIOUS_STATISTICS_KEY,
-    REPORT_KEY,
     SCHEMA_KEY,
     STATISTICS_KEY,
     ClassSkewParameters,
-    ClassSkewReport,
     ClassSkewSpec,
 )
 from components.common.component import component_spec
 from components.common.parameters import check_component_arguments
-
-__all__ = [
-    "ClassSkew",
-    "ClassSkewError",
-    "ClassSkewInputError",
-    "ClassSkewParameterError",
-    "ClassSkewParameters",
-    "ClassSkewReport",
-    "ClassSkewSpec",
-    "EXAMPLES_KEY",
-    "HYPERPARAMETERS_KEY",
-    "LabelDistributionReport",
-    "PREVIOUS_EXAMPLES_KEY",
-    "PREVIOUS_STATISTICS_KEY",
-    "REPORT_KEY",
-    "SCHEMA_KEY",
-    "STATISTICS_KEY",
-]
 
 # The default `parameters`: one frozen instance, so the defaults stay those of ClassSkewParameters.
 _DEFAULT_PARAMETERS = ClassSkewParameters()

@@ -9,6 +9,7 @@ strict (no NaN) and with sorted keys, so equal reports are equal files.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 import os
 from typing import Any, Dict, List, Mapping, Optional, Tuple
@@ -24,15 +25,23 @@ SUMMARY_FILE_NAME = "summary.txt"
 HYPERPARAMETERS_FILE_NAME = "hyperparameters.json"
 FORMAT_VERSION = 1
 
-# Kinds of findings.
-EMPTY_SPLIT = "empty_split"
-SINGLE_CLASS_SPLIT = "single_class"
-SEVERE_IMBALANCE = "severe_imbalance"
-IMBALANCE = "imbalanced"
-MISSING_LABELS = "missing_labels"
-SAMPLED_STATISTICS = "sampled_statistics"
-SKEW = "skew"
-DRIFT = "drift"
+
+class FindingKind(str, enum.Enum):
+    """What a finding is about. A str, so class_skew.json stores the value (`"skew"`) as it always has."""
+
+    EMPTY_SPLIT = "empty_split"
+    SINGLE_CLASS_SPLIT = "single_class"
+    SEVERE_IMBALANCE = "severe_imbalance"
+    IMBALANCE = "imbalanced"
+    MISSING_LABELS = "missing_labels"
+    SAMPLED_STATISTICS = "sampled_statistics"
+    SKEW = "skew"
+    DRIFT = "drift"
+
+    def __str__(self) -> str:
+        """The value, as in the JSON: log lines and messages say `skew`, not `FindingKind.SKEW`."""
+        return self.value
+
 
 # A finding's action besides the settings' warn and fail: recorded and logged, never fails
 # (a moderate imbalance is information, not a problem).
@@ -102,7 +111,7 @@ class Finding:
     """Something the report says about a split, and what it does (warn, fail or note)."""
 
     split: str
-    kind: str
+    kind: FindingKind
     action: str
     message: str
     numbers: Dict[str, Any]
@@ -175,7 +184,9 @@ class LabelDistributionReport:
                     splits={name: SplitDrift(**split) for name, split in drift["splits"].items()},
                     skipped_splits=dict(drift["skipped_splits"]),
                 ),
-                "findings": tuple(Finding(**finding) for finding in data["findings"]),
+                "findings": tuple(
+                    Finding(**{**finding, "kind": FindingKind(finding["kind"])}) for finding in data["findings"]
+                ),
                 "summary": tuple(data["summary"]),
             }
         )
@@ -210,7 +221,7 @@ class LabelDistributionReport:
             )
         try:
             return cls.from_json_dict(data)
-        except (KeyError, TypeError, AttributeError) as error:
+        except (KeyError, TypeError, AttributeError, ValueError) as error:  # ValueError: an unknown finding kind
             raise ClassSkewInputError(
                 f"{path} is not a complete ClassSkew report ({error!r}); re-run ClassSkew"
             ) from error

@@ -23,29 +23,16 @@ from tfx.dsl.components.base import base_beam_component, executor_spec
 from components.common.component import component_spec
 from components.common.parameters import check_component_arguments
 from components.rebalance import executor
-from components.rebalance.errors import RebalanceError, RebalanceInputError, RebalanceParameterError
+from components.rebalance.errors import RebalanceParameterError
 from components.rebalance.spec import (
     CLASS_SKEW_KEY,
     EXAMPLES_KEY,
     FEATURE_KEYS,
     LABEL_KEY,
-    REBALANCED_EXAMPLES_KEY,
     RebalanceParameters,
     RebalanceSpec,
     smote_features,
 )
-
-__all__ = [
-    "CLASS_SKEW_KEY",
-    "EXAMPLES_KEY",
-    "REBALANCED_EXAMPLES_KEY",
-    "Rebalance",
-    "RebalanceError",
-    "RebalanceInputError",
-    "RebalanceParameterError",
-    "RebalanceParameters",
-    "RebalanceSpec",
-]
 
 # The default `parameters`: one frozen instance, so the defaults stay those of RebalanceParameters.
 _DEFAULT_PARAMETERS = RebalanceParameters()

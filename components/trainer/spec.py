@@ -35,15 +35,6 @@ THRESHOLD_RULES = ("max_f1", "max_precision_at_recall", "max_recall_at_precision
 # The module path the stock Trainer imports `run_fn` from.
 RUN_FN = "components.trainer.model.run_fn"
 
-# Keys of the Trainer's `custom_config`.
-LABEL_KEY = "label_key"
-NUMERIC_FEATURE_KEYS = "numeric_feature_keys"
-CATEGORICAL_FEATURE_KEYS = "categorical_feature_keys"
-PARAMETERS = "parameters"
-# Optional keys, present for a multiclass label only (a binary custom_config is as before).
-CLASS_NAMES = "class_names"
-PROTECTED_CLASSES = "protected_classes"
-
 
 @dataclasses.dataclass(frozen=True)
 class TrainerParameters(ComponentParameters):
@@ -189,6 +180,16 @@ class TrainerParameters(ComponentParameters):
         check_ensemble_settings(
             self.ensemble_recipes, self.ensemble_combine, balanced_batches=self.balanced_batches, model=self.model
         )
+
+
+# Keys of the Trainer's `custom_config`, as `TrainerRunConfig` writes and reads them.
+LABEL_KEY = "label_key"
+NUMERIC_FEATURE_KEYS = "numeric_feature_keys"
+CATEGORICAL_FEATURE_KEYS = "categorical_feature_keys"
+PARAMETERS = "parameters"
+# Optional keys, present for a multiclass label only (a binary custom_config is as before).
+CLASS_NAMES = "class_names"
+PROTECTED_CLASSES = "protected_classes"
 
 
 @dataclasses.dataclass(frozen=True)

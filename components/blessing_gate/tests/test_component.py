@@ -6,7 +6,9 @@ import pytest
 from tfx import types
 from tfx.types import standard_artifacts
 
-from components.blessing_gate.component import (
+from components.blessing_gate.component import BlessingGate
+from components.blessing_gate.errors import GateConfigError
+from components.blessing_gate.spec import (
     BASELINE_MODEL_KEY,
     BLESSING_KEY,
     EVALUATION_KEY,
@@ -15,11 +17,9 @@ from components.blessing_gate.component import (
     GATE_REPORT_KEY,
     MODEL_KEY,
     SCHEMA_KEY,
-    BlessingGate,
-    GateConfigError,
+    BlessingGateParameters,
     GateReport,
 )
-from components.blessing_gate.spec import BlessingGateParameters
 
 NAMES = {"label_key": "Class", "slice_feature_keys": ("hour_band", "amount_bucket"), "eval_split": "eval"}
 

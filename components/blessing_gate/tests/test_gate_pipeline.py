@@ -13,9 +13,10 @@ import tensorflow as tf
 from tfx import v1 as tfx
 
 from components.baseline.strategy import LatestBlessedOtherModelStrategy
-from components.blessing_gate.component import BLESSING_KEY, GATE_REPORT_KEY, BlessingGate
+from components.blessing_gate.component import BlessingGate
 from components.blessing_gate.eval_config import gate_eval_config
 from components.blessing_gate.report import read_report
+from components.blessing_gate.spec import BLESSING_KEY, GATE_REPORT_KEY
 from components.blessing_gate.tests import fixtures
 
 GATE_ID = "BlessingGate"

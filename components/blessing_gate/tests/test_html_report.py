@@ -16,7 +16,7 @@ import pytest
 from tfx.dsl.io import fileio
 from tfx.types import standard_artifacts
 
-from components.blessing_gate import executor, html_report, spec
+from components.blessing_gate import curve_points, executor, html_report, spec
 from components.blessing_gate.judge import FAIL, PASS, REPORTED, TOO_SMALL, UNCERTAIN
 from components.blessing_gate.report import read_report
 from components.blessing_gate.spec import GateReport
@@ -130,7 +130,7 @@ def expected_rows(report, judged_only):
 def test_curves_of_four_known_predictions():
     labels = np.array([1, 0, 1, 0])
     probability = np.array([0.9, 0.8, 0.4, 0.1])
-    curve = html_report.curves(labels, {"m": {"probability": probability, "decision": probability >= 0.5}})["m"]
+    curve = curve_points.curves(labels, {"m": {"probability": probability, "decision": probability >= 0.5}})["m"]
     assert curve["roc"] == [[0.0, 0.0], [0.0, 0.5], [0.5, 0.5], [0.5, 1.0], [1.0, 1.0]]
     np.testing.assert_allclose(curve["pr"], [[0.5, 1.0], [0.5, 0.5], [1.0, 2 / 3], [1.0, 0.5]])
     assert curve["served"] == {"roc": [0.5, 0.5], "pr": [0.5, 0.5]}
@@ -140,14 +140,14 @@ def test_curves_are_thinned_but_keep_both_ends():
     rng = np.random.default_rng(3)
     labels = (rng.random(5000) < 0.1).astype(int)
     probability = rng.random(5000)
-    curve = html_report.curves(labels, {"m": {"probability": probability, "decision": probability >= 0.5}})["m"]
-    assert len(curve["pr"]) == html_report.MAX_CURVE_POINTS
+    curve = curve_points.curves(labels, {"m": {"probability": probability, "decision": probability >= 0.5}})["m"]
+    assert len(curve["pr"]) == curve_points.MAX_CURVE_POINTS
     assert curve["roc"][-1] == [1.0, 1.0]
 
 
 def test_every_section_from_crafted_inputs_with_the_gate_report_numbers():
     report = failing_report()
-    curve_data = html_report.curves(
+    curve_data = curve_points.curves(
         np.array([1, 0, 1, 0]), {"candidate": {"probability": np.array([0.9, 0.8, 0.4, 0.1]), "decision": np.ones(4)}}
     )
     page = html_report.render(

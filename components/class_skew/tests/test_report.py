@@ -11,7 +11,7 @@ from tfx.dsl.io import fileio
 from components.class_skew.analysis import analyze
 from components.class_skew.counts import LabelCounts
 from components.class_skew.errors import ClassSkewInputError
-from components.class_skew.report import LabelDistributionReport
+from components.class_skew.report import FindingKind, LabelDistributionReport
 from components.class_skew.spec import ClassSkewParameters
 
 
@@ -49,6 +49,20 @@ def test_the_json_keeps_its_keys(tmp_path):
     assert set(data["findings"][0]) == {"split", "kind", "action", "message", "numbers"}
 
 
+def test_finding_kinds_are_stored_as_their_plain_names_and_read_back_as_kinds(tmp_path):
+    report = sample_report()
+    report.save(str(tmp_path))
+    with open(os.path.join(str(tmp_path), "class_skew.json")) as handle:
+        text = handle.read()
+    kinds = [finding.kind for finding in report.findings]
+    assert FindingKind.IMBALANCE in kinds and FindingKind.DRIFT in kinds
+    assert '"kind": "imbalanced"' in text and '"kind": "drift"' in text and "FindingKind" not in text
+    loaded = LabelDistributionReport.load(str(tmp_path)).findings
+    assert [(type(finding.kind), finding.kind) for finding in loaded] == [(FindingKind, kind) for kind in kinds]
+    # Log lines and messages (`%s`, f-strings) say the plain name.
+    assert str(FindingKind.DRIFT) == f"{FindingKind.DRIFT}" == "drift"
+
+
 def test_load_errors(tmp_path):
     uri = str(tmp_path)
     with pytest.raises(ClassSkewInputError, match=r"no class_skew.json in"):
@@ -62,6 +76,10 @@ def test_load_errors(tmp_path):
     data = sample_report().to_json_dict()
     write(uri, json.dumps({**data, "format_version": 99}))
     with pytest.raises(ClassSkewInputError, match=r"format_version 99, this code reads 1"):
+        LabelDistributionReport.load(uri)
+    unknown_kind = {**data["findings"][0], "kind": "overfit"}
+    write(uri, json.dumps({**data, "findings": [unknown_kind]}))
+    with pytest.raises(ClassSkewInputError, match=r"is not a complete ClassSkew report"):
         LabelDistributionReport.load(uri)
     del data["skew"]
     write(uri, json.dumps(data))

@@ -34,9 +34,28 @@ def test_ints_travel_as_floats():
     assert isinstance(ClassSkewParameters(severe_ratio=200).to_exec_properties()["severe_ratio"], float)
 
 
+# In the order ClassSkewParameters checks them: numbers, ratios, thresholds, actions, splits, positive class.
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"skew_linf_threshold": "0.1"}, r"class_skew.skew_linf_threshold must be a number, got '0.1'"),
+        ({"imbalanced_ratio": True}, r"class_skew.imbalanced_ratio must be a number, got True"),
+        ({"imbalanced_ratio": 0.5}, r"class_skew.imbalanced_ratio must be >= 1, got 0.5"),
+        ({"severe_ratio": 2.0}, r"class_skew.severe_ratio \(2.0\) must be >= imbalanced_ratio \(3.0\)"),
+        ({"drift_js_threshold": 1.5}, r"class_skew.drift_js_threshold must be in \[0, 1\], got 1.5"),
+        ({"on_skew": "ignore"}, r"class_skew.on_skew must be one of warn, fail; got 'ignore'"),
+        ({"on_drift": "stop"}, r"class_skew.on_drift must be one of warn, fail; got 'stop'"),
+        ({"train_split": ""}, r"train_split and class_skew.eval_split must not be empty"),
+        ({"eval_split": "train"}, r"train_split and class_skew.eval_split must differ"),
+        ({"positive_class": ""}, r"positive_class must be None or a non-empty class name"),
+    ],
+)
+def test_a_bad_setting_fails_when_built_naming_it(params, message):
+    with pytest.raises(ClassSkewParameterError, match=message):
+        ClassSkewParameters(**params)
+
+
 def test_a_bad_setting_is_a_parameter_error_for_the_command_line():
-    with pytest.raises(ParameterError, match=r"class_skew.on_drift must be one of warn, fail"):
-        ClassSkewParameters(on_drift="stop")
     assert issubclass(ClassSkewParameterError, ParameterError)
     assert ClassSkewParameters.parse_field("positive_class", "none") is None
     assert ClassSkewParameters.parse_field("skew_js_threshold", "0.05") == 0.05
