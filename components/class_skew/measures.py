@@ -46,7 +46,8 @@ def linf_distance(p: Mapping[str, float], q: Mapping[str, float]) -> float:
 def js_divergence(p: Mapping[str, float], q: Mapping[str, float]) -> float:
     """Jensen-Shannon divergence in bits (log base 2), so it lies in [0, 1] like the thresholds."""
     divergence = 0.0
-    for k in set(p) | set(q):
+    # In a fixed order: summed in set order, the last digit changed with the process's hash seed.
+    for k in sorted(set(p) | set(q)):
         pk, qk = p.get(k, 0.0), q.get(k, 0.0)
         mk = (pk + qk) / 2.0
         if pk > 0:

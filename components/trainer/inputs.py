@@ -11,9 +11,11 @@ also writes the cache. The inputs need no statistics of their own: the Transform
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from typing import List, Sequence
 
+import numpy as np
 import tensorflow as tf
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx import v1 as tfx
@@ -109,8 +111,11 @@ def disk_cached_rows(batches: tf.data.Dataset, feature_keys: Sequence[str], cach
 
 def shuffle_buffer_rows(rows: float, feature_count: int) -> int:
     """Rows the shuffle buffer holds: all of them, or as many as SHUFFLE_BUFFER_BYTES allows."""
-    per_row = 4 * (feature_count + 1) + ROW_OVERHEAD_BYTES
-    return int(max(1, min(math.ceil(rows), SHUFFLE_BUFFER_BYTES // per_row)))
+    return int(max(1, min(math.ceil(rows), _buffer_capacity(feature_count))))
+
+
+def _buffer_capacity(feature_count: int) -> int:
+    return SHUFFLE_BUFFER_BYTES // (4 * (feature_count + 1) + ROW_OVERHEAD_BYTES)
 
 
 def shuffled_batches(
@@ -119,6 +124,39 @@ def shuffled_batches(
     """Batches of cached rows, reshuffled every epoch from a seed (same seed, same batches)."""
     shuffled = rows.shuffle(buffer_rows, seed=seed, reshuffle_each_iteration=True)
     return unstack_features(shuffled.batch(batch_size), feature_keys)
+
+
+def in_content_order(rows: tf.data.Dataset, feature_count: int) -> tf.data.Dataset:
+    """The rows sorted by their content when the shuffle buffer would hold them all; else as they come.
+
+    Beam writes a split's records in an order that can change from run to run (ImportExampleGen's
+    bundles), and a seeded shuffle of another order makes other batches and another model. Sorted
+    by content, the batches depend on the rows and the seed alone, so the same Examples give the same
+    model. Memory is the shuffle buffer's bound (`shuffle_buffer_rows`), which holds such a split in
+    full anyway; a larger split keeps the files' order and is shuffled within a window (logged).
+    """
+    limit = _buffer_capacity(feature_count)
+    features: List[np.ndarray] = []
+    labels: List[np.ndarray] = []
+    held = 0
+    for stacked, label in rows.batch(STATISTICS_BATCH_ROWS):
+        features.append(stacked.numpy())
+        labels.append(label.numpy())
+        held += len(labels[-1])
+        if held > limit:
+            logging.warning(
+                "Training split larger than the shuffle buffer (%d rows): batches follow the files' order, "
+                "which Beam may change between runs, so a run on re-ingested data may train another model",
+                limit,
+            )
+            return rows
+    if not held:
+        return rows
+    matrix = np.concatenate(features)
+    label_column = np.concatenate(labels)
+    # np.lexsort orders by its last key first: the label, then the features from the first on.
+    order = np.lexsort(np.column_stack([matrix, label_column])[:, ::-1].T)
+    return tf.data.Dataset.from_tensor_slices((matrix[order], label_column[order]))
 
 
 def compute_training_statistics(dataset: tf.data.Dataset) -> TrainingStatistics:

@@ -154,7 +154,9 @@ def _train_and_export(
     def read(files):
         return inputs.read_split(files, fn_args.data_accessor, schema, run.label_key, keys, parameters.batch_size)
 
-    train_rows = inputs.disk_cached_rows(read(fn_args.train_files), keys, os.path.join(cache_dir, "train"))
+    train_rows = inputs.in_content_order(
+        inputs.disk_cached_rows(read(fn_args.train_files), keys, os.path.join(cache_dir, "train")), len(keys)
+    )
     if run.is_multiclass:
         # k >= 3 classes: a softmax model and per-class weights tuned on valid instead of a threshold.
         valid_rows = read(fn_args.eval_files).cache(os.path.join(cache_dir, "valid"))
@@ -162,7 +164,7 @@ def _train_and_export(
             fn_args, run, features, transform_output, train_rows, valid_rows, cache_dir
         )
         return
-    # The counting pass reads the whole split once and so writes the cache that every epoch reads.
+    # The first full read (sorting, or counting for a split too large to sort) writes the cache every epoch reads.
     stats = inputs.compute_training_statistics(train_rows.batch(inputs.STATISTICS_BATCH_ROWS))
     valid = read(fn_args.eval_files).cache(os.path.join(cache_dir, "valid"))
     if stats.positives == 0 or stats.negatives == 0:

@@ -55,3 +55,23 @@ def test_ratio_text():
     assert measures.ratio_text(577.5) == "1:578"
     assert measures.ratio_text(4.0) == "1:4.0"
     assert measures.ratio_text(None) == "-"
+
+
+def test_js_divergence_does_not_depend_on_the_process_hash_seed():
+    """Summed in set order, its last digit changed from process to process (string hashing is salted)."""
+    import subprocess
+    import sys
+
+    program = (
+        "from components.class_skew import measures\n"
+        "p = {f'class_{i}': (i + 1) / 210.0 for i in range(20)}\n"
+        "q = {f'class_{i}': (20 - i) / 210.0 for i in range(20)}\n"
+        "print(repr(measures.js_divergence(p, q)))\n"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", program], env={"PYTHONHASHSEED": str(seed)}, capture_output=True, text=True, check=True
+        ).stdout
+        for seed in range(8)
+    }
+    assert len(outputs) == 1, outputs

@@ -40,3 +40,42 @@ def test_an_empty_split_is_a_training_data_error():
     empty = tf.data.Dataset.from_tensor_slices(({"a": np.zeros((0, 1), np.float32)}, np.zeros((0, 1), np.float32)))
     with pytest.raises(inputs.TrainingDataError, match="the training split is empty"):
         inputs.compute_training_statistics(empty.batch(8))
+
+
+def _rows(matrix, labels):
+    return tf.data.Dataset.from_tensor_slices((matrix, labels))
+
+
+def _listed(rows):
+    return [(row.numpy().tolist(), label.numpy().tolist()) for row, label in rows]
+
+
+def test_rows_in_any_order_come_out_in_one_order():
+    """Beam may write a split's records in another order each run; sorted, the batches are the same."""
+    rng = np.random.default_rng(1)
+    matrix = rng.normal(size=(300, 3)).astype(np.float32)
+    matrix[10] = matrix[20]  # a duplicate row, with another label
+    labels = (rng.random(300) < 0.1).astype(np.float32).reshape(-1, 1)
+    labels[10], labels[20] = 0.0, 1.0
+    shuffled = rng.permutation(300)
+    in_order = _listed(inputs.in_content_order(_rows(matrix, labels), 3))
+    assert in_order == _listed(inputs.in_content_order(_rows(matrix[shuffled], labels[shuffled]), 3))
+    assert sorted(in_order) == sorted(_listed(_rows(matrix, labels))), "the same rows, none lost"
+    first, second = (
+        [batch["a"].numpy().tolist() for batch, _ in inputs.shuffled_batches(sorted_rows, "abc", 32, 7, 300)]
+        for sorted_rows in (
+            inputs.in_content_order(_rows(m, y), 3) for m, y in ((matrix, labels), (matrix[shuffled], labels[shuffled]))
+        )
+    )
+    assert first == second
+
+
+def test_a_split_larger_than_the_shuffle_buffer_keeps_its_order(monkeypatch, caplog):
+    matrix = np.arange(60, dtype=np.float32).reshape(20, 3)[::-1].copy()
+    labels = np.zeros((20, 1), np.float32)
+    per_row = 4 * (3 + 1) + inputs.ROW_OVERHEAD_BYTES
+    monkeypatch.setattr(inputs, "SHUFFLE_BUFFER_BYTES", 10 * per_row)
+    with caplog.at_level("WARNING"):
+        kept = _listed(inputs.in_content_order(_rows(matrix, labels), 3))
+    assert kept == _listed(_rows(matrix, labels))
+    assert "larger than the shuffle buffer (10 rows)" in caplog.text
