@@ -27,7 +27,9 @@ LOG_ODDS_RANGE = (-25.0, 17.0)
 
 
 def ranking_thresholds(
-    linear_count: int = LINEAR_COUNT, log_odds_count: int = LOG_ODDS_COUNT, log_odds: Tuple[float, float] = LOG_ODDS_RANGE
+    linear_count: int = LINEAR_COUNT,
+    log_odds_count: int = LOG_ODDS_COUNT,
+    log_odds: Tuple[float, float] = LOG_ODDS_RANGE,
 ) -> List[float]:
     """Increasing probabilities in (0, 1): TFMA's linear grid joined with a log-odds grid."""
     low, high = log_odds

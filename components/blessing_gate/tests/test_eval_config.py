@@ -10,8 +10,8 @@ from sklearn import metrics as sklearn_metrics
 
 from components.blessing_gate import spec
 from components.blessing_gate.eval_config import gate_eval_config
-from components.blessing_gate.ranking_auc import RANKING_THRESHOLDS
 from components.blessing_gate.judge import REQUIRED_METRICS
+from components.blessing_gate.ranking_auc import RANKING_THRESHOLDS
 from components.blessing_gate.spec import BlessingGateParameters
 
 PARAMETERS = BlessingGateParameters(
