@@ -31,9 +31,6 @@ classes one without. Recall carries no TFMA threshold in multiclass: TFMA 0.47 l
 metric up by the spec's sub-key without the metric's `top_k`, finds nothing and fails validation
 on every slice ("Metric not found", tried), so the Evaluator could never bless; recall and its
 drop per protected class are judged by the gate alone.
-
-Every ROC-AUC and PR-AUC is `ranking_auc.RankingAUC`: TFMA's AUC on a grid of thresholds fine in the
-tails, where a rare class's scores crowd (see that module for why the default grid is not enough).
 """
 
 from __future__ import annotations
@@ -45,7 +42,6 @@ import tensorflow_model_analysis as tfma
 
 from components.blessing_gate import spec
 from components.blessing_gate.errors import GateConfigError
-from components.blessing_gate.ranking_auc import RankingAUC
 from components.blessing_gate.spec import BlessingGateParameters
 from components.trainer.serving import DECISION_OUTPUT, PROBABILITY_OUTPUT
 
@@ -60,20 +56,12 @@ def _overall_only(lower_bound: float, max_drop: float | None = None) -> tfma.Per
     return tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=threshold)
 
 
-def _metric(
-    class_name: str, name: str, *thresholds: tfma.PerSliceMetricThreshold, module: str = "", **settings
-) -> tfma.MetricConfig:
+def _metric(class_name: str, name: str, *thresholds: tfma.PerSliceMetricThreshold, **settings) -> tfma.MetricConfig:
     return tfma.MetricConfig(
         class_name=class_name,
-        module=module,
         config=json.dumps({"name": name, **settings}, sort_keys=True),
         per_slice_thresholds=list(thresholds),
     )
-
-
-def _ranking_auc(name: str, *thresholds: tfma.PerSliceMetricThreshold, **settings) -> tfma.MetricConfig:
-    """ROC-AUC (or PR-AUC with curve="PR") on the fine grid of `ranking_auc`."""
-    return _metric(RankingAUC.__name__, name, *thresholds, module=RankingAUC.__module__, **settings)
 
 
 def _multiclass_specs(parameters: BlessingGateParameters, classes: int, protected: Sequence[int]) -> list:
@@ -88,8 +76,8 @@ def _multiclass_specs(parameters: BlessingGateParameters, classes: int, protecte
             output_names=[spec.PROBABILITIES_OUTPUT],
             binarize=tfma.BinarizationOptions(class_ids={"values": list(class_ids)}),
             metrics=[
-                _ranking_auc(spec.AUC, *([auc] if thresholded else [])),
-                _ranking_auc(spec.PR_AUC, *([pr_auc] if thresholded else []), curve="PR"),
+                _metric("AUC", spec.AUC, *([auc] if thresholded else [])),
+                _metric("AUC", spec.PR_AUC, *([pr_auc] if thresholded else []), curve="PR"),
             ],
         )
 
@@ -123,8 +111,8 @@ def _multiclass_specs(parameters: BlessingGateParameters, classes: int, protecte
             output_names=[spec.PROBABILITIES_OUTPUT],
             aggregate=tfma.AggregationOptions(macro_average=True, class_weights={index: 1.0 for index in every}),
             metrics=[
-                _ranking_auc(spec.MACRO_PREFIX + spec.AUC),
-                _ranking_auc(spec.MACRO_PREFIX + spec.PR_AUC, curve="PR"),
+                _metric("AUC", spec.MACRO_PREFIX + spec.AUC),
+                _metric("AUC", spec.MACRO_PREFIX + spec.PR_AUC, curve="PR"),
             ],
         ),
     ]
@@ -176,8 +164,8 @@ def gate_eval_config(
         output_names=[probability_output],
         metrics=[
             tfma.MetricConfig(class_name="ExampleCount", config=json.dumps({"name": spec.EXAMPLE_COUNT})),
-            _ranking_auc(spec.AUC, _overall_only(parameters.min_auc)),
-            _ranking_auc(spec.PR_AUC, _overall_only(parameters.min_pr_auc, parameters.max_pr_auc_drop), curve="PR"),
+            _metric("AUC", spec.AUC, _overall_only(parameters.min_auc)),
+            _metric("AUC", spec.PR_AUC, _overall_only(parameters.min_pr_auc, parameters.max_pr_auc_drop), curve="PR"),
             _metric("SensitivityAtSpecificity", spec.RECALL_AT_FPR, specificity=1.0 - parameters.recall_at_fpr),
         ],
     )
