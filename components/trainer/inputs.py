@@ -1,11 +1,12 @@
 """The Trainer's input pipeline: decoding a split, caching its rows on disk, shuffling, class counts.
 
 A split, as the Transform wrote it, is decoded by TFXIO once, into rows of (feature vector,
-label) that are cached in a file on local disk; every later pass (each epoch, each ensemble
-member) reads that cache. Categorical vocabulary ids travel in the float vector too (exact
-below 2**24, far above any vocabulary kept); the model splits the vector by position. The
-counting pass that sizes the loss weights and the initial bias is the first full read, so it
-also writes the cache. The inputs need no statistics of their own: the Transform standardised them.
+label) that are cached in a file on local disk. A training split the shuffle buffer holds is
+then sorted by content in memory (`in_content_order`) and every later pass (each epoch, each
+ensemble member) reads those sorted rows; a larger one is read from the disk cache, which its
+counting pass writes. Categorical vocabulary ids travel in the float vector too (exact below
+2**24, far above any vocabulary kept); the model splits the vector by position. The inputs need
+no statistics of their own: the Transform standardised them.
 """
 
 from __future__ import annotations
