@@ -6,6 +6,10 @@ only (`per_slice_thresholds` with the overall SlicingSpec). A `MetricConfig.thre
 would apply to every slice, and a slice holding three positives would fail recall by
 chance; the per-slice judgement, with its "too small to judge", is BlessingGate's job.
 
+ROC-AUC (`auc`, and `macro_auc` in multiclass) is `log_odds_auc.LogOddsAUC`, not TFMA's `AUC`,
+whose 10,000 buckets over [0, 1] tie most of a rare-class model's scores and read it low. PR-AUC
+stays TFMA's: its error on the same scores is a thousandth (benchmarks/RESULTS.md).
+
 The serving signature returns `probability` (ranking metrics) and `decision` (the
 0/1 cut at the tuned threshold): recall, precision, F1 and the confusion counts on
 `decision` are therefore measured at the served threshold; TFMA's default 0.5 cut of
@@ -40,7 +44,7 @@ from typing import Sequence
 
 import tensorflow_model_analysis as tfma
 
-from components.blessing_gate import spec
+from components.blessing_gate import log_odds_auc, spec
 from components.blessing_gate.errors import GateConfigError
 from components.blessing_gate.spec import BlessingGateParameters
 from components.trainer.serving import DECISION_OUTPUT, PROBABILITY_OUTPUT
@@ -64,6 +68,13 @@ def _metric(class_name: str, name: str, *thresholds: tfma.PerSliceMetricThreshol
     )
 
 
+def _roc_auc(name: str, *thresholds: tfma.PerSliceMetricThreshold) -> tfma.MetricConfig:
+    """ROC-AUC as `log_odds_auc.LogOddsAUC` computes it: exact where TFMA's `AUC` ties most scores."""
+    config = _metric(log_odds_auc.LogOddsAUC.__name__, name, *thresholds)
+    config.module = log_odds_auc.__name__
+    return config
+
+
 def _multiclass_specs(parameters: BlessingGateParameters, classes: int, protected: Sequence[int]) -> list:
     """The MetricsSpecs of a k-class model (see the module doc): TFMA's thresholds on the protected classes only."""
     every = list(range(classes))
@@ -76,7 +87,7 @@ def _multiclass_specs(parameters: BlessingGateParameters, classes: int, protecte
             output_names=[spec.PROBABILITIES_OUTPUT],
             binarize=tfma.BinarizationOptions(class_ids={"values": list(class_ids)}),
             metrics=[
-                _metric("AUC", spec.AUC, *([auc] if thresholded else [])),
+                _roc_auc(spec.AUC, *([auc] if thresholded else [])),
                 _metric("AUC", spec.PR_AUC, *([pr_auc] if thresholded else []), curve="PR"),
             ],
         )
@@ -111,7 +122,7 @@ def _multiclass_specs(parameters: BlessingGateParameters, classes: int, protecte
             output_names=[spec.PROBABILITIES_OUTPUT],
             aggregate=tfma.AggregationOptions(macro_average=True, class_weights={index: 1.0 for index in every}),
             metrics=[
-                _metric("AUC", spec.MACRO_PREFIX + spec.AUC),
+                _roc_auc(spec.MACRO_PREFIX + spec.AUC),
                 _metric("AUC", spec.MACRO_PREFIX + spec.PR_AUC, curve="PR"),
             ],
         ),
@@ -164,7 +175,7 @@ def gate_eval_config(
         output_names=[probability_output],
         metrics=[
             tfma.MetricConfig(class_name="ExampleCount", config=json.dumps({"name": spec.EXAMPLE_COUNT})),
-            _metric("AUC", spec.AUC, _overall_only(parameters.min_auc)),
+            _roc_auc(spec.AUC, _overall_only(parameters.min_auc)),
             _metric("AUC", spec.PR_AUC, _overall_only(parameters.min_pr_auc, parameters.max_pr_auc_drop), curve="PR"),
             _metric("SensitivityAtSpecificity", spec.RECALL_AT_FPR, specificity=1.0 - parameters.recall_at_fpr),
         ],

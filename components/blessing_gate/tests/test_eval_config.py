@@ -5,10 +5,12 @@ import json
 
 import pytest
 import tensorflow_model_analysis as tfma
+from tensorflow_model_analysis.metrics import metric_specs
 
 from components.blessing_gate import spec
 from components.blessing_gate.eval_config import gate_eval_config
 from components.blessing_gate.judge import REQUIRED_METRICS
+from components.blessing_gate.log_odds_auc import LogOddsAUC
 from components.blessing_gate.spec import BlessingGateParameters
 
 PARAMETERS = BlessingGateParameters(
@@ -61,3 +63,12 @@ def test_metrics_outputs_and_slices():
     assert json.loads(metrics[spec.RECALL_AT_FPR][1].config)["specificity"] == pytest.approx(0.99)
     assert dict(config.model_specs[0].label_keys) == {"probability": "Class", "decision": "Class"}
     assert [list(slicing.feature_keys) for slicing in config.slicing_specs] == [[], ["hour_band"], ["amount_bucket"]]
+
+
+def test_roc_auc_is_the_log_odds_metric_and_tfma_can_build_it():
+    config = gate_eval_config(PARAMETERS, "Class", ["hour_band"])
+    _, auc = _metrics(config)[spec.AUC]
+    assert (auc.class_name, auc.module) == ("LogOddsAUC", "components.blessing_gate.log_odds_auc")
+    # What the Evaluator does with the config: import the module and build the metric from it.
+    metric = metric_specs.metric_instance(auc)
+    assert isinstance(metric, LogOddsAUC) and metric.name == spec.AUC
