@@ -133,7 +133,12 @@ class _LogOddsAUCCombiner(beam.CombineFn):
             example_weighted=self._example_weighted,
         )
         for label, prediction, weight in triples:
-            add_scores(accumulator, label, prediction, weight)
+            if prediction.size == 1 and label.size == 1 and weight.size == 1:
+                # One score (binary, or one class binarized): the common case, without add_scores' broadcasting.
+                pair = accumulator.setdefault(log_odds_bucket(float(prediction.item())), [0.0, 0.0])
+                pair[1 if float(label.item()) > 0.5 else 0] += float(weight.item())
+            else:
+                add_scores(accumulator, label, prediction, weight)
         return accumulator
 
     def merge_accumulators(self, accumulators: Iterable[Counts]) -> Counts:
