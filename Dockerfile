@@ -9,10 +9,8 @@
 # SMOTE), so the package is installed with --no-deps and the build checks those versions.
 FROM tensorflow/tfx:1.16.0
 
-# TFX 1.16 needs Keras 2 (tf-keras): set before any step imports TensorFlow. Eigen's CPU kernels
-# instead of oneDNN's, so a model does not depend on the node's CPU (components/__init__.py).
+# TFX 1.16 needs Keras 2 (tf-keras): set before any step imports TensorFlow.
 ENV TF_USE_LEGACY_KERAS=1 \
-    TF_ENABLE_ONEDNN_OPTS=0 \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1
 

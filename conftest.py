@@ -8,5 +8,4 @@ tests set them here, once, before any test module is collected.
 import os
 
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

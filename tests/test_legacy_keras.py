@@ -1,4 +1,4 @@
-"""`TF_USE_LEGACY_KERAS` (and `TF_ENABLE_ONEDNN_OPTS`) are set once, by importing the package, before TensorFlow loads.
+"""`TF_USE_LEGACY_KERAS` is set once, by importing the package, before TensorFlow loads.
 
 `components/__init__.py` sets it; `pipeline` imports `components` first. These tests check that
 this holds against a shell that says otherwise, and that the entry scripts import a first-party
@@ -30,22 +30,6 @@ def test_importing_the_package_gives_tensorflow_keras_2_whatever_the_shell_says(
     assert result.returncode == 0, result.stderr[-2000:]
     # Keras 2 is the tf_keras package; Keras 3 would be keras._tf_keras.keras.
     assert result.stdout.strip().startswith("tf_keras."), result.stdout
-
-
-@pytest.mark.parametrize(("shell_value", "onednn_on"), [(None, False), ("1", True)])
-def test_importing_the_package_turns_onednn_off_unless_the_shell_asks_for_it(shell_value, onednn_on):
-    env = {"PATH": "/usr/bin:/bin"}
-    if shell_value is not None:
-        env["TF_ENABLE_ONEDNN_OPTS"] = shell_value
-    result = run_python(
-        "-c",
-        "import components\nimport tensorflow\nfrom tensorflow.python.util import _pywrap_util_port\n"
-        "print(_pywrap_util_port.IsMklEnabled())",
-        timeout=300,
-        env=env,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip() == str(onednn_on), result.stdout
 
 
 def _top_level_modules(tree: ast.Module):
