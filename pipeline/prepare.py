@@ -29,6 +29,7 @@ from typing import Any, Dict, Mapping, Optional
 from pipeline.config import PipelineConfig
 from pipeline.data import SPAN_DIR_PREFIX
 from pipeline.dataset import SPLIT_NAMES, DatasetDescription
+from pipeline.example_wire import example_bytes
 from pipeline.splits import SplitCountError, StratifiedSplitter
 from pipeline.table_scan import (
     ColumnTypes,
@@ -118,21 +119,6 @@ def reusable_span(folder: pathlib.Path, expected: Mapping[str, Any]) -> Optional
     return _manifest_span(folder, manifest)
 
 
-def _example_bytes(features: Mapping[str, object]) -> bytes:
-    from tensorflow.core.example import example_pb2, feature_pb2  # TensorFlow only when writing: the checks stay light
-
-    example = example_pb2.Example()
-    for name, value in features.items():
-        feature: feature_pb2.Feature = example.features.feature[name]
-        if isinstance(value, float):
-            feature.float_list.value.append(value)
-        elif isinstance(value, int):
-            feature.int64_list.value.append(value)
-        else:
-            feature.bytes_list.value.append(str(value).encode("utf-8"))
-    return example.SerializeToString(deterministic=True)
-
-
 def write_span(
     description: DatasetDescription, scan: TableScan, types: ColumnTypes, folder: pathlib.Path
 ) -> PreparedSpan:
@@ -168,7 +154,7 @@ def write_span(
                     text = row[index[item.column]].strip()
                     features[item.name] = item.band(math.nan if text in missing else float(text))
                 features[label.column] = cls
-                writers[splitter.assign(cls)].write(_example_bytes(features))
+                writers[splitter.assign(cls)].write(example_bytes(features))
             splitter.check_complete()
         except SplitCountError as error:
             raise PrepError(f"{scan.path} changed while it was being prepared ({error}); run again") from None
