@@ -32,6 +32,7 @@ from tensorflow_model_analysis.proto import config_pb2
 LOG_ODDS_LIMIT = 40.0
 BUCKETS_PER_UNIT = 500
 NAME = "auc"
+_END_BUCKET = int(LOG_ODDS_LIMIT * BUCKETS_PER_UNIT)
 
 # bucket -> [negative weight, positive weight]
 Counts = Dict[int, list]
@@ -39,13 +40,12 @@ Counts = Dict[int, list]
 
 def log_odds_bucket(probability: float) -> int:
     """The bucket of one probability: floor(log-odds * BUCKETS_PER_UNIT), clipped to the end buckets."""
-    limit = int(LOG_ODDS_LIMIT * BUCKETS_PER_UNIT)
     if not probability > 0.0:  # 0 and NaN: the lowest bucket
-        return -limit
+        return -_END_BUCKET
     if probability >= 1.0:
-        return limit
+        return _END_BUCKET
     log_odds = math.log(probability) - math.log1p(-probability)
-    return max(-limit, min(limit, math.floor(log_odds * BUCKETS_PER_UNIT)))
+    return max(-_END_BUCKET, min(_END_BUCKET, math.floor(log_odds * BUCKETS_PER_UNIT)))
 
 
 def auc_from_counts(counts: Counts) -> float:
@@ -64,12 +64,16 @@ def auc_from_counts(counts: Counts) -> float:
     return ranked_right / (total_negatives * total_positives)
 
 
+def _add_score(counts: Counts, label: float, probability: float, weight: float) -> None:
+    pair = counts.setdefault(log_odds_bucket(probability), [0.0, 0.0])
+    pair[1 if label > 0.5 else 0] += weight
+
+
 def add_scores(counts: Counts, labels: np.ndarray, probabilities: np.ndarray, weights: np.ndarray) -> Counts:
     """Adds (label in {0, 1}, probability, weight) triples to `counts`; returns it."""
     labels, probabilities, weights = (np.ravel(array) for array in np.broadcast_arrays(labels, probabilities, weights))
     for label, probability, weight in zip(labels, probabilities, weights, strict=True):
-        pair = counts.setdefault(log_odds_bucket(float(probability)), [0.0, 0.0])
-        pair[1 if float(label) > 0.5 else 0] += float(weight)
+        _add_score(counts, float(label), float(probability), float(weight))
     return counts
 
 
@@ -135,8 +139,7 @@ class _LogOddsAUCCombiner(beam.CombineFn):
         for label, prediction, weight in triples:
             if prediction.size == 1 and label.size == 1 and weight.size == 1:
                 # One score (binary, or one class binarized): the common case, without add_scores' broadcasting.
-                pair = accumulator.setdefault(log_odds_bucket(float(prediction.item())), [0.0, 0.0])
-                pair[1 if float(label.item()) > 0.5 else 0] += float(weight.item())
+                _add_score(accumulator, float(label.item()), float(prediction.item()), float(weight.item()))
             else:
                 add_scores(accumulator, label, prediction, weight)
         return accumulator
