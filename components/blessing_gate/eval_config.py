@@ -6,17 +6,21 @@ only (`per_slice_thresholds` with the overall SlicingSpec). A `MetricConfig.thre
 would apply to every slice, and a slice holding three positives would fail recall by
 chance; the per-slice judgement, with its "too small to judge", is BlessingGate's job.
 
-ROC-AUC (`auc`, and `macro_auc` in multiclass) is `log_odds_auc.LogOddsAUC`, not TFMA's `AUC`,
-whose 10,000 buckets over [0, 1] tie most of a rare-class model's scores and read it low. PR-AUC
-stays TFMA's: its error on the same scores is a thousandth (benchmarks/RESULTS.md).
+A binary model's metrics are all `served_metrics.ServedMetric`s in one MetricsSpec without output
+names: one combiner per model reads the label, `probability` and `decision` of each example once
+and every metric is derived from its counts per slice, where TFMA's own metrics would each look the
+example up again (most of the Evaluator's time). ROC-AUC is counted per log-odds bucket (TFMA's
+`AUC` puts most of a rare-class model's scores in its first bucket and reads it low), PR-AUC is
+average precision, the figure the gate's paired rule judges.
 
 The serving signature returns `probability` (ranking metrics) and `decision` (the
 0/1 cut at the tuned threshold): recall, precision, F1 and the confusion counts on
-`decision` are therefore measured at the served threshold; TFMA's default 0.5 cut of
-a 0/1 value reproduces it exactly.
+`decision` are therefore measured at the served threshold.
 
-Multiclass (`class_names` given; issue #15) reads two outputs of the multiclass signature, both
-labelled with the class index (`ModelSpec.label_keys` per output):
+Multiclass (`class_names` given; issue #15) uses TFMA's metrics with its binarization, ROC-AUC
+as `log_odds_auc.LogOddsAUC` and PR-AUC as TFMA's interpolated `AUC(curve="PR")`; it reads two
+outputs of the multiclass signature, both labelled with the class index (`ModelSpec.label_keys`
+per output):
 - `probabilities` [batch, k], binarized one-vs-rest per class (`BinarizationOptions.class_ids`,
   metric sub-key `class_id`): ROC-AUC and PR-AUC per class, and their macro averages over all
   classes (`AggregationOptions(macro_average=True)` with unit class weights, key `macro_auc`...);
@@ -44,7 +48,7 @@ from typing import Sequence
 
 import tensorflow_model_analysis as tfma
 
-from components.blessing_gate import log_odds_auc, spec
+from components.blessing_gate import log_odds_auc, served_metrics, spec
 from components.blessing_gate.errors import GateConfigError
 from components.blessing_gate.spec import BlessingGateParameters
 from components.trainer.serving import DECISION_OUTPUT, PROBABILITY_OUTPUT
@@ -171,26 +175,37 @@ def gate_eval_config(
             slicing_specs=slicing_specs,
             metrics_specs=_multiclass_specs(parameters, len(names), protected),
         )
-    ranking = tfma.MetricsSpec(
-        output_names=[probability_output],
-        metrics=[
-            tfma.MetricConfig(class_name="ExampleCount", config=json.dumps({"name": spec.EXAMPLE_COUNT})),
-            _roc_auc(spec.AUC, _overall_only(parameters.min_auc)),
-            _metric("AUC", spec.PR_AUC, _overall_only(parameters.min_pr_auc, parameters.max_pr_auc_drop), curve="PR"),
-            _metric("SensitivityAtSpecificity", spec.RECALL_AT_FPR, specificity=1.0 - parameters.recall_at_fpr),
-        ],
+    outputs = {"probability_output": probability_output, "decision_output": decision_output}
+
+    def served(name: str, statistic: str, *thresholds: tfma.PerSliceMetricThreshold, **settings) -> tfma.MetricConfig:
+        config = _metric(
+            served_metrics.ServedMetric.__name__, name, *thresholds, statistic=statistic, **outputs, **settings
+        )
+        config.module = served_metrics.__name__
+        return config
+
+    served_threshold = (
+        served(spec.RECALL, served_metrics.RECALL, _overall_only(parameters.min_recall, parameters.max_recall_drop)),
+        served(spec.PRECISION, served_metrics.PRECISION),
+        served(spec.F1, served_metrics.F1),
+        served(spec.TRUE_POSITIVES, served_metrics.TRUE_POSITIVES),
+        served(spec.FALSE_POSITIVES, served_metrics.FALSE_POSITIVES),
+        served(spec.TRUE_NEGATIVES, served_metrics.TRUE_NEGATIVES),
+        served(spec.FALSE_NEGATIVES, served_metrics.FALSE_NEGATIVES),
     )
-    at_served_threshold = tfma.MetricsSpec(
-        output_names=[decision_output],
+    # No output_names: ServedMetric reads both served outputs of an example itself (`served_metrics`).
+    binary = tfma.MetricsSpec(
         metrics=[
-            _metric("Recall", spec.RECALL, _overall_only(parameters.min_recall, parameters.max_recall_drop)),
-            _metric("Precision", spec.PRECISION),
-            _metric("F1Score", spec.F1),
-            _metric("TruePositives", spec.TRUE_POSITIVES),
-            _metric("FalsePositives", spec.FALSE_POSITIVES),
-            _metric("TrueNegatives", spec.TRUE_NEGATIVES),
-            _metric("FalseNegatives", spec.FALSE_NEGATIVES),
-        ],
+            served(spec.EXAMPLE_COUNT, served_metrics.EXAMPLE_COUNT),
+            served(spec.AUC, served_metrics.ROC_AUC, _overall_only(parameters.min_auc)),
+            served(
+                spec.PR_AUC,
+                served_metrics.AVERAGE_PRECISION,
+                _overall_only(parameters.min_pr_auc, parameters.max_pr_auc_drop),
+            ),
+            served(spec.RECALL_AT_FPR, served_metrics.RECALL_AT_FPR, false_positive_rate=parameters.recall_at_fpr),
+            *served_threshold,
+        ]
     )
     return tfma.EvalConfig(
         model_specs=[
@@ -201,5 +216,5 @@ def gate_eval_config(
             )
         ],
         slicing_specs=slicing_specs,
-        metrics_specs=[ranking, at_served_threshold],
+        metrics_specs=[binary],
     )

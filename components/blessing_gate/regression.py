@@ -19,8 +19,9 @@ information about the difference. Comparing two independent intervals (0.80 ± 0
   on the same examples. Its drop's interval is a percentile bootstrap: `bootstrap_samples`
   resamples, drawn with `seed`, of the positives and, separately, of the negatives (the eval
   split's class counts are fixed by construction), each scored for both models at once, so the
-  two models' errors stay paired. Average precision differs from TFMA's interpolated PR-AUC in
-  the third decimal; the regression rule judges the paired figure, shown beside TFMA's.
+  two models' errors stay paired. The Evaluator's binary `pr_auc` is average precision too
+  (`served_metrics`, scores within one log-odds bucket tied); a multiclass evaluation's is TFMA's
+  interpolated PR-AUC, which differs in the third decimal. The rule judges the paired figure.
 """
 
 from __future__ import annotations

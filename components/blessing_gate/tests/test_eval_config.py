@@ -7,10 +7,10 @@ import pytest
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.metrics import metric_specs
 
-from components.blessing_gate import spec
+from components.blessing_gate import served_metrics, spec
 from components.blessing_gate.eval_config import gate_eval_config
 from components.blessing_gate.judge import REQUIRED_METRICS
-from components.blessing_gate.log_odds_auc import LogOddsAUC
+from components.blessing_gate.served_metrics import ServedMetric
 from components.blessing_gate.spec import BlessingGateParameters
 
 PARAMETERS = BlessingGateParameters(
@@ -20,7 +20,7 @@ PARAMETERS = BlessingGateParameters(
 
 def _metrics(config):
     return {
-        json.loads(metric.config)["name"]: (metrics_spec.output_names[0], metric)
+        json.loads(metric.config)["name"]: (tuple(metrics_spec.output_names), metric)
         for metrics_spec in config.metrics_specs
         for metric in metrics_spec.metrics
     }
@@ -51,24 +51,32 @@ def test_metrics_outputs_and_slices():
     config = gate_eval_config(parameters, "Class", ["hour_band", "amount_bucket"])
     metrics = _metrics(config)
     assert set(REQUIRED_METRICS) <= set(metrics)
-    assert {name for name, (output, _) in metrics.items() if output == "decision"} == {
-        spec.RECALL,
-        spec.PRECISION,
-        spec.F1,
-        spec.TRUE_POSITIVES,
-        spec.FALSE_POSITIVES,
-        spec.TRUE_NEGATIVES,
-        spec.FALSE_NEGATIVES,
+    # One spec without outputs: ServedMetric reads probability and decision itself.
+    assert [tuple(metrics_spec.output_names) for metrics_spec in config.metrics_specs] == [()]
+    statistics = {name: json.loads(metric.config)["statistic"] for name, (_, metric) in metrics.items()}
+    assert statistics == {
+        spec.EXAMPLE_COUNT: served_metrics.EXAMPLE_COUNT,
+        spec.AUC: served_metrics.ROC_AUC,
+        spec.PR_AUC: served_metrics.AVERAGE_PRECISION,
+        spec.RECALL_AT_FPR: served_metrics.RECALL_AT_FPR,
+        spec.RECALL: served_metrics.RECALL,
+        spec.PRECISION: served_metrics.PRECISION,
+        spec.F1: served_metrics.F1,
+        spec.TRUE_POSITIVES: served_metrics.TRUE_POSITIVES,
+        spec.FALSE_POSITIVES: served_metrics.FALSE_POSITIVES,
+        spec.TRUE_NEGATIVES: served_metrics.TRUE_NEGATIVES,
+        spec.FALSE_NEGATIVES: served_metrics.FALSE_NEGATIVES,
     }
-    assert json.loads(metrics[spec.RECALL_AT_FPR][1].config)["specificity"] == pytest.approx(0.99)
+    assert json.loads(metrics[spec.RECALL_AT_FPR][1].config)["false_positive_rate"] == pytest.approx(0.01)
+    assert json.loads(metrics[spec.RECALL][1].config)["decision_output"] == "decision"
     assert dict(config.model_specs[0].label_keys) == {"probability": "Class", "decision": "Class"}
     assert [list(slicing.feature_keys) for slicing in config.slicing_specs] == [[], ["hour_band"], ["amount_bucket"]]
 
 
-def test_roc_auc_is_the_log_odds_metric_and_tfma_can_build_it():
+def test_every_binary_metric_is_a_served_metric_that_tfma_can_build():
     config = gate_eval_config(PARAMETERS, "Class", ["hour_band"])
-    _, auc = _metrics(config)[spec.AUC]
-    assert (auc.class_name, auc.module) == ("LogOddsAUC", "components.blessing_gate.log_odds_auc")
-    # What the Evaluator does with the config: import the module and build the metric from it.
-    metric = metric_specs.metric_instance(auc)
-    assert isinstance(metric, LogOddsAUC) and metric.name == spec.AUC
+    for name, (_, metric) in _metrics(config).items():
+        assert (metric.class_name, metric.module) == ("ServedMetric", "components.blessing_gate.served_metrics")
+        # What the Evaluator does with the config: import the module and build the metric from it.
+        built = metric_specs.metric_instance(metric)
+        assert isinstance(built, ServedMetric) and built.name == name
