@@ -28,7 +28,7 @@ metrics and `log_odds_auc.LogOddsAUC` (`eval_config`).
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Mapping, Optional
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 import apache_beam as beam
 import numpy as np
@@ -118,36 +118,30 @@ def _ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator > 0 else float("nan")
 
 
+def _from_the_top(counts: Counts) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Buckets highest first: each one's positive weight, and the positive and negative weight at or above it."""
+    ordered = np.array([counts[bucket] for bucket in sorted(counts, reverse=True)], dtype=np.float64).reshape(-1, 2)
+    called = np.cumsum(ordered, axis=0)
+    return ordered[:, 1], called[:, 1], called[:, 0]
+
+
 def average_precision_from_counts(counts: Counts) -> float:
     """Σ over buckets holding positives, highest first, of (positives' share) × precision at that bucket."""
-    total_positives = sum(positives for _, positives in counts.values())
-    if total_positives <= 0.0:
+    positives, called_positive, called_negative = _from_the_top(counts)
+    if not called_positive.size or called_positive[-1] <= 0.0:
         return float("nan")
-    called_positive = called_negative = area = 0.0
-    for bucket in sorted(counts, reverse=True):
-        negatives, positives = counts[bucket]
-        called_positive += positives
-        called_negative += negatives
-        if positives > 0.0:
-            area += positives / total_positives * called_positive / (called_positive + called_negative)
-    return area
+    holding = positives > 0.0
+    precision = called_positive[holding] / (called_positive[holding] + called_negative[holding])
+    return float(np.sum(positives[holding] / called_positive[-1] * precision))
 
 
 def recall_at_fpr_from_counts(counts: Counts, false_positive_rate: float) -> float:
     """The largest recall at a bucket boundary where at most `false_positive_rate` of the negatives are called."""
-    total_negatives = sum(negatives for negatives, _ in counts.values())
-    total_positives = sum(positives for _, positives in counts.values())
-    if total_negatives <= 0.0 or total_positives <= 0.0:
+    _, called_positive, called_negative = _from_the_top(counts)
+    if not called_positive.size or called_positive[-1] <= 0.0 or called_negative[-1] <= 0.0:
         return float("nan")
-    caught = called_negative = best = 0.0
-    for bucket in sorted(counts, reverse=True):
-        negatives, positives = counts[bucket]
-        caught += positives
-        called_negative += negatives
-        if called_negative / total_negatives > false_positive_rate:
-            break
-        best = caught / total_positives
-    return best
+    within = called_negative / called_negative[-1] <= false_positive_rate  # a prefix: the share only grows
+    return float(called_positive[within][-1] / called_positive[-1]) if within.any() else 0.0
 
 
 def statistic(counts: ServedCounts, name: str, false_positive_rate: float = _DEFAULT_FPR) -> float:
