@@ -3,7 +3,8 @@
 A check of the Evaluator's figures from outside TFMA: the served SavedModel's `probability` on every
 raw eval tf.Example, then scikit-learn's ROC-AUC and average precision, the Evaluator's
 `LogOddsAUC` arithmetic on the same scores, and how many scores fall below 1e-4 (where TFMA's
-evenly spaced buckets tie them); with `--compare`, how far a second model's probabilities are
+evenly spaced buckets tie them), and the best recall any threshold reaches on the eval split at a
+minimum precision (an oracle); with `--compare`, how far a second model's probabilities are
 from the first's on the same rows. For a binary data set whose label the description names:
 
     .venv/bin/python scripts/served_model_auc.py --output outputs --label Class
@@ -24,6 +25,7 @@ def main() -> int:
     parser.add_argument("--output", required=True, help="local_runner.py's --output folder")
     parser.add_argument("--label", required=True, help="the label column (0/1 class index in the Examples)")
     parser.add_argument("--model", help="a SavedModel folder (default: the newest under OUTPUT/serving_model)")
+    parser.add_argument("--min-precision", type=float, default=0.5, help="for the oracle recall line (default 0.5)")
     parser.add_argument("--compare", help="a second SavedModel folder: also print how far its probabilities are")
     args = parser.parse_args()
 
@@ -52,6 +54,13 @@ def main() -> int:
         f"rows {y.size}, positives {int(y.sum())}; scikit-learn ROC-AUC {metrics.roc_auc_score(y, p):.4f}, "
         f"LogOddsAUC {bucketed:.4f}, average precision {metrics.average_precision_score(y, p):.4f}; "
         f"share of scores below 1e-4 {np.mean(p < 1e-4):.3f}"
+    )
+    precision, recall, thresholds = metrics.precision_recall_curve(y, p)
+    best = int(np.argmax(np.where(precision[:-1] >= args.min_precision, recall[:-1], -1.0)))
+    print(
+        f"best recall at precision >= {args.min_precision} over every threshold on this split (an oracle: no rule "
+        f"that picks the threshold elsewhere can do better): {recall[best]:.3f} at threshold {thresholds[best]:.4g}, "
+        f"precision {precision[best]:.3f}"
     )
     if args.compare:
         other = np.concatenate(probabilities[1])

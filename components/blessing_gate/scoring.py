@@ -6,9 +6,8 @@ This is one streaming pass over the eval split (the files the Evaluator read), i
 through the candidate's (and, when there is one, the baseline's) `serving_default`
 signature. It keeps the label and each model's probability and decision per example (24 bytes
 an example: about 1.4 MB for the default data's 57 000 eval rows); a multiclass model's k
-probabilities and served class instead (4k + 8 bytes per model). Measured on the default
-data: 21 s wall, 10 s CPU for both models, most of it loading the SavedModels; the paired
-bootstrap after it takes 1 s CPU.
+probabilities and served class instead (4k + 8 bytes per model). Its cost, with the paired
+bootstrap, is in the BlessingGate row of `benchmarks/pipeline_bench` (benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
