@@ -291,11 +291,21 @@ class _ServedCountsCombiner(beam.CombineFn):
             weight = _scalar(_value(weight, self._probability_output), "the example weight")
         accumulator.add(
             _scalar(label, "the label"),
-            _scalar(predictions[self._probability_output], f"output {self._probability_output!r}"),
-            _scalar(predictions[self._decision_output], f"output {self._decision_output!r}"),
+            _scalar(self._output(predictions, self._probability_output), f"output {self._probability_output!r}"),
+            _scalar(self._output(predictions, self._decision_output), f"output {self._decision_output!r}"),
             weight,
         )
         return accumulator
+
+    def _output(self, predictions: Any, name: str) -> Any:
+        if not isinstance(predictions, Mapping) or name not in predictions:
+            found = sorted(predictions) if isinstance(predictions, Mapping) else "one unnamed output"
+            where = f"the {self._key.model_name} model" if self._key.model_name else "the model"
+            raise ValueError(
+                f"ServedMetric: {where} serves no output {name!r} (it serves {found}); the binary gate needs the "
+                "Trainer's serving signature, with outputs probability and decision"
+            )
+        return predictions[name]
 
     def merge_accumulators(self, accumulators: Iterable[ServedCounts]) -> ServedCounts:
         accumulators = iter(accumulators)

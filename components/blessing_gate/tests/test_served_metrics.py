@@ -176,3 +176,13 @@ def test_metrics_of_one_model_share_one_combiner_which_tfma_runs_once():
 def test_a_misconfigured_metric_is_refused_with_its_name(build, match):
     with pytest.raises(ValueError, match=match):
         build()
+
+
+def test_a_model_without_the_decision_output_is_named_with_what_it_serves():
+    (counts, _) = ServedMetric("recall", served_metrics.RECALL).computations()
+    combiner = counts.combiner
+    element = metric_util.to_standard_metric_inputs(
+        {"labels": np.array([1.0]), "predictions": {"probability": np.array([0.3]), "logits": np.array([-0.8])}}
+    )
+    with pytest.raises(ValueError, match=r"serves no output 'decision' \(it serves \['logits', 'probability'\]\)"):
+        combiner.add_input(combiner.create_accumulator(), element)
