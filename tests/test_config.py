@@ -135,8 +135,8 @@ def test_the_gate_and_its_evaluator_take_the_pipeline_configs_evaluator_section(
         if "change_threshold" in threshold
     }
     assert drops == pytest.approx({"pr_auc": evaluator.max_pr_auc_drop, "recall": evaluator.max_recall_drop})
-    specificity = json.loads(metrics["recall_at_fpr"]["config"])["specificity"]
-    assert specificity == pytest.approx(1.0 - evaluator.recall_at_fpr)
+    false_positive_rate = json.loads(metrics["recall_at_fpr"]["config"])["false_positive_rate"]
+    assert false_positive_rate == pytest.approx(evaluator.recall_at_fpr)
 
 
 def test_config_flags_collect_repeated_values_in_order():

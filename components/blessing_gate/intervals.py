@@ -96,4 +96,8 @@ def logit_interval(pr_auc: float, positives: int, confidence: float) -> Optional
 
 
 def _expit(value: float) -> float:
-    return 1.0 / (1.0 + math.exp(-value))
+    """1 / (1 + e^-x) without overflow: e^-x of a large negative x would overflow, so use e^x / (1 + e^x) there."""
+    if value >= 0.0:
+        return 1.0 / (1.0 + math.exp(-value))
+    exponential = math.exp(value)
+    return exponential / (1.0 + exponential)

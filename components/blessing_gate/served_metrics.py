@@ -132,7 +132,8 @@ def average_precision_from_counts(counts: Counts) -> float:
         return float("nan")
     holding = positives > 0.0
     precision = called_positive[holding] / (called_positive[holding] + called_negative[holding])
-    return float(np.sum(positives[holding] / called_positive[-1] * precision))
+    # One division at the end: every positive ranked first gives exactly 1.0 (a sum of shares can miss it by 1e-16).
+    return float(min(1.0, np.sum(positives[holding] * precision) / called_positive[-1]))
 
 
 def recall_at_fpr_from_counts(counts: Counts, false_positive_rate: float) -> float:

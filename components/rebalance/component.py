@@ -6,7 +6,7 @@ Inputs:
   counts save the counting pass over the data (they are verified against the records seen).
 Output:
 - `rebalanced_examples` (Examples): the same split names, span and version; rebalanced splits as
-  gzip TFRecords `Split-<name>/data_tfrecord-*.gz`, every other split copied file by file (same
+  gzip TFRecords `Split-<name>/data_tfrecord*.gz`, every other split copied file by file (same
   bytes). Custom properties: `class_counts` (JSON {split: {"before": {...}, "after": {...}}}),
   `strategy`, `seed`, `rebalanced_splits`; plus `rebalance_summary.json` at the artifact root
   (TFX readers of Examples only look inside `Split-*` directories).

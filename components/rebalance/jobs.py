@@ -26,9 +26,13 @@ from components.rebalance.synthesis import Maker, SynthesizeClasses
 
 OUTPUT_FILE_PREFIX = "data_tfrecord"
 # Records chosen by the cuts, and synthetic records, go to files of their own (no Flatten); the
-# latter are named after the strategy (data_tfrecord-smote-*, data_tfrecord-mixup-*, ...).
-EXTRA_FILE_PREFIX = "data_tfrecord-extra"
-SYNTHETIC_FILE_PREFIX = "data_tfrecord-"
+# latter are named after the strategy (data_tfrecord_smote-*, data_tfrecord_mixup-*, ...). The
+# separator is "_", never "-": before it renames its files into place, Beam's file sink deletes
+# whatever matches `<its prefix>-*-of-<shards><suffix>`, so a write to `data_tfrecord` that
+# finalizes after one to `data_tfrecord-extra` deletes the latter's files (it did on Flink: the
+# undersampled majority class vanished from the split while the summary counted it).
+EXTRA_FILE_PREFIX = "data_tfrecord_extra"
+SYNTHETIC_FILE_PREFIX = "data_tfrecord_"
 JSON_LINES_SUFFIX = ".jsonl"
 
 

@@ -124,4 +124,7 @@ def test_auc_and_pr_auc_intervals_at_the_edges():
     assert intervals.logit_interval(1.0, 20, 0.95) is None
     assert intervals.logit_interval(0.0, 20, 0.95) is None
     assert intervals.logit_interval(0.5, 0, 0.95) is None
+    # One rounding step from 1 (a sum of shares): the logit is finite, the half-width ~1e8; no overflow.
+    lower, upper = intervals.logit_interval(1.0 - 2**-53, 3, 0.95)
+    assert lower < 1e-6 and upper == 1.0
     assert intervals.z_value(0.95) == pytest.approx(1.959964, abs=1e-6)

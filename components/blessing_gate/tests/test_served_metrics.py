@@ -186,3 +186,11 @@ def test_a_model_without_the_decision_output_is_named_with_what_it_serves():
     )
     with pytest.raises(ValueError, match=r"serves no output 'decision' \(it serves \['logits', 'probability'\]\)"):
         combiner.add_input(combiner.create_accumulator(), element)
+
+
+def test_every_positive_ranked_first_is_exactly_one_not_a_rounding_step_below():
+    # Seven positives in seven buckets, each a share of 1/7: summing the shares misses 1.0 by 2**-53.
+    labels = np.array([1.0] * 7 + [0.0] * 50)
+    probabilities = 1.0 / (1.0 + np.exp(-np.linspace(10.0, -10.0, labels.size)))
+    counts = _counts(labels, probabilities, labels)
+    assert served_metrics.statistic(counts, served_metrics.AVERAGE_PRECISION) == 1.0

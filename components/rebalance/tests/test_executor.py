@@ -65,7 +65,7 @@ def test_undersample_writes_exact_counts_copies_other_splits_and_records_what_it
     assert set(train) <= set(fx.read_split(binary_examples.uri, "train"))
     # Splits not rebalanced: the same files, byte for byte.
     assert split_files(output.uri, "eval") == split_files(binary_examples.uri, "eval")
-    assert all(name.startswith("data_tfrecord-") and name.endswith(".gz") for name in split_files(output.uri, "train"))
+    assert all(name.startswith("data_tfrecord") and name.endswith(".gz") for name in split_files(output.uri, "train"))
     # Same split names, span, version; tf.Example payload.
     assert artifact_utils.decode_split_names(output.split_names) == ["train", "eval"]
     assert (output.span, output.version) == (3, 1)
@@ -218,7 +218,7 @@ def test_augmentation_keeps_every_original_once_and_adds_exactly_the_seeded_synt
     assert min(synthetic.values()) == 0, "every original record is written, unchanged"
     assert not set(synthetic.elements()) & set(originals), "and only once"
     assert fx.class_counts(synthetic.elements()) == {"1": 45}
-    assert any(name.startswith(f"data_tfrecord-{strategy}-") for name in split_files(output.uri, "train"))
+    assert any(name.startswith(f"data_tfrecord_{strategy}-") for name in split_files(output.uri, "train"))
     assert split_files(output.uri, "eval") == split_files(binary_examples.uri, "eval")
     summary = json.load(open(os.path.join(output.uri, executor.SUMMARY_FILE_NAME)))
     assert summary["strategy"] == strategy and summary["splits"]["train"]["actions"] == {"0": "keep", "1": "synthesize"}
