@@ -217,6 +217,14 @@ class Executor(ComponentExecutor[RebalanceParameters], base_beam_executor.BaseBe
             result.wait_until_finish()
             _raise_problems(jobs.read_problems(problems_prefix), label_key)
             counting.check_counts(counting.read_counters(result), plans)
+            for plan in plans:
+                split_dir = os.path.join(temp_root, split_dir_name(plan.split))
+                missing = jobs.missing_output_files(split_dir, jobs.output_file_prefixes(plan, params))
+                if missing:
+                    raise RebalanceInternalError(
+                        f"Rebalance: split {plan.split!r} lost written records after the job ({'; '.join(missing)} "
+                        f"in {split_dir}); nothing was moved into place"
+                    )
 
         try:
             run_job(DEFAULT_CUT_LIMITS)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Dict, List, Mapping, Sequence, Tuple
+import re
+from typing import Dict, List, Mapping, Sequence, Set, Tuple
 
 import apache_beam as beam
 from tfx.dsl.io import fileio
@@ -34,6 +35,35 @@ OUTPUT_FILE_PREFIX = "data_tfrecord"
 EXTRA_FILE_PREFIX = "data_tfrecord_extra"
 SYNTHETIC_FILE_PREFIX = "data_tfrecord_"
 JSON_LINES_SUFFIX = ".jsonl"
+OUTPUT_FILE_SUFFIX = ".gz"
+_SHARD_NAME = re.compile(r"-(\d{5})-of-(\d{5})" + re.escape(OUTPUT_FILE_SUFFIX) + "$")
+
+
+def output_file_prefixes(plan: SplitPlan, parameters: RebalanceParameters) -> Tuple[str, ...]:
+    """The file prefixes one rebalanced split is written under: main records, cut records, synthetic records."""
+    prefixes = (OUTPUT_FILE_PREFIX, EXTRA_FILE_PREFIX)
+    if plan.smote_classes:
+        prefixes += (f"{SYNTHETIC_FILE_PREFIX}{parameters.strategy}",)
+    return prefixes
+
+
+def missing_output_files(split_dir: str, prefixes: Sequence[str]) -> List[str]:
+    """What is missing of each write's shards in `split_dir` (Beam writes one shard even for no records)."""
+    missing: List[str] = []
+    for prefix in prefixes:
+        shards: Dict[int, Set[int]] = {}  # shard count in the name -> shard numbers present
+        for path in fileio.glob(os.path.join(split_dir, f"{prefix}-*{OUTPUT_FILE_SUFFIX}")):
+            name = os.path.basename(os.fsdecode(path))
+            match = _SHARD_NAME.search(name)
+            if match and name == f"{prefix}{match.group(0)}":
+                shards.setdefault(int(match.group(2)), set()).add(int(match.group(1)))
+        if not shards:
+            missing.append(f"{prefix}-*: no shard")
+        for total, present in sorted(shards.items()):
+            absent = sorted(set(range(total)) - present)
+            if absent:
+                missing.append(f"{prefix}: shards {absent} of {total} absent")
+    return missing
 
 
 def synthesis_maker(parameters: RebalanceParameters) -> Maker:
@@ -156,7 +186,7 @@ class RebalanceSplit(beam.PTransform):
         if plan.needs_second_read(self._limits):
             inputs["cut_records"] = root | "ReadSplitForCut" >> beam.io.ReadFromTFRecord(self._pattern)
         applied = inputs | "ApplyPlan" >> ApplyPlan(plan, self._label_key, params.seed, self._limits)
-        outputs = {OUTPUT_FILE_PREFIX: applied["records"], EXTRA_FILE_PREFIX: applied[EXTRA_RECORDS]}
+        records = [applied["records"], applied[EXTRA_RECORDS]]
         problems = [applied[PROBLEMS_TAG]]
         smote_classes = plan.smote_classes
         if smote_classes:
@@ -167,12 +197,12 @@ class RebalanceSplit(beam.PTransform):
                 seed_key(params.seed),
                 synthesis_maker(params),
             )
-            outputs[f"{SYNTHETIC_FILE_PREFIX}{params.strategy}"] = synthetic["records"]
+            records.append(synthetic["records"])
             problems.append(synthetic[PROBLEMS_TAG])
-        for file_prefix, records in outputs.items():
-            _ = records | f"Write[{file_prefix}]" >> beam.io.WriteToTFRecord(
+        for file_prefix, written in zip(output_file_prefixes(plan, params), records, strict=True):
+            _ = written | f"Write[{file_prefix}]" >> beam.io.WriteToTFRecord(
                 os.path.join(self._split_dir, file_prefix),
-                file_name_suffix=".gz",
+                file_name_suffix=OUTPUT_FILE_SUFFIX,
                 compression_type=beam.io.filesystem.CompressionTypes.GZIP,
             )
         return tuple(problems) | "MergeProblems" >> beam.Flatten()

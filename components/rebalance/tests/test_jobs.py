@@ -39,3 +39,25 @@ def test_the_old_names_would_have_collided():
     """The check above can fail: `data_tfrecord`'s glob took `data_tfrecord-extra`'s shards."""
     doomed = _sink("data_tfrecord")._get_final_name_glob(1)
     assert fnmatch.fnmatch(_sink("data_tfrecord-extra")._get_final_name(0, 1), doomed)
+
+
+def _touch(directory, *names):
+    for name in names:
+        (directory / name).write_bytes(b"")
+
+
+def test_every_write_with_all_its_shards_is_complete(tmp_path):
+    _touch(tmp_path, "data_tfrecord-00000-of-00002.gz", "data_tfrecord-00001-of-00002.gz")
+    _touch(tmp_path, "data_tfrecord_extra-00000-of-00001.gz")
+    assert jobs.missing_output_files(str(tmp_path), (jobs.OUTPUT_FILE_PREFIX, jobs.EXTRA_FILE_PREFIX)) == []
+
+
+def test_a_deleted_write_or_shard_is_named(tmp_path):
+    # The loss the old names caused: the main write deleted the cut records' only shard.
+    _touch(tmp_path, "data_tfrecord-00000-of-00002.gz", "data_tfrecord_smote-00001-of-00003.gz")
+    missing = jobs.missing_output_files(str(tmp_path), PREFIXES[:3])
+    assert missing == [
+        "data_tfrecord: shards [1] of 2 absent",
+        "data_tfrecord_extra-*: no shard",
+        "data_tfrecord_smote: shards [0, 2] of 3 absent",
+    ]
