@@ -218,7 +218,7 @@ def _served_metric(
                 keys=[counts_key],
                 preprocessors=None,
                 combiner=_ServedCountsCombiner(
-                    counts_key, probability_output, decision_output, _is_multi_model(eval_config), example_weighted
+                    counts_key, (probability_output, decision_output), _is_multi_model(eval_config)
                 ),
             )
         )
@@ -262,19 +262,11 @@ def _scalar(value: Any, what: str) -> float:
 class _ServedCountsCombiner(beam.CombineFn):
     """Per slice and model: `ServedCounts` of every example."""
 
-    def __init__(
-        self,
-        key: metric_types.MetricKey,
-        probability_output: str,
-        decision_output: str,
-        multi_model: bool,
-        example_weighted: bool,
-    ):
+    def __init__(self, key: metric_types.MetricKey, outputs: Tuple[str, str], multi_model: bool):
+        """`key` names the model and whether examples are weighted; `outputs` are (probability, decision)."""
         self._key = key
-        self._probability_output = probability_output
-        self._decision_output = decision_output
+        self._probability_output, self._decision_output = outputs
         self._multi_model = multi_model
-        self._example_weighted = example_weighted
 
     def create_accumulator(self) -> ServedCounts:
         return ServedCounts()
@@ -287,7 +279,7 @@ class _ServedCountsCombiner(beam.CombineFn):
             label = _value(label, model)
         label = _value(label, self._probability_output)
         weight = 1.0
-        if self._example_weighted and element.example_weight is not None:
+        if self._key.example_weighted and element.example_weight is not None:
             weight = _value(element.example_weight, model) if self._multi_model else element.example_weight
             weight = _scalar(_value(weight, self._probability_output), "the example weight")
         accumulator.add(

@@ -194,3 +194,24 @@ def test_every_positive_ranked_first_is_exactly_one_not_a_rounding_step_below():
     probabilities = 1.0 / (1.0 + np.exp(-np.linspace(10.0, -10.0, labels.size)))
     counts = _counts(labels, probabilities, labels)
     assert served_metrics.statistic(counts, served_metrics.AVERAGE_PRECISION) == 1.0
+
+
+def test_example_weights_reach_the_counts_when_tfma_asks_for_weighted_metrics():
+    labels, probabilities, decisions = _fraud_like(seed=8, rows=2_000, positives=30)
+    weights = np.linspace(0.5, 2.0, labels.size)
+    examples = [
+        {
+            "labels": np.array([label]),
+            "predictions": {"probability": np.array([probability]), "decision": np.array([decision])},
+            "example_weights": np.array([weight]),
+        }
+        for label, probability, decision, weight in zip(labels, probabilities, decisions, weights, strict=True)
+    ]
+    metric = ServedMetric("pr_auc", served_metrics.AVERAGE_PRECISION)
+    weighted = _through_tfma(metric, examples, example_weighted=True)
+    expected = metrics.average_precision_score(labels, probabilities, sample_weight=weights)
+    assert weighted[metric_types.MetricKey(name="pr_auc", example_weighted=True)] == pytest.approx(expected, abs=1e-4)
+    unweighted = _through_tfma(metric, examples)
+    assert unweighted[metric_types.MetricKey(name="pr_auc")] == pytest.approx(
+        metrics.average_precision_score(labels, probabilities), abs=1e-4
+    )
