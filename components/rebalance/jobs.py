@@ -41,7 +41,7 @@ _SHARD_NAME = re.compile(r"-(\d{5})-of-(\d{5})" + re.escape(OUTPUT_FILE_SUFFIX) 
 
 def output_file_prefixes(plan: SplitPlan, parameters: RebalanceParameters) -> Tuple[str, ...]:
     """The file prefixes one rebalanced split is written under: main records, cut records, synthetic records."""
-    prefixes = (OUTPUT_FILE_PREFIX, EXTRA_FILE_PREFIX)
+    prefixes: Tuple[str, ...] = (OUTPUT_FILE_PREFIX, EXTRA_FILE_PREFIX)
     if plan.smote_classes:
         prefixes += (f"{SYNTHETIC_FILE_PREFIX}{parameters.strategy}",)
     return prefixes
