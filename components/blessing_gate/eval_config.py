@@ -18,7 +18,7 @@ The serving signature returns `probability` (ranking metrics) and `decision` (th
 `decision` are therefore measured at the served threshold.
 
 Multiclass (`class_names` given; issue #15) uses TFMA's metrics with its binarization, ROC-AUC
-as `log_odds_auc.LogOddsAUC` and PR-AUC as TFMA's interpolated `AUC(curve="PR")`; it reads two
+and PR-AUC (average precision, as in binary) from `log_odds_auc`; it reads two
 outputs of the multiclass signature, both labelled with the class index (`ModelSpec.label_keys`
 per output):
 - `probabilities` [batch, k], binarized one-vs-rest per class (`BinarizationOptions.class_ids`,
@@ -72,9 +72,9 @@ def _metric(class_name: str, name: str, *thresholds: tfma.PerSliceMetricThreshol
     )
 
 
-def _roc_auc(name: str, *thresholds: tfma.PerSliceMetricThreshold) -> tfma.MetricConfig:
-    """ROC-AUC as `log_odds_auc.LogOddsAUC` computes it: exact where TFMA's `AUC` ties most scores."""
-    config = _metric(log_odds_auc.LogOddsAUC.__name__, name, *thresholds)
+def _log_odds(metric: type, name: str, *thresholds: tfma.PerSliceMetricThreshold) -> tfma.MetricConfig:
+    """ROC-AUC or PR-AUC as `log_odds_auc` computes them: exact where TFMA's `AUC` ties most scores."""
+    config = _metric(metric.__name__, name, *thresholds)
     config.module = log_odds_auc.__name__
     return config
 
@@ -91,8 +91,8 @@ def _multiclass_specs(parameters: BlessingGateParameters, classes: int, protecte
             output_names=[spec.PROBABILITIES_OUTPUT],
             binarize=tfma.BinarizationOptions(class_ids={"values": list(class_ids)}),
             metrics=[
-                _roc_auc(spec.AUC, *([auc] if thresholded else [])),
-                _metric("AUC", spec.PR_AUC, *([pr_auc] if thresholded else []), curve="PR"),
+                _log_odds(log_odds_auc.LogOddsAUC, spec.AUC, *([auc] if thresholded else [])),
+                _log_odds(log_odds_auc.LogOddsAveragePrecision, spec.PR_AUC, *([pr_auc] if thresholded else [])),
             ],
         )
 
@@ -126,8 +126,8 @@ def _multiclass_specs(parameters: BlessingGateParameters, classes: int, protecte
             output_names=[spec.PROBABILITIES_OUTPUT],
             aggregate=tfma.AggregationOptions(macro_average=True, class_weights={index: 1.0 for index in every}),
             metrics=[
-                _roc_auc(spec.MACRO_PREFIX + spec.AUC),
-                _metric("AUC", spec.MACRO_PREFIX + spec.PR_AUC, curve="PR"),
+                _log_odds(log_odds_auc.LogOddsAUC, spec.MACRO_PREFIX + spec.AUC),
+                _log_odds(log_odds_auc.LogOddsAveragePrecision, spec.MACRO_PREFIX + spec.PR_AUC),
             ],
         ),
     ]

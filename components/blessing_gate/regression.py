@@ -19,9 +19,9 @@ information about the difference. Comparing two independent intervals (0.80 ± 0
   on the same examples. Its drop's interval is a percentile bootstrap: `bootstrap_samples`
   resamples, drawn with `seed`, of the positives and, separately, of the negatives (the eval
   split's class counts are fixed by construction), each scored for both models at once, so the
-  two models' errors stay paired. The Evaluator's binary `pr_auc` is average precision too
-  (`served_metrics`, scores within one log-odds bucket tied); a multiclass evaluation's is TFMA's
-  interpolated PR-AUC, which differs in the third decimal. The rule judges the paired figure.
+  two models' errors stay paired. The Evaluator's `pr_auc` is average precision too, binary and
+  per class (`log_odds_auc`, scores within one log-odds bucket tied), so the gate's report and
+  its rule speak of the same figure.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ bucket boundaries at which the negatives called positive are at most that share,
 `SensitivityAtSpecificity` defines it.
 
 Binary only: the multiclass EvalConfig binarizes per class with TFMA's sub-keys and uses TFMA's
-metrics and `log_odds_auc.LogOddsAUC` (`eval_config`).
+confusion metrics and `log_odds_auc`'s ROC-AUC and average precision (`eval_config`).
 """
 
 from __future__ import annotations
@@ -36,11 +36,17 @@ from tensorflow_model_analysis.metrics import metric_types
 from tensorflow_model_analysis.proto import config_pb2
 
 from components.blessing_gate import spec
-from components.blessing_gate.log_odds_auc import Counts, auc_from_counts, log_odds_bucket
+from components.blessing_gate.log_odds_auc import (
+    AVERAGE_PRECISION,
+    ROC_AUC,
+    Counts,
+    auc_from_counts,
+    average_precision_from_counts,
+    log_odds_bucket,
+    recall_at_fpr_from_counts,
+)
 
 EXAMPLE_COUNT = "example_count"
-ROC_AUC = "roc_auc"
-AVERAGE_PRECISION = "average_precision"
 RECALL_AT_FPR = "recall_at_fpr"
 RECALL = "recall"
 PRECISION = "precision"
@@ -116,33 +122,6 @@ class ServedCounts:
 def _ratio(numerator: float, denominator: float) -> float:
     """numerator / denominator, NaN when the denominator is not positive (as TFMA's confusion metrics)."""
     return numerator / denominator if denominator > 0 else float("nan")
-
-
-def _from_the_top(counts: Counts) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Buckets highest first: each one's positive weight, and the positive and negative weight at or above it."""
-    ordered = np.array([counts[bucket] for bucket in sorted(counts, reverse=True)], dtype=np.float64).reshape(-1, 2)
-    called = np.cumsum(ordered, axis=0)
-    return ordered[:, 1], called[:, 1], called[:, 0]
-
-
-def average_precision_from_counts(counts: Counts) -> float:
-    """Σ over buckets holding positives, highest first, of (positives' share) × precision at that bucket."""
-    positives, called_positive, called_negative = _from_the_top(counts)
-    if not called_positive.size or called_positive[-1] <= 0.0:
-        return float("nan")
-    holding = positives > 0.0
-    precision = called_positive[holding] / (called_positive[holding] + called_negative[holding])
-    # One division at the end: every positive ranked first gives exactly 1.0 (a sum of shares can miss it by 1e-16).
-    return float(min(1.0, np.sum(positives[holding] * precision) / called_positive[-1]))
-
-
-def recall_at_fpr_from_counts(counts: Counts, false_positive_rate: float) -> float:
-    """The largest recall at a bucket boundary where at most `false_positive_rate` of the negatives are called."""
-    _, called_positive, called_negative = _from_the_top(counts)
-    if not called_positive.size or called_positive[-1] <= 0.0 or called_negative[-1] <= 0.0:
-        return float("nan")
-    within = called_negative / called_negative[-1] <= false_positive_rate  # a prefix: the share only grows
-    return float(called_positive[within][-1] / called_positive[-1]) if within.any() else 0.0
 
 
 def statistic(counts: ServedCounts, name: str, false_positive_rate: float = _DEFAULT_FPR) -> float:
