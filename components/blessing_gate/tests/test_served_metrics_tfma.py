@@ -17,16 +17,17 @@ from sklearn import metrics
 from components.blessing_gate import spec, tfma_results
 from components.blessing_gate.tests import fixtures
 
-STOCK = (
-    ("ExampleCount", spec.EXAMPLE_COUNT, "probability"),
-    ("Recall", spec.RECALL, "decision"),
-    ("Precision", spec.PRECISION, "decision"),
-    ("F1Score", spec.F1, "decision"),
-    ("TruePositives", spec.TRUE_POSITIVES, "decision"),
-    ("FalsePositives", spec.FALSE_POSITIVES, "decision"),
-    ("TrueNegatives", spec.TRUE_NEGATIVES, "decision"),
-    ("FalseNegatives", spec.FALSE_NEGATIVES, "decision"),
-)
+# TFMA's stock metric for each figure the gate reads, and the output it is computed on.
+STOCK = {
+    spec.EXAMPLE_COUNT: ("ExampleCount", "probability"),
+    spec.RECALL: ("Recall", "decision"),
+    spec.PRECISION: ("Precision", "decision"),
+    spec.F1: ("F1Score", "decision"),
+    spec.TRUE_POSITIVES: ("TruePositives", "decision"),
+    spec.FALSE_POSITIVES: ("FalsePositives", "decision"),
+    spec.TRUE_NEGATIVES: ("TrueNegatives", "decision"),
+    spec.FALSE_NEGATIVES: ("FalseNegatives", "decision"),
+}
 
 
 def _stock_config() -> tfma.EvalConfig:
@@ -44,7 +45,7 @@ def _stock_config() -> tfma.EvalConfig:
                 output_names=[output],
                 metrics=[tfma.MetricConfig(class_name=class_name, config=json.dumps({"name": name}))],
             )
-            for class_name, name, output in STOCK
+            for name, (class_name, output) in STOCK.items()
         ],
     )
 
@@ -53,12 +54,16 @@ def _stock_config() -> tfma.EvalConfig:
 def evaluations(tmp_path_factory):
     root = tmp_path_factory.mktemp("served-vs-stock")
     rows = fixtures.eval_rows()
+    models = {
+        kind: fixtures.write_model(str(root / kind), kind, model_id)
+        for model_id, kind in ((1, "good"), (2, "stricter"))
+    }
     examples = fixtures.write_examples(str(root / "examples"), rows)
-    candidate = fixtures.write_model(str(root / "stricter"), "stricter", model_id=2)
-    baseline = fixtures.write_model(str(root / "good"), "good", model_id=1)
     loaded = {}
     for name, config in (("served", None), ("stock", _stock_config())):
-        outputs = fixtures.run_evaluator(str(root / name), examples, candidate, baseline=baseline, config=config)
+        outputs = fixtures.run_evaluator(
+            str(root / name), examples, models["stricter"], baseline=models["good"], config=config
+        )
         loaded[name] = tfma_results.load_evaluation(outputs["evaluation"].uri)
     return rows, loaded
 
@@ -70,7 +75,7 @@ def test_counts_and_ratios_equal_tfmas_own_metrics_on_every_slice_of_both_models
         served_slices, stock_slices = getattr(served, model), getattr(stock, model)
         assert set(served_slices) == set(stock_slices) == {"overall", "band=day", "band=night", "band=rare"}
         for slice_name, figures in stock_slices.items():
-            for _, name, _ in STOCK:
+            for name in STOCK:
                 expected = pytest.approx(figures[name], abs=1e-9, nan_ok=True)  # precision of no calls: NaN in both
                 assert served_slices[slice_name][name] == expected, (model, slice_name, name)
 
