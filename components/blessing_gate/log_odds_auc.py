@@ -104,23 +104,32 @@ READINGS: Dict[str, Callable[[Counts], float]] = {
 }
 
 
-def _add_score(counts: Counts, label: float, probability: float, weight: float) -> None:
+def add_score(counts: Counts, label: float, probability: float, weight: float) -> None:
+    """Adds one example's weight to its bucket, on the positive side when the label is above 0.5."""
     pair = counts.setdefault(log_odds_bucket(probability), [0.0, 0.0])
     pair[1 if label > 0.5 else 0] += weight
+
+
+def merge_counts(into: Counts, other: Counts) -> None:
+    """Adds `other`'s bucket weights to `into`."""
+    for bucket, (negatives, positives) in other.items():
+        pair = into.setdefault(bucket, [0.0, 0.0])
+        pair[0] += negatives
+        pair[1] += positives
 
 
 def add_scores(counts: Counts, labels: np.ndarray, probabilities: np.ndarray, weights: np.ndarray) -> Counts:
     """Adds (label in {0, 1}, probability, weight) triples to `counts`; returns it."""
     labels, probabilities, weights = (np.ravel(array) for array in np.broadcast_arrays(labels, probabilities, weights))
     for label, probability, weight in zip(labels, probabilities, weights, strict=True):
-        _add_score(counts, float(label), float(probability), float(weight))
+        add_score(counts, float(label), float(probability), float(weight))
     return counts
 
 
 class _LogOddsMetric(metric_types.Metric):
     """A metric read from per-log-odds-bucket counts; subclasses name the reading (`STATISTIC`)."""
 
-    STATISTIC = ROC_AUC
+    STATISTIC: str
 
     def __init__(self, name: str):
         super().__init__(metric_util.merge_per_key_computations(_log_odds_metric), name=name, statistic=self.STATISTIC)
@@ -208,7 +217,7 @@ class _LogOddsCombiner(beam.CombineFn):
         for label, prediction, weight in triples:
             if prediction.size == 1 and label.size == 1 and weight.size == 1:
                 # One score (binary, or one class binarized): the common case, without add_scores' broadcasting.
-                _add_score(accumulator, float(label.item()), float(prediction.item()), float(weight.item()))
+                add_score(accumulator, float(label.item()), float(prediction.item()), float(weight.item()))
             else:
                 add_scores(accumulator, label, prediction, weight)
         return accumulator
@@ -217,10 +226,7 @@ class _LogOddsCombiner(beam.CombineFn):
         accumulators = iter(accumulators)
         merged = next(accumulators)
         for other in accumulators:
-            for bucket, (negatives, positives) in other.items():
-                pair = merged.setdefault(bucket, [0.0, 0.0])
-                pair[0] += negatives
-                pair[1] += positives
+            merge_counts(merged, other)
         return merged
 
     def extract_output(self, accumulator: Counts) -> Dict[metric_types.MetricKey, float]:

@@ -40,9 +40,10 @@ from components.blessing_gate.log_odds_auc import (
     AVERAGE_PRECISION,
     ROC_AUC,
     Counts,
+    add_score,
     auc_from_counts,
     average_precision_from_counts,
-    log_odds_bucket,
+    merge_counts,
     recall_at_fpr_from_counts,
 )
 
@@ -84,27 +85,21 @@ class ServedCounts:
         self.examples = 0.0
 
     def add(self, label: float, probability: float, decision: float, weight: float) -> None:
-        positive = label > 0.5
-        pair = self.buckets.setdefault(log_odds_bucket(probability), [0.0, 0.0])
+        add_score(self.buckets, label, probability, weight)
         self.examples += weight
-        if positive:
-            pair[1] += weight
+        if label > 0.5:
             if decision >= 0.5:
                 self.true_positives += weight
             else:
                 self.false_negatives += weight
         else:
-            pair[0] += weight
             if decision >= 0.5:
                 self.false_positives += weight
             else:
                 self.true_negatives += weight
 
     def merge(self, other: ServedCounts) -> None:
-        for bucket, (negatives, positives) in other.buckets.items():
-            pair = self.buckets.setdefault(bucket, [0.0, 0.0])
-            pair[0] += negatives
-            pair[1] += positives
+        merge_counts(self.buckets, other.buckets)
         self.true_positives += other.true_positives
         self.false_positives += other.false_positives
         self.true_negatives += other.true_negatives
