@@ -204,13 +204,12 @@ class Executor(ComponentExecutor[RebalanceParameters], base_beam_executor.BaseBe
 
         def run_job(limits: CutLimits) -> None:
             pipeline = self._make_beam_pipeline()
+            settings = jobs.JobSettings(label_key, params, smote_keys, limits)
             problems = []
             for plan in plans:
                 split = plan.split
                 split_dir = os.path.join(temp_root, split_dir_name(split))
-                rebalance_split = jobs.RebalanceSplit(
-                    _split_pattern(examples, split), plan, label_key, params, smote_keys, limits, split_dir
-                )
+                rebalance_split = jobs.RebalanceSplit(_split_pattern(examples, split), plan, split_dir, settings)
                 problems.append(pipeline | f"Rebalance[{split}]" >> rebalance_split)
             _ = tuple(problems) | "Problems" >> jobs.WriteProblems(problems_prefix)
             result = pipeline.run()

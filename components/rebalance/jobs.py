@@ -8,6 +8,7 @@ folder, read back after the run, so the executor can fail before anything is mov
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -152,6 +153,16 @@ def read_counts(counts_prefix: str, splits: Sequence[str]) -> Dict[str, Dict[str
     return counts
 
 
+@dataclasses.dataclass(frozen=True)
+class JobSettings:
+    """What every split of one Rebalance job shares: the label, the settings, SMOTE's features, the cut limits."""
+
+    label_key: str
+    parameters: RebalanceParameters
+    smote_feature_keys: Tuple[str, ...]
+    limits: CutLimits
+
+
 class RebalanceSplit(beam.PTransform):
     """Pipeline root -> one split rebalanced by its plan, written as gzip TFRecords under `split_dir`.
 
@@ -161,31 +172,20 @@ class RebalanceSplit(beam.PTransform):
     memory by the portable runners. Returns the problems found (Problems), for `WriteProblems`.
     """
 
-    def __init__(
-        self,
-        pattern: str,
-        plan: SplitPlan,
-        label_key: str,
-        parameters: RebalanceParameters,
-        smote_feature_keys: Tuple[str, ...],
-        limits: CutLimits,
-        split_dir: str,
-    ):
+    def __init__(self, pattern: str, plan: SplitPlan, split_dir: str, settings: JobSettings):
         super().__init__()
         self._pattern = pattern
         self._plan = plan
-        self._label_key = label_key
-        self._parameters = parameters
-        self._smote_feature_keys = smote_feature_keys
-        self._limits = limits
         self._split_dir = split_dir
+        self._settings = settings
 
     def expand(self, root):
-        plan, params = self._plan, self._parameters
+        plan, settings = self._plan, self._settings
+        params = settings.parameters
         inputs = {"records": root | "ReadSplit" >> beam.io.ReadFromTFRecord(self._pattern)}
-        if plan.needs_second_read(self._limits):
+        if plan.needs_second_read(settings.limits):
             inputs["cut_records"] = root | "ReadSplitForCut" >> beam.io.ReadFromTFRecord(self._pattern)
-        applied = inputs | "ApplyPlan" >> ApplyPlan(plan, self._label_key, params.seed, self._limits)
+        applied = inputs | "ApplyPlan" >> ApplyPlan(plan, settings.label_key, params.seed, settings.limits)
         records = [applied["records"], applied[EXTRA_RECORDS]]
         problems = [applied[PROBLEMS_TAG]]
         smote_classes = plan.smote_classes
@@ -193,7 +193,7 @@ class RebalanceSplit(beam.PTransform):
             synthetic = applied[SMOTE_TAG] | "Synthesize" >> SynthesizeClasses(
                 plan.split,
                 {name: rule.synthetic for name, rule in smote_classes.items()},
-                self._smote_feature_keys,
+                settings.smote_feature_keys,
                 seed_key(params.seed),
                 synthesis_maker(params),
             )
