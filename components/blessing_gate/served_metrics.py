@@ -71,7 +71,8 @@ STATISTICS = (
 )
 # The name of the shared counts' key: not a metric anyone reads (TFMA does not write keys without a derived result).
 _COUNTS_NAME = "_served_counts"
-_DEFAULT_FPR = 0.001
+# The gate's own default, for a ServedMetric built by hand (gate_eval_config always passes the setting).
+_DEFAULT_FPR = spec.BlessingGateParameters().recall_at_fpr
 
 
 class ServedCounts:
