@@ -18,6 +18,7 @@ import pathlib
 
 # Importing the package sets TF_USE_LEGACY_KERAS before TensorFlow loads (components/__init__.py).
 from components.blessing_gate import log_odds_auc
+from components.trainer import threshold
 
 
 def main() -> int:
@@ -55,12 +56,14 @@ def main() -> int:
         f"LogOddsAUC {bucketed:.4f}, average precision {metrics.average_precision_score(y, p):.4f}; "
         f"share of scores below 1e-4 {np.mean(p < 1e-4):.3f}"
     )
-    precision, recall, thresholds = metrics.precision_recall_curve(y, p)
-    best = int(np.argmax(np.where(precision[:-1] >= args.min_precision, recall[:-1], -1.0)))
+    # The served rule itself, tuned on eval instead of valid: the same definition the Trainer uses.
+    oracle = threshold.choose_threshold(y, p, "max_recall_at_precision", min_precision=args.min_precision)
+    if not oracle.satisfied:
+        print(f"no threshold reaches precision {args.min_precision} on this split: {oracle.message}")
     print(
         f"best recall at precision >= {args.min_precision} over every threshold on this split (an oracle: no rule "
-        f"that picks the threshold elsewhere can do better): {recall[best]:.3f} at threshold {thresholds[best]:.4g}, "
-        f"precision {precision[best]:.3f}"
+        f"that picks the threshold elsewhere can do better): {oracle.recall:.3f} at threshold {oracle.threshold:.4g}, "
+        f"precision {oracle.precision:.3f}"
     )
     if args.compare:
         other = np.concatenate(probabilities[1])
