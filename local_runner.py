@@ -267,7 +267,7 @@ def _run_pipeline(
     failure: Optional[BaseException] = None
     try:
         LocalDagRunner().run(create_pipeline(config))
-    except Exception as error:  # noqa: BLE001 - reported below, after the summary of what did run
+    except Exception as error:
         failure = error
         logging.getLogger(__name__).error("the pipeline failed", exc_info=True)
     summary = run_summary.summarize_run(config, since=run_started)
