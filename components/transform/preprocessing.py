@@ -1,9 +1,9 @@
 """`preprocessing_fn` for the stock TFX Transform, built from the data set's columns (no column named in code).
 
 - Numeric columns are standardised with full-pass statistics of the training split (mean and
-  variance over the values present). A missing value becomes 0, the mean after standardising, and
-  a column that had missing values in the data gets an indicator feature `<column>__missing`, so
-  the model can tell an imputed mean from a real one.
+  variance over the values present), then clipped to +-`z_score_clip` when that is set. A missing
+  value becomes 0, the mean after standardising, and a column that had missing values in the data
+  gets an indicator feature `<column>__missing`, so the model can tell an imputed mean from a real one.
 - Categorical columns (text, or numbers declared categorical) go through a vocabulary of the
   training split with out-of-vocabulary buckets, so a category never seen in training still maps
   to an id; a missing value is a category of its own. The Trainer one-hot encodes or embeds the ids.
@@ -15,7 +15,7 @@ The transform graph is exported inside the model, so the serving signature takes
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping
+from typing import Any, Dict, Mapping, Optional
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -46,8 +46,8 @@ def _present_values(feature: Any) -> tf.Tensor:
     return feature.values if isinstance(feature, tf.SparseTensor) else tf.reshape(feature, [-1])
 
 
-def standardize(feature: Any) -> Dict[str, tf.Tensor]:
-    """z-scores of one numeric column, and whether each row was missing (for columns that can be).
+def standardize(feature: Any, clip: Optional[float] = None) -> Dict[str, tf.Tensor]:
+    """z-scores of one numeric column (clipped to +-`clip` if given), and whether each row was missing.
 
     The full-pass mean and variance are summed in float64: Beam may combine partial sums in another
     order on each run, and in float32 that moved the z-scores (and a model's probabilities) by ~1e-7
@@ -63,6 +63,8 @@ def standardize(feature: Any) -> Dict[str, tf.Tensor]:
     else:
         scaled_rows = tf.reshape(scaled_present, tf.shape(feature))
     scaled = tf.cast(_single_values(scaled_rows, tf.constant(0.0, tf.float64)), tf.float32)
+    if clip is not None:
+        scaled = tf.clip_by_value(scaled, -clip, clip)
     missing = tf.math.is_nan(_single_values(feature, tf.constant(float("nan"), feature.dtype)))
     return {"value": scaled, "missing": tf.cast(missing, tf.float32)}
 
@@ -91,7 +93,7 @@ def preprocessing_fn(raw: Mapping[str, Any], custom_config: Mapping[str, Any]) -
     inputs = TransformInputs.from_custom_config(custom_config)
     outputs: Dict[str, tf.Tensor] = {}
     for name in inputs.numeric_feature_keys:
-        scaled = standardize(raw[name])
+        scaled = standardize(raw[name], inputs.parameters.z_score_clip)
         outputs[name] = scaled["value"]
         if name in inputs.nullable_feature_keys:
             outputs[missing_indicator_key(name)] = scaled["missing"]

@@ -8,7 +8,7 @@ Transform's own settings (this dataclass, `transform.*` in the pipeline config).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, Mapping, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from components.common.parameters import ComponentParameters, require
 
@@ -19,7 +19,7 @@ MISSING_CATEGORY = "__missing__"
 
 @dataclasses.dataclass(frozen=True)
 class TransformParameters(ComponentParameters):
-    """How categorical columns become model inputs."""
+    """How numeric and categorical columns become model inputs."""
 
     SECTION = "transform"
 
@@ -29,6 +29,9 @@ class TransformParameters(ComponentParameters):
     oov_buckets: int = 1
     # The largest vocabulary kept per column (the most frequent categories).
     max_vocabulary: int = 1000
+    # Numeric z-scores are clipped to [-z_score_clip, z_score_clip]: one extreme value (an amount
+    # thousands of standard deviations out) then cannot saturate a unit. None: not clipped.
+    z_score_clip: Optional[float] = None
 
     def __post_init__(self) -> None:
         require(
@@ -36,6 +39,10 @@ class TransformParameters(ComponentParameters):
         )
         require(self.oov_buckets >= 1, f"transform.oov_buckets must be >= 1, got {self.oov_buckets!r}")
         require(self.max_vocabulary >= 1, f"transform.max_vocabulary must be >= 1, got {self.max_vocabulary!r}")
+        require(
+            self.z_score_clip is None or self.z_score_clip > 0,
+            f"transform.z_score_clip must be > 0 or None, got {self.z_score_clip!r}",
+        )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 
 import numpy as np
@@ -52,6 +53,18 @@ def test_numbers_are_standardised_with_missing_values_imputed_and_flagged():
     assert [row["diagnosis"] for row in transformed] == [0, 1, 0, 0]
 
 
+def test_z_scores_are_clipped_when_asked_and_the_served_graph_clips_the_same():
+    """Clipping bounds the model's input; the mean and variance (and the unclipped rows) stay those of the data."""
+    rows = [dict(ROWS[0], age=float(age)) for age in (0, 0, 0, 0, 0, 0, 0, 0, 0, 1000)]
+    inputs = dataclasses.replace(INPUTS, parameters=TransformParameters(z_score_clip=2.0))
+    transformed, output = transform(rows, inputs)
+    plain = (np.array([0.0] * 9 + [1000.0]) - 100) / 300
+    np.testing.assert_allclose([row["age"] for row in transformed], np.minimum(plain, 2.0), rtol=1e-5)
+    assert plain[-1] == pytest.approx(3.0), "the fixture's outlier lies beyond the clip"
+    served = output.transform_features_layer()({"age": tf.constant([-5000.0, 100.0, 5000.0])})
+    np.testing.assert_allclose(served["age"].numpy(), [-2.0, 0.0, 2.0], rtol=1e-6)
+
+
 def test_a_row_with_two_values_in_one_column_is_refused():
     """Each column has at most one value per row (data prep writes one); a second one must fail, not be dropped."""
     rows = [dict(ROWS[0], marker=[1.0, 2.0]), *ROWS[1:]]
@@ -87,3 +100,5 @@ def test_inputs_travel_in_custom_config_and_are_checked():
         TransformInputs("y", ("y",), ())
     with pytest.raises(ParameterError, match="transform.oov_buckets must be >= 1"):
         TransformParameters(oov_buckets=0)
+    with pytest.raises(ParameterError, match="transform.z_score_clip must be > 0 or None, got 0"):
+        TransformParameters(z_score_clip=0)
