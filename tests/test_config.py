@@ -188,7 +188,7 @@ def test_every_setting_can_be_set_including_tuples_and_pairs(assignment, read, e
         ("transform.oov_buckets=many", r"transform.oov_buckets='many'.*expected an int"),
         ("trainer.max_epochs=ten", r"trainer.max_epochs='ten'.*expected an int"),
         ("trainer.nope=1", r"unknown setting 'trainer.nope'"),
-        ("trainer.model=xgboost", r"trainer.model must be one of mlp, gbt, mlp_gbt; got 'xgboost'"),
+        ("trainer.model=xgboost", r"trainer.model must be one of mlp, gbt, mlp_gbt, rf, mlp_rf; got 'xgboost'"),
         ("trainer=1", r"unknown setting 'trainer'"),
     ],
 )

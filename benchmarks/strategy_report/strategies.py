@@ -165,6 +165,20 @@ STRATEGIES: Tuple[Strategy, ...] = (
         multiclass="the balanced-bagging MLP ensemble (largest class subsampled) and the trees (trainer.gbt_* as "
         "configured), class probabilities averaged",
     ),
+    # The random forest (trainer.model=rf): unweighted, the tuned threshold absorbs the imbalance.
+    Strategy(
+        "rf",
+        "random forest (TF-DF, trainer.rf_* as configured), unweighted; the tuned threshold absorbs the imbalance",
+        model="rf",
+        binary_only="the served random forest averages one class share per leaf (trainer.model=rf is binary only)",
+    ),
+    Strategy(
+        "mlp_rf",
+        "one MLP (plain bce) and the random forest, probabilities averaged",
+        trainer=(("loss", "bce"),),
+        model="mlp_rf",
+        binary_only="the served random forest averages one class share per leaf (trainer.model=mlp_rf is binary only)",
+    ),
 )
 STRATEGY_NAMES = tuple(strategy.name for strategy in STRATEGIES)
 

@@ -1,4 +1,4 @@
-"""A trained TF-DF gradient-boosted forest rewritten as plain TensorFlow ops, so serving needs no TF-DF.
+"""A trained TF-DF forest (gradient-boosted, or a binary random forest) rewritten as plain TensorFlow ops.
 
 A SavedModel that calls TF-DF's own inference op cannot even be loaded in a process that has not
 imported `tensorflow_decision_forests` ("Op type not registered 'SimpleMLCreateModelResource'").
@@ -17,7 +17,11 @@ What the arrays reproduce, exactly as the learner's own inference does:
   sigmoid is the forest's probability of the positive class;
 - for k >= 3 classes (the multinomial loss) TF-DF grows k trees per iteration, tree t adding to
   class t mod k, and starts each class at its own initial prediction: the model outputs k logits
-  whose softmax is the forest's class probabilities.
+  whose softmax is the forest's class probabilities;
+- a random forest (`winner_take_all=False`) predicts the mean over its trees of each leaf's share
+  of positive training rows: the leaf values are those shares and the model outputs the logit of
+  their mean, clipped to [PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR] so a row no tree calls
+  positive still has a finite logit.
 """
 
 from __future__ import annotations
@@ -31,6 +35,13 @@ import tensorflow as tf
 # TF-DF's shift of integer categories (0 is the out-of-dictionary item); `core_inference.CATEGORICAL_INTEGER_OFFSET`.
 CATEGORICAL_OFFSET = 1
 _SERIALIZATION_PACKAGE = "imbalance"
+# How the trees' leaf values make the output: boosting sums logits; a random forest averages probabilities.
+SUM_OF_LOGITS = "sum_of_logits"
+MEAN_OF_PROBABILITIES = "mean_of_probabilities"
+# The random forest's probabilities are clipped to [floor, 1 - floor] before the logit (float32 keeps 1 - 1e-6).
+PROBABILITY_FLOOR = 1e-6
+_GRADIENT_BOOSTED_TREES = "GRADIENT_BOOSTED_TREES"
+_RANDOM_FOREST = "RANDOM_FOREST"
 
 
 class ForestError(ValueError):
@@ -54,7 +65,9 @@ class FlatForest:
     depth: int  # the most conditions on any root-to-leaf path
     # float32 [outputs]: the initial prediction per output (1: the binomial loss's log-odds of the
     # base rate; k: the multinomial loss's per-class start). Tree t adds to output t mod outputs.
+    # A random forest's is [0]: it has one output and no initial prediction.
     bias: np.ndarray
+    combine: str = SUM_OF_LOGITS
 
     @property
     def trees(self) -> int:
@@ -67,10 +80,17 @@ class FlatForest:
 
 
 def flatten_forest(inspector: Any, feature_keys: Sequence[str], categorical_keys: Sequence[str]) -> FlatForest:
-    """The arrays of a trained `GradientBoostedTreesModel.make_inspector()`; inputs in `feature_keys` order."""
+    """The arrays of a trained TF-DF model's `make_inspector()`; inputs in `feature_keys` order.
+
+    Gradient-boosted trees of any label, or a random forest of a binary label (0/1).
+    """
     from tensorflow_decision_forests.component.py_tree import condition as conditions
     from tensorflow_decision_forests.component.py_tree import node as nodes
 
+    kind = inspector.model_type()
+    if kind not in (_GRADIENT_BOOSTED_TREES, _RANDOM_FOREST):
+        raise ForestError(f"a TF-DF model of type {kind} is not a forest the serving graph can evaluate")
+    leaf_value = _random_forest_leaf if kind == _RANDOM_FOREST else _boosted_leaf
     column = {key: index for index, key in enumerate(feature_keys)}
     categorical = set(categorical_keys)
     widths = [
@@ -86,7 +106,7 @@ def flatten_forest(inspector: Any, feature_keys: Sequence[str], categorical_keys
         index = len(rows)
         rows.append({"feature": 0, "threshold": 0.0, "categorical": False, "mask_row": 0, "missing": False})
         if isinstance(node, nodes.LeafNode):
-            rows[index].update(positive=index, negative=index, leaf=float(node.value.value))
+            rows[index].update(positive=index, negative=index, leaf=leaf_value(node.value))
             depth = max(depth, level)
             return index
         test = node.condition
@@ -110,13 +130,16 @@ def flatten_forest(inspector: Any, feature_keys: Sequence[str], categorical_keys
 
     for tree in inspector.extract_all_trees():
         roots.append(add(tree.root, 0))
-    header = inspector.specialized_header()
-    bias = np.asarray(list(header.initial_predictions), dtype=np.float32)
-    if header.num_trees_per_iter != bias.size or len(roots) % bias.size:
-        raise ForestError(
-            f"the forest has {len(roots)} trees, {header.num_trees_per_iter} per iteration, and "
-            f"{bias.size} initial predictions; the graph needs one tree per output and iteration"
-        )
+    if kind == _RANDOM_FOREST:
+        bias, combine = np.zeros(1, dtype=np.float32), MEAN_OF_PROBABILITIES
+    else:
+        header = inspector.specialized_header()
+        bias, combine = np.asarray(list(header.initial_predictions), dtype=np.float32), SUM_OF_LOGITS
+        if header.num_trees_per_iter != bias.size or len(roots) % bias.size:
+            raise ForestError(
+                f"the forest has {len(roots)} trees, {header.num_trees_per_iter} per iteration, and "
+                f"{bias.size} initial predictions; the graph needs one tree per output and iteration"
+            )
 
     def column_of(key: str, dtype: Any) -> np.ndarray:
         return np.asarray([row[key] for row in rows], dtype=dtype)
@@ -134,7 +157,21 @@ def flatten_forest(inspector: Any, feature_keys: Sequence[str], categorical_keys
         masks=np.stack(masks),
         depth=depth,
         bias=bias,
+        combine=combine,
     )
+
+
+def _boosted_leaf(value: Any) -> float:
+    """A boosted tree's leaf: its regression value, added to the logit."""
+    return float(value.value)
+
+
+def _random_forest_leaf(value: Any) -> float:
+    """A random-forest leaf's share of positive rows (class index 1 of the two classes TF-DF saw)."""
+    shares = list(value.probability)
+    if len(shares) != 2:
+        raise ForestError(f"a random-forest leaf holds {len(shares)} class shares; the serving graph takes a 0/1 label")
+    return float(shares[1])
 
 
 @tf.keras.utils.register_keras_serializable(package=_SERIALIZATION_PACKAGE)
@@ -168,6 +205,11 @@ class ForestLogit(tf.keras.layers.Layer):
                 positive, tf.gather(arrays["positive_child"], node), tf.gather(arrays["negative_child"], node)
             )
         leaves = tf.gather(arrays["leaf_value"], node)  # [batch, trees], iteration by iteration
+        if forest.combine == MEAN_OF_PROBABILITIES:
+            probability = tf.clip_by_value(
+                tf.reduce_mean(leaves, axis=1, keepdims=True), PROBABILITY_FLOOR, 1.0 - PROBABILITY_FLOOR
+            )
+            return tf.math.log(probability) - tf.math.log1p(-probability)
         if forest.outputs == 1:
             return tf.reduce_sum(leaves, axis=1, keepdims=True) + arrays["bias"]
         # Tree t adds to class t mod k: [batch, iterations, k] summed over the iterations.
@@ -201,7 +243,8 @@ class ForestLogit(tf.keras.layers.Layer):
             "bias": np.float32,
         }
         arrays = {name: np.asarray(saved[name], dtype=dtype) for name, dtype in dtypes.items()}
-        return cls(FlatForest(**arrays, depth=int(saved["depth"])), **config)
+        combine = str(saved.get("combine", SUM_OF_LOGITS))
+        return cls(FlatForest(**arrays, depth=int(saved["depth"]), combine=combine), **config)
 
 
 def forest_model(forest: FlatForest, feature_keys: Sequence[str]) -> tf.keras.Model:
@@ -212,4 +255,5 @@ def forest_model(forest: FlatForest, feature_keys: Sequence[str]) -> tf.keras.Mo
         if len(feature_keys) == 1
         else tf.keras.layers.Concatenate(name="stack")([inputs[key] for key in feature_keys])
     )
-    return tf.keras.Model(inputs=inputs, outputs=ForestLogit(forest, name="forest_logit")(stacked), name="gbt")
+    name = "rf" if forest.combine == MEAN_OF_PROBABILITIES else "gbt"
+    return tf.keras.Model(inputs=inputs, outputs=ForestLogit(forest, name="forest_logit")(stacked), name=name)

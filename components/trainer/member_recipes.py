@@ -129,6 +129,8 @@ def check_ensemble_settings(
             "trainer.ensemble_recipes trains one member per recipe; trainer.balanced_batches trains one model: "
             "choose one"
         )
-    if parsed and model == "gbt":
-        raise ParameterError("trainer.ensemble_recipes are MLP members; trainer.model=gbt trains none (use mlp_gbt)")
+    if parsed and model in ("gbt", "rf"):
+        raise ParameterError(
+            f"trainer.ensemble_recipes are MLP members; trainer.model={model} trains none (use mlp_{model})"
+        )
     return parsed

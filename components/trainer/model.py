@@ -10,7 +10,7 @@ indicators and vocabulary ids (`components/transform`). What it does, in order:
 3. trains with the configured loss and early stopping on validation PR-AUC: one model, one on
    balanced batches, or an ensemble whose members each see every positive and a share of the
    negatives (`training.py`); with `trainer.model=gbt` gradient-boosted trees instead
-   (`trees.py`), with `mlp_gbt` both, their probabilities averaged;
+   or a random forest (`rf`; `trees.py`), with `mlp_gbt` or `mlp_rf` both, their probabilities averaged;
 4. picks the decision threshold on the `valid` split, never on `eval` (`threshold.py`);
 5. exports a SavedModel whose serving signature takes raw tf.Examples, applies the transform
    graph, and returns the probability, the decision at that threshold and the threshold itself
@@ -54,6 +54,8 @@ from components.trainer.serving import (
 from components.trainer.spec import TrainerRunConfig
 from components.trainer.valid_threshold import tune_threshold
 
+# What a model of trees alone minimises, for the training report.
+_TREE_LOSSES = {"gbt": "binomial_log_likelihood", "rf": "none (random forest: each tree's information gain)"}
 # The serving contract, also importable from here; `serving.py` is its home.
 __all__ = [
     "DECISION_OUTPUT",
@@ -135,7 +137,7 @@ def _train_family(
     return trees.train_family(
         fitter.parameters.model,
         lambda: training.train_with(fitter, stats, train_rows, log_dir, cache_dir),
-        lambda: trees.train_gbt(
+        lambda: trees.train_trees(
             fitter.features, fitter.parameters, (stats.negatives, stats.positives), train_rows, fitter.valid
         ),
     )
@@ -201,7 +203,7 @@ def _train_and_export(
         "train_rows": stats.rows,
         "train_positives": stats.positives,
         "model": parameters.model,
-        # The trees minimise the binomial log-likelihood; `trainer.loss` is the MLP's.
-        "loss": "binomial_log_likelihood" if parameters.model == "gbt" else parameters.loss,
+        # Boosting minimises the binomial log-likelihood, a forest none; `trainer.loss` is the MLP's.
+        "loss": parameters.loss if parameters.trains_mlp else _TREE_LOSSES[parameters.model],
     }
     write_training_report(fn_args.serving_model_dir, report)

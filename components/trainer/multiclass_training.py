@@ -155,7 +155,7 @@ def train_model(
     return trees.train_family(
         parameters.model,
         lambda: _train_mlp(fitter, counts, train_rows, log_dir, cache_dir),
-        lambda: trees.train_gbt(features, parameters, counts, train_rows, valid),
+        lambda: trees.train_trees(features, parameters, counts, train_rows, valid),
     )
 
 

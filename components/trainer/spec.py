@@ -27,8 +27,11 @@ LOSSES = ("bce", "weighted_bce", "pos_weight", "focal", "auc")
 # loss=auc's share of BCE: the lowest share that kept credit-card PR-AUC within 0.01 of BCE on the
 # same batches with both seeds tried; 0.5 and less lost 0.1 with one seed or both (benchmarks/RESULTS.md).
 AUC_BCE_WEIGHT = 0.75
-# Model families: the MLP (ensemble), gradient-boosted trees (TF-DF), or both with their probabilities averaged.
-MODELS = ("mlp", "gbt", "mlp_gbt")
+# Model families: the MLP (ensemble), gradient-boosted trees or a random forest (TF-DF), or the MLP and
+# one tree family with their probabilities averaged. The random forest is binary only.
+MODELS = ("mlp", "gbt", "mlp_gbt", "rf", "mlp_rf")
+# The tree family each model trains, if any.
+TREE_FAMILIES = {"gbt": "gbt", "mlp_gbt": "gbt", "rf": "rf", "mlp_rf": "rf"}
 GBT_EXAMPLE_WEIGHTS = ("none", "balanced")
 THRESHOLD_RULES = ("max_f1", "max_precision_at_recall", "max_recall_at_precision")
 
@@ -109,7 +112,22 @@ class TrainerParameters(ComponentParameters):
     # (multiclass: the class weights) tuned on valid absorbs the imbalance. Balanced ranked better with
     # 300 trees on credit card (eval PR-AUC 0.809 against 0.778).
     gbt_example_weights: str = "balanced"
+    # Random forest (trainer.model=rf or mlp_rf; `trees.py`), TF-DF's defaults but for the number of
+    # trees and winner_take_all=False: each tree adds its leaf's positive share, a smooth score to rank.
+    # Unweighted: the threshold tuned on valid absorbs the imbalance.
+    rf_num_trees: int = 300
+    rf_max_depth: int = 16
+    rf_min_examples: int = 5
     seed: int = DEFAULT_SEED
+
+    @property
+    def trains_mlp(self) -> bool:
+        return self.model in ("mlp", "mlp_gbt", "mlp_rf")
+
+    @property
+    def tree_family(self) -> str:
+        """The tree family the model trains: "gbt", "rf", or "" for the MLP alone."""
+        return TREE_FAMILIES.get(self.model, "")
 
     def __post_init__(self) -> None:
         require_choice("trainer.model", self.model, MODELS)
@@ -157,6 +175,9 @@ class TrainerParameters(ComponentParameters):
         require(0.0 < self.gbt_shrinkage <= 1.0, f"trainer.gbt_shrinkage must be in (0, 1], got {self.gbt_shrinkage!r}")
         require(self.gbt_min_examples >= 1, f"trainer.gbt_min_examples must be >= 1, got {self.gbt_min_examples!r}")
         require_choice("trainer.gbt_example_weights", self.gbt_example_weights, GBT_EXAMPLE_WEIGHTS)
+        require(self.rf_num_trees >= 1, f"trainer.rf_num_trees must be >= 1, got {self.rf_num_trees!r}")
+        require(self.rf_max_depth >= 2, f"trainer.rf_max_depth must be >= 2, got {self.rf_max_depth!r}")
+        require(self.rf_min_examples >= 1, f"trainer.rf_min_examples must be >= 1, got {self.rf_min_examples!r}")
         self._check_auc_and_recipes()
 
     def _check_auc_and_recipes(self) -> None:
@@ -173,7 +194,7 @@ class TrainerParameters(ComponentParameters):
             "already fixes each batch's mix: choose one",
         )
         require(
-            self.loss != "auc" or self.model == "gbt" or self.balanced_batches or self.min_batch_positives >= 1,
+            self.loss != "auc" or not self.trains_mlp or self.balanced_batches or self.min_batch_positives >= 1,
             "trainer.loss=auc learns from positive-negative pairs within a batch: set trainer.min_batch_positives "
             ">= 1 (any model or ensemble) or trainer.balanced_batches=true (one model)",
         )
@@ -251,6 +272,11 @@ class TrainerRunConfig:
         )
         require(parameters.loss != "pos_weight", f"trainer.loss=pos_weight is binary only; the label has {k} classes")
         require(parameters.loss != "auc", f"trainer.loss=auc is binary only; the label has {k} classes")
+        require(
+            parameters.tree_family != "rf",
+            f"trainer.model={parameters.model} (random forest) is binary only; the label has {k} classes: "
+            "use gbt or mlp_gbt",
+        )
         require(
             not parameters.ensemble_recipes and not parameters.min_batch_positives,
             f"trainer.ensemble_recipes and trainer.min_batch_positives are binary only; the label has {k} classes",

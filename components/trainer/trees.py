@@ -1,4 +1,4 @@
-"""Gradient-boosted trees (TensorFlow Decision Forests) on the Transform's output: `trainer.model=gbt`, `mlp_gbt`.
+"""Tree families (TensorFlow Decision Forests) on the Transform's output: `trainer.model=gbt|mlp_gbt|rf|mlp_rf`.
 
 The trees train on the very rows the MLP trains on: the decoded-rows cache of `inputs.py` (the
 rows Rebalance kept, after the Transform), batched back into one column per feature. Numeric
@@ -13,6 +13,12 @@ A binary label trains one tree per iteration on the binomial log-likelihood (one
 classes train k trees per iteration on the multinomial log-likelihood (k logits, softmax), TF-DF's
 native multiclass boosting. Both go through `fit_trees`; `train_family` serves `trainer.model`
 (MLP, trees, or both with their probabilities averaged) for either label.
+
+The random forest (`rf`, `mlp_rf`; binary labels) grows `rf_num_trees` unpruned trees, each on a
+bootstrap sample with a random subset of the inputs at every split, unweighted: its score is the
+mean of the leaves' positive shares and the threshold tuned on valid absorbs the imbalance. It
+grows in seconds where boosting takes minutes (each tree is independent; benchmarks/RESULTS.md),
+and its errors differ from the MLP's, which is what averaging the two needs.
 
 Memory: TF-DF reads the whole training split into memory before it grows the first tree, so the
 Trainer holds train rows x (features + label + weight) x 4 bytes (credit card: 170k rows x 31
@@ -65,6 +71,7 @@ def _tfdf_columns(features: ModelInputs, weights: Optional[Mapping[int, float]])
 
 
 def _learner(features: ModelInputs, parameters: TrainerParameters) -> Any:
+    """TF-DF's learner of `parameters.tree_family`, on the model's inputs only."""
     import tensorflow_decision_forests as tfdf
 
     usages = [
@@ -74,41 +81,53 @@ def _learner(features: ModelInputs, parameters: TrainerParameters) -> Any:
     usages += [
         tfdf.keras.FeatureUsage(key, semantic=tfdf.keras.FeatureSemantic.NUMERICAL) for key in features.numeric_keys
     ]
-    return tfdf.keras.GradientBoostedTreesModel(
+    common = dict(
         task=tfdf.keras.Task.CLASSIFICATION,
         features=usages,
         exclude_non_specified_features=True,
+        random_seed=parameters.seed,
+        # No temp_directory: TF-DF's working copy of the model goes to a local temporary folder it
+        # removes itself, not into the ModelRun artifact (the exported graph is all that is kept).
+        verbose=1,
+    )
+    if parameters.tree_family == "rf":
+        return tfdf.keras.RandomForestModel(
+            num_trees=parameters.rf_num_trees,
+            max_depth=parameters.rf_max_depth,
+            min_examples=parameters.rf_min_examples,
+            winner_take_all=False,
+            **common,
+        )
+    return tfdf.keras.GradientBoostedTreesModel(
         num_trees=parameters.gbt_num_trees,
         max_depth=parameters.gbt_max_depth,
         shrinkage=parameters.gbt_shrinkage,
         min_examples=parameters.gbt_min_examples,
         early_stopping="LOSS_INCREASE" if parameters.gbt_early_stopping else "NONE",
         early_stopping_num_trees_look_ahead=EARLY_STOPPING_LOOK_AHEAD_TREES,
-        random_seed=parameters.seed,
-        # No temp_directory: TF-DF's working copy of the model goes to a local temporary folder it
-        # removes itself, not into the ModelRun artifact (the exported graph is all that is kept).
-        verbose=1,
+        **common,
     )
 
 
 Trained = Tuple[tf.keras.Model, Dict[str, Any]]
 
 
-def train_gbt(
+def train_trees(
     features: ModelInputs,
     parameters: TrainerParameters,
     counts: Sequence[int],
     train_rows: tf.data.Dataset,
     valid: tf.data.Dataset,
 ) -> Trained:
-    """The forest of a k-class label (`fit_trees`), weighted n / (k * count_c) when `balanced`.
+    """The forest of `parameters.tree_family` (`fit_trees`); boosted trees weighted n / (k * count_c) when `balanced`.
 
     `counts` are the training rows of each class, in class-index order (every class present): for
     a binary label (negatives, positives), k = 2, and the model outputs one logit; else k logits.
+    The random forest is unweighted.
     """
     weights = (
         ClassMix(tuple(float(count) for count in counts)).balanced_class_weights()
-        if parameters.gbt_example_weights == "balanced"
+        if parameters.tree_family == "gbt" and parameters.gbt_example_weights == "balanced"
         else None
     )
     return fit_trees(features, parameters, weights, train_rows, valid)
@@ -121,7 +140,7 @@ def fit_trees(
     train_rows: tf.data.Dataset,
     valid: tf.data.Dataset,
 ) -> Trained:
-    """Trains the forest on `train_rows`, early-stopping on `valid`; a Keras model that outputs the logit(s).
+    """Trains the forest on `train_rows` (boosting: early-stopping on `valid`); a model that outputs the logit(s).
 
     `train_rows` are unbatched (feature vector, label) rows in `features.keys` order (the
     decoded-rows cache, `inputs.disk_cached_rows`); `valid` yields batches of one float32 column
@@ -134,26 +153,36 @@ def fit_trees(
     # The valid loss that stops the growth is weighted like the training loss, so both measure one objective.
     validation = valid.map(_tfdf_columns(features, weights))
     learner = _learner(features, parameters)
+    family = parameters.tree_family
     started = time.monotonic()
-    # Always given: without it TF-DF would hold out 10% of the training rows for its validation loss.
-    learner.fit(train, validation_data=validation, verbose=0)
+    if family == "gbt":
+        # Always given: without it TF-DF would hold out 10% of the training rows for its validation loss.
+        learner.fit(train, validation_data=validation, verbose=0)
+    else:
+        # A random forest holds nothing out and stops at its tree count: no validation data.
+        learner.fit(train, verbose=0)
     seconds = time.monotonic() - started
     inspector = learner.make_inspector()
     flat = forest.flatten_forest(inspector, features.keys, [key for key, _ in features.categorical_ids])
     model = forest.forest_model(flat, features.keys)
-    logs = inspector.training_logs()
-    last = logs[-1].evaluation if logs else None
     figures: Dict[str, Any] = {
-        "gbt_trees": flat.trees,
-        "gbt_trees_requested": parameters.gbt_num_trees,
-        "gbt_depth": flat.depth,
-        "gbt_nodes": int(flat.feature.size),
-        "gbt_example_weights": parameters.gbt_example_weights,
-        "gbt_class_weights": {str(label): weight for label, weight in (weights or {}).items()},
-        "gbt_validation_loss": float(last.loss) if last is not None and last.loss is not None else None,
-        "gbt_fit_seconds": round(seconds, 2),
+        f"{family}_trees": flat.trees,
+        f"{family}_depth": flat.depth,
+        f"{family}_nodes": int(flat.feature.size),
+        f"{family}_fit_seconds": round(seconds, 2),
     }
-    logging.info("Gradient-boosted trees: %s", figures)
+    if family == "gbt":
+        logs = inspector.training_logs()
+        last = logs[-1].evaluation if logs else None
+        figures.update(
+            {
+                "gbt_trees_requested": parameters.gbt_num_trees,
+                "gbt_example_weights": parameters.gbt_example_weights,
+                "gbt_class_weights": {str(label): weight for label, weight in (weights or {}).items()},
+                "gbt_validation_loss": float(last.loss) if last is not None and last.loss is not None else None,
+            }
+        )
+    logging.info("Trees (%s): %s", family, figures)
     _check_forest_matches_learner(learner, model, validation)
     return model, figures
 
@@ -162,22 +191,22 @@ def train_family(model: str, train_mlp: Callable[[], Trained], train_trees: Call
     """The MLP (ensemble), the trees, or both averaged, per `trainer.model`: a logit model and its figures.
 
     Shared by the binary and the multiclass path, which differ only in how each family trains.
-    `mlp_gbt` averages the two models' probabilities (`ensemble.average_members` with a logit
+    `mlp_gbt` and `mlp_rf` average the two models' probabilities (`ensemble.average_members` with a logit
     output, so the serving signature's sigmoid, or softmax for k classes, gives that mean exactly).
     """
     mlp: Optional[tf.keras.Model] = None
     figures: Dict[str, Any] = {}
-    if model in ("mlp", "mlp_gbt"):
+    if model in ("mlp", "mlp_gbt", "mlp_rf"):
         mlp, figures = train_mlp()
         if model == "mlp":
             return mlp, figures
-    gbt, gbt_figures = train_trees()
-    figures.update(gbt_figures)
+    trees, tree_figures = train_trees()
+    figures.update(tree_figures)
     if mlp is None:
         # The run summary prints epochs; trees have none.
-        figures["epochs_run"] = f"n/a ({gbt_figures['gbt_trees']} trees)"
-        return gbt, figures
-    return ensemble.average_members([mlp, gbt], output="logit"), figures
+        figures["epochs_run"] = f"n/a ({tree_figures[f'{model}_trees']} trees)"
+        return trees, figures
+    return ensemble.average_members([mlp, trees], output="logit"), figures
 
 
 def _check_forest_matches_learner(learner: Any, model: tf.keras.Model, validation: tf.data.Dataset) -> None:

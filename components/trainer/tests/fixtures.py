@@ -236,15 +236,16 @@ def serve(serving_dir: str, records: List[bytes], flatten: bool = False) -> Dict
     return {name: value.numpy().reshape(-1) if flatten else value.numpy() for name, value in outputs.items()}
 
 
-def check_mlp_gbt_serves_the_mean(
-    trained: Mapping[str, Tuple[str, Dict[str, Any]]], records: List[bytes], probability_output: str
+def check_mlp_and_trees_serve_the_mean(
+    trained: Mapping[str, Tuple[str, Dict[str, Any]]], records: List[bytes], probability_output: str, trees: str = "gbt"
 ) -> Dict[str, np.ndarray]:
-    """mlp_gbt's probabilities must be the mean of the mlp's and the gbt's; returns mlp_gbt's served outputs.
+    """mlp_<trees>' probabilities must be the mean of the mlp's and the trees'; returns mlp_<trees>' outputs.
 
     `trained` maps each family to its (serving folder, training report), all of the same seed and
-    rows, so each half of mlp_gbt is the model its family trains alone.
+    rows, so each half of mlp_gbt (mlp_rf) is the model its family trains alone.
     """
-    served = {family: serve(trained[family][0], records) for family in ("mlp", "gbt", "mlp_gbt")}
-    mean = (served["mlp"][probability_output] + served["gbt"][probability_output]) / 2
-    np.testing.assert_allclose(served["mlp_gbt"][probability_output], mean, rtol=0, atol=2e-6)
-    return served["mlp_gbt"]
+    both = f"mlp_{trees}"
+    served = {family: serve(trained[family][0], records) for family in ("mlp", trees, both)}
+    mean = (served["mlp"][probability_output] + served[trees][probability_output]) / 2
+    np.testing.assert_allclose(served[both][probability_output], mean, rtol=0, atol=2e-6)
+    return served[both]

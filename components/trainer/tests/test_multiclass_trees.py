@@ -87,7 +87,7 @@ def test_the_served_class_weights_are_the_decision_rule_on_valid(trained, multic
 
 def test_mlp_gbt_serves_the_mean_of_the_two_families_probabilities(trained, multiclass_examples):
     records = fixtures.eval_records(multiclass_examples, limit=200)
-    both = fixtures.check_mlp_gbt_serves_the_mean(trained, records, serving.PROBABILITIES_OUTPUT)
+    both = fixtures.check_mlp_and_trees_serve_the_mean(trained, records, serving.PROBABILITIES_OUTPUT)
     np.testing.assert_array_equal(both[serving.CLASS_OUTPUT], np.argmax(both[serving.DECISION_SCORES_OUTPUT], axis=1))
     report = trained["mlp_gbt"][1]
     assert report["model"] == "mlp_gbt" and report["loss"] == "bce", "the MLP's loss"

@@ -61,12 +61,16 @@ def test_the_model_family_is_a_setting_parsed_from_its_type():
 @pytest.mark.parametrize(
     "setting,message",
     [
-        ({"model": "xgboost"}, r"^trainer.model must be one of mlp, gbt, mlp_gbt; got 'xgboost'$"),
+        ({"model": "xgboost"}, r"^trainer.model must be one of mlp, gbt, mlp_gbt, rf, mlp_rf; got 'xgboost'$"),
         ({"gbt_num_trees": 0}, r"^trainer.gbt_num_trees must be >= 1, got 0$"),
         ({"gbt_max_depth": 1}, r"^trainer.gbt_max_depth must be >= 2, got 1$"),
         ({"gbt_shrinkage": 0.0}, r"^trainer.gbt_shrinkage must be in \(0, 1\], got 0.0$"),
         ({"gbt_min_examples": 0}, r"^trainer.gbt_min_examples must be >= 1, got 0$"),
         ({"gbt_example_weights": "smote"}, r"^trainer.gbt_example_weights must be one of none, balanced; got 'smote'$"),
+        ({"rf_num_trees": 0}, r"^trainer.rf_num_trees must be >= 1, got 0$"),
+        ({"rf_max_depth": 1}, r"^trainer.rf_max_depth must be >= 2, got 1$"),
+        ({"rf_min_examples": 0}, r"^trainer.rf_min_examples must be >= 1, got 0$"),
+        ({"model": "rf", "ensemble_recipes": ("none", "undersample:1.0")}, r"model=rf trains none \(use mlp_rf\)"),
     ],
 )
 def test_an_invalid_tree_setting_is_one_line_naming_it(setting, message):

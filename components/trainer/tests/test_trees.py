@@ -1,11 +1,12 @@
-"""Gradient-boosted trees (`trainer.model=gbt`) and the MLP + trees average (`mlp_gbt`) through the stock Trainer.
+"""Tree families (`trainer.model=gbt`, `rf`) and the MLP + trees averages (`mlp_gbt`, `mlp_rf`) in the Trainer.
 
 Few, shallow trees: the checks are that the trees train on the Transform's output, that the
 exported SavedModel serves raw examples with the threshold tuned on valid, that it loads and
-serves in a process that never imported TF-DF (the stock Evaluator's case), that `mlp_gbt`
-serves the mean of the two families' probabilities, and that the rewrite of the forest into
-plain TensorFlow ops reproduces TF-DF's own predictions, binary and k-class, categories never seen
-and NaN included. The k-class Trainer runs are in `test_multiclass_trees.py`.
+serves in a process that never imported TF-DF (the stock Evaluator's case), that `mlp_gbt` and
+`mlp_rf` serve the mean of the two families' probabilities, and that the rewrite of each forest
+into plain TensorFlow ops reproduces TF-DF's own predictions (boosted: binary and k-class; random
+forest: binary), categories never seen and NaN included. The k-class Trainer runs are in
+`test_multiclass_trees.py`.
 """
 
 import json
@@ -20,14 +21,14 @@ import tensorflow as tf
 from components.trainer import forest, serving
 from components.trainer.tests import fixtures
 
-QUICK_TREES = {"gbt_num_trees": 20, "gbt_max_depth": 4}
+QUICK_TREES = {"gbt_num_trees": 20, "gbt_max_depth": 4, "rf_num_trees": 20, "rf_max_depth": 6}
 
 
 @pytest.fixture(scope="module")
 def trained(transformed, tmp_path_factory):
-    """(serving folder, training report) of the same seed as mlp, gbt and mlp_gbt."""
+    """(serving folder, training report) of the same seed as mlp, gbt, mlp_gbt, rf and mlp_rf."""
     runs = {}
-    for family in ("gbt", "mlp", "mlp_gbt"):
+    for family in ("gbt", "mlp", "mlp_gbt", "rf", "mlp_rf"):
         workdir = tmp_path_factory.mktemp(family)
         runs[family] = fixtures.run_trainer(*transformed, fixtures.run_config(model=family, **QUICK_TREES), workdir)
     return runs
@@ -49,9 +50,26 @@ def test_gbt_serves_raw_examples_with_the_threshold_tuned_on_valid(examples, tra
     assert report["epochs_run"] == f"n/a ({report['gbt_trees']} trees)"
 
 
-def test_the_exported_trees_load_and_serve_without_tf_df(examples, trained, tmp_path):
+def test_the_random_forest_serves_raw_examples_with_the_threshold_tuned_on_valid(examples, trained):
+    serving_dir, report = trained["rf"]
+    outputs = fixtures.serve(serving_dir, fixtures.eval_records(examples), flatten=True)
+    probability, decision = outputs[serving.PROBABILITY_OUTPUT], outputs[serving.DECISION_OUTPUT]
+    assert np.allclose(outputs[serving.THRESHOLD_OUTPUT], report["decision_threshold"], rtol=0, atol=1e-7)
+    assert np.array_equal(decision, (probability >= np.float32(report["decision_threshold"])).astype(np.float32))
+    assert np.all((probability > 0) & (probability < 1)) and 0 < decision.sum() < decision.size
+    assert report["model"] == "rf" and report["loss"].startswith("none (random forest")
+    assert report["rf_trees"] == QUICK_TREES["rf_num_trees"], "a forest grows every tree it is asked for"
+    assert 1 <= report["rf_depth"] <= QUICK_TREES["rf_max_depth"] - 1, "max_depth counts the root as level 1"
+    assert not any(key.startswith("gbt_") for key in report), "no boosting figures for a forest"
+    assert report["epochs_run"] == f"n/a ({report['rf_trees']} trees)"
+    # Unweighted: the forest's mean score stays near the 5% base rate of the rows it trained on.
+    assert probability.mean() < 0.2
+
+
+@pytest.mark.parametrize("family", ["gbt", "rf"])
+def test_the_exported_trees_load_and_serve_without_tf_df(examples, trained, tmp_path, family):
     """The stock Evaluator loads the model in a process that never imported TF-DF: no custom op may remain."""
-    serving_dir, _ = trained["gbt"]
+    serving_dir, _ = trained[family]
     records = fixtures.eval_records(examples, limit=32)
     (tmp_path / "records.json").write_text(json.dumps([record.hex() for record in records]))
     script = (
@@ -77,7 +95,7 @@ def test_the_exported_trees_load_and_serve_without_tf_df(examples, trained, tmp_
 
 def test_mlp_gbt_serves_the_mean_of_the_two_families_probabilities(examples, trained):
     records = fixtures.eval_records(examples, limit=200)
-    both = fixtures.check_mlp_gbt_serves_the_mean(trained, records, serving.PROBABILITY_OUTPUT)
+    both = fixtures.check_mlp_and_trees_serve_the_mean(trained, records, serving.PROBABILITY_OUTPUT)
     threshold = trained["mlp_gbt"][1]["decision_threshold"]
     assert np.array_equal(
         both[serving.DECISION_OUTPUT], (both[serving.PROBABILITY_OUTPUT] >= np.float32(threshold)).astype(np.float32)
@@ -88,6 +106,15 @@ def test_mlp_gbt_serves_the_mean_of_the_two_families_probabilities(examples, tra
         report["epochs_run"] == trained["mlp"][1]["epochs_run"]
         and report["gbt_trees"] == trained["gbt"][1]["gbt_trees"]
     )
+
+
+def test_mlp_rf_serves_the_mean_of_the_mlp_and_the_forest(examples, trained):
+    records = fixtures.eval_records(examples, limit=200)
+    fixtures.check_mlp_and_trees_serve_the_mean(trained, records, serving.PROBABILITY_OUTPUT, trees="rf")
+    report = trained["mlp_rf"][1]
+    assert report["model"] == "mlp_rf" and report["loss"] == "bce"
+    assert report["epochs_run"] == trained["mlp"][1]["epochs_run"]
+    assert report["rf_trees"] == trained["rf"][1]["rf_trees"]
 
 
 def test_unweighted_trees_with_early_stopping_stay_near_the_base_rate(examples, transformed, trained, tmp_path):
@@ -105,11 +132,12 @@ def test_unweighted_trees_with_early_stopping_stay_near_the_base_rate(examples, 
     assert unweighted.mean() < 0.15 and balanced.mean() > 0.2
 
 
-def _tiny_forest(rng, classes=2):
+def _tiny_forest(rng, classes=2, family="gbt"):
     """A TF-DF forest on two numbers and one category (ids 0..4), trained in this process.
 
     Two classes: a binary forest (one tree per iteration); more: TF-DF's multinomial boosting
     (one tree per class and iteration), the label the score's integer part capped to the classes.
+    `family="rf"`: a random forest of 15 trees that averages its leaves' class shares.
     """
     import tensorflow_decision_forests as tfdf
 
@@ -120,9 +148,14 @@ def _tiny_forest(rng, classes=2):
     label = (score > 1.5 if classes == 2 else np.clip(np.floor(score), 0, classes - 1)).astype(np.int64)
     numbers[rng.random(rows) < 0.1, 1] = np.nan  # TF-DF learns where a missing number goes
     columns = {"a": numbers[:, :1], "b": numbers[:, 1:], "c": ids.reshape(-1, 1)}
-    learner = tfdf.keras.GradientBoostedTreesModel(
+    learner_class, settings = (
+        (tfdf.keras.RandomForestModel, {"winner_take_all": False, "max_depth": 6})
+        if family == "rf"
+        else (tfdf.keras.GradientBoostedTreesModel, {"max_depth": 4})
+    )
+    learner = learner_class(
         num_trees=15,
-        max_depth=4,
+        **settings,
         features=[
             tfdf.keras.FeatureUsage("a", semantic=tfdf.keras.FeatureSemantic.NUMERICAL),
             tfdf.keras.FeatureUsage("b", semantic=tfdf.keras.FeatureSemantic.NUMERICAL),
@@ -136,13 +169,14 @@ def _tiny_forest(rng, classes=2):
     return learner
 
 
-@pytest.mark.parametrize("classes", [2, 4])
-def test_the_rewritten_forest_reproduces_tf_df_for_unseen_categories_and_missing_numbers(classes):
+@pytest.mark.parametrize("classes,family", [(2, "gbt"), (4, "gbt"), (2, "rf")])
+def test_the_rewritten_forest_reproduces_tf_df_for_unseen_categories_and_missing_numbers(classes, family):
     rng = np.random.default_rng(5)
-    learner = _tiny_forest(rng, classes)
+    learner = _tiny_forest(rng, classes, family)
     flat = forest.flatten_forest(learner.make_inspector(), ("a", "b", "c"), ("c",))
     outputs = 1 if classes == 2 else classes
     assert flat.outputs == outputs and flat.trees == 15 * outputs
+    assert flat.combine == (forest.MEAN_OF_PROBABILITIES if family == "rf" else forest.SUM_OF_LOGITS)
     assert flat.masks.any(), "the trees split on the category"
     model = forest.forest_model(flat, ("a", "b", "c"))
     rows = 400
@@ -157,6 +191,12 @@ def test_the_rewritten_forest_reproduces_tf_df_for_unseen_categories_and_missing
     served = tf.sigmoid(logits) if classes == 2 else tf.nn.softmax(logits, axis=-1)
     assert served.shape == expected.shape == (rows, outputs)
     np.testing.assert_allclose(served.numpy(), expected, rtol=0, atol=1e-5)
+
+
+def test_a_multiclass_random_forest_is_refused_in_one_line():
+    learner = _tiny_forest(np.random.default_rng(8), classes=3, family="rf")
+    with pytest.raises(forest.ForestError, match="a random-forest leaf holds 3 class shares; the serving graph takes"):
+        forest.flatten_forest(learner.make_inspector(), ("a", "b", "c"), ("c",))
 
 
 def test_a_condition_the_graph_cannot_evaluate_is_an_error_naming_the_feature():
