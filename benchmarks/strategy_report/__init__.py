@@ -14,7 +14,7 @@ What one run does:
    (`components.trainer.model.run_fn` with `trainer_custom_config(config)`), each executor in
    this process through `pipeline/harness.py` with the execution properties
    `create_pipeline(config)` gives it; the strategy only changes `trainer.model` (the family:
-   `mlp`, `gbt` or `mlp_gbt`), `trainer.loss`, `trainer.gbt_example_weights`,
+   `mlp`, `gbt`, `mlp_gbt`, `rf` or `mlp_rf`), `trainer.loss`, `trainer.gbt_example_weights`,
    `trainer.balanced_batches`, `trainer.min_batch_positives`, `trainer.ensemble_members`,
    `trainer.ensemble_recipes` or `rebalance.strategy`;
 3. scores the eval split through the exported SavedModel's `serving_default` signature, batch
