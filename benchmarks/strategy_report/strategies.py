@@ -48,6 +48,17 @@ MIXED_ENSEMBLE_RECIPES = ("none", "oversample:0.1", "undersample:1.0")
 _GROW = "every class under target_ratio x the largest grown to it"
 
 
+def _random_forest(model: str, description: str, trainer: Tuple[Tuple[str, Any], ...] = ()) -> Strategy:
+    """The strategy of `trainer.model=model`, a random-forest family (binary only, as the Trainer says)."""
+    return Strategy(
+        model,
+        description,
+        trainer=trainer,
+        model=model,
+        binary_only=f"the served forest averages one class share per leaf (trainer.model={model} is binary only)",
+    )
+
+
 def _resampled(rebalance: str, binary: str, multiclass: str) -> Strategy:
     """The strategy of Rebalance `rebalance` followed by plain cross-entropy; `binary` and `multiclass` say how."""
     return Strategy(
@@ -166,19 +177,10 @@ STRATEGIES: Tuple[Strategy, ...] = (
         "configured), class probabilities averaged",
     ),
     # The random forest (trainer.model=rf): unweighted, the tuned threshold absorbs the imbalance.
-    Strategy(
-        "rf",
-        "random forest (TF-DF, trainer.rf_* as configured), unweighted; the tuned threshold absorbs the imbalance",
-        model="rf",
-        binary_only="the served random forest averages one class share per leaf (trainer.model=rf is binary only)",
+    _random_forest(
+        "rf", "random forest (TF-DF, trainer.rf_* as configured), unweighted; the tuned threshold absorbs the imbalance"
     ),
-    Strategy(
-        "mlp_rf",
-        "one MLP (plain bce) and the random forest, probabilities averaged",
-        trainer=(("loss", "bce"),),
-        model="mlp_rf",
-        binary_only="the served random forest averages one class share per leaf (trainer.model=mlp_rf is binary only)",
-    ),
+    _random_forest("mlp_rf", "one MLP (plain bce) and the random forest, probabilities averaged", (("loss", "bce"),)),
 )
 STRATEGY_NAMES = tuple(strategy.name for strategy in STRATEGIES)
 

@@ -34,13 +34,19 @@ def trained(transformed, tmp_path_factory):
     return runs
 
 
-def test_gbt_serves_raw_examples_with_the_threshold_tuned_on_valid(examples, trained):
-    serving_dir, report = trained["gbt"]
+def _served_with_tuned_threshold(examples, trained, family):
+    """(eval probabilities, training report) of `family`, after checking the served threshold and decisions."""
+    serving_dir, report = trained[family]
     outputs = fixtures.serve(serving_dir, fixtures.eval_records(examples), flatten=True)
     probability, decision = outputs[serving.PROBABILITY_OUTPUT], outputs[serving.DECISION_OUTPUT]
     assert np.allclose(outputs[serving.THRESHOLD_OUTPUT], report["decision_threshold"], rtol=0, atol=1e-7)
     assert np.array_equal(decision, (probability >= np.float32(report["decision_threshold"])).astype(np.float32))
     assert np.all((probability > 0) & (probability < 1)) and 0 < decision.sum() < decision.size
+    return probability, report
+
+
+def test_gbt_serves_raw_examples_with_the_threshold_tuned_on_valid(examples, trained):
+    _, report = _served_with_tuned_threshold(examples, trained, "gbt")
     assert report["model"] == "gbt" and report["loss"] == "binomial_log_likelihood"
     assert 1 <= report["gbt_trees"] <= QUICK_TREES["gbt_num_trees"]
     assert report["gbt_depth"] <= QUICK_TREES["gbt_max_depth"] - 1, "max_depth counts the root as level 1"
@@ -51,12 +57,7 @@ def test_gbt_serves_raw_examples_with_the_threshold_tuned_on_valid(examples, tra
 
 
 def test_the_random_forest_serves_raw_examples_with_the_threshold_tuned_on_valid(examples, trained):
-    serving_dir, report = trained["rf"]
-    outputs = fixtures.serve(serving_dir, fixtures.eval_records(examples), flatten=True)
-    probability, decision = outputs[serving.PROBABILITY_OUTPUT], outputs[serving.DECISION_OUTPUT]
-    assert np.allclose(outputs[serving.THRESHOLD_OUTPUT], report["decision_threshold"], rtol=0, atol=1e-7)
-    assert np.array_equal(decision, (probability >= np.float32(report["decision_threshold"])).astype(np.float32))
-    assert np.all((probability > 0) & (probability < 1)) and 0 < decision.sum() < decision.size
+    probability, report = _served_with_tuned_threshold(examples, trained, "rf")
     assert report["model"] == "rf" and report["loss"].startswith("none (random forest")
     assert report["rf_trees"] == QUICK_TREES["rf_num_trees"], "a forest grows every tree it is asked for"
     assert 1 <= report["rf_depth"] <= QUICK_TREES["rf_max_depth"] - 1, "max_depth counts the root as level 1"
