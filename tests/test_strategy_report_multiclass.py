@@ -144,7 +144,7 @@ def test_target_counts_and_binary_only_strategies():
     assert strategies.multiclass_target_counts(counts, "undersample", 0.1) == (("0", 170),)
     assert strategies.multiclass_target_counts(counts, "oversample", 0.01) == ()
     chosen, skipped = strategies.selected_strategies(None, multiclass=True)
-    binary_only = {"pos_weight", "auc_loss", "mixed_ensemble", "rf", "mlp_rf"}
+    binary_only = {"pos_weight", "auc_loss", "mixed_ensemble"}
     assert {strategy.name for strategy in chosen} == set(strategies.STRATEGY_NAMES) - binary_only
     assert len(skipped) == len(binary_only) and all("binary only" in line for line in skipped)
     assert strategies.selected_strategies(None)[0] == list(strategies.STRATEGIES)

@@ -48,15 +48,11 @@ MIXED_ENSEMBLE_RECIPES = ("none", "oversample:0.1", "undersample:1.0")
 _GROW = "every class under target_ratio x the largest grown to it"
 
 
-def _random_forest(model: str, description: str, trainer: Tuple[Tuple[str, Any], ...] = ()) -> Strategy:
-    """The strategy of `trainer.model=model`, a random-forest family (binary only, as the Trainer says)."""
-    return Strategy(
-        model,
-        description,
-        trainer=trainer,
-        model=model,
-        binary_only=f"the served forest averages one class share per leaf (trainer.model={model} is binary only)",
-    )
+def _random_forest(
+    model: str, description: str, multiclass: str, trainer: Tuple[Tuple[str, Any], ...] = ()
+) -> Strategy:
+    """The strategy of `trainer.model=model`, a random-forest family, with no other change."""
+    return Strategy(model, description, trainer=trainer, model=model, multiclass=multiclass)
 
 
 def _resampled(rebalance: str, binary: str, multiclass: str) -> Strategy:
@@ -178,9 +174,16 @@ STRATEGIES: Tuple[Strategy, ...] = (
     ),
     # The random forest (trainer.model=rf): unweighted, the tuned threshold absorbs the imbalance.
     _random_forest(
-        "rf", "random forest (TF-DF, trainer.rf_* as configured), unweighted; the tuned threshold absorbs the imbalance"
+        "rf",
+        "random forest (TF-DF, trainer.rf_* as configured), unweighted; the tuned threshold absorbs the imbalance",
+        "random forest (TF-DF), unweighted; the class weights tuned on valid absorb the imbalance",
     ),
-    _random_forest("mlp_rf", "one MLP (plain bce) and the random forest, probabilities averaged", (("loss", "bce"),)),
+    _random_forest(
+        "mlp_rf",
+        "one MLP (plain bce) and the random forest, probabilities averaged",
+        "one softmax MLP (plain cross-entropy) and the random forest, class probabilities averaged",
+        (("loss", "bce"),),
+    ),
 )
 STRATEGY_NAMES = tuple(strategy.name for strategy in STRATEGIES)
 

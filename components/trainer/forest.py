@@ -1,4 +1,4 @@
-"""A trained TF-DF forest (gradient-boosted, or a binary random forest) rewritten as plain TensorFlow ops.
+"""A trained TF-DF forest (gradient-boosted or random) rewritten as plain TensorFlow ops, so serving needs no TF-DF.
 
 A SavedModel that calls TF-DF's own inference op cannot even be loaded in a process that has not
 imported `tensorflow_decision_forests` ("Op type not registered 'SimpleMLCreateModelResource'").
@@ -18,10 +18,11 @@ What the arrays reproduce, exactly as the learner's own inference does:
 - for k >= 3 classes (the multinomial loss) TF-DF grows k trees per iteration, tree t adding to
   class t mod k, and starts each class at its own initial prediction: the model outputs k logits
   whose softmax is the forest's class probabilities;
-- a random forest (`winner_take_all=False`) predicts the mean over its trees of each leaf's share
-  of positive training rows: the leaf values are those shares and the model outputs the logit of
-  their mean, clipped to [PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR] so a row no tree calls
-  positive still has a finite logit.
+- a random forest (`winner_take_all=False`) predicts the mean over its trees of each leaf's class
+  shares: for a binary label the leaf values are the positive shares and the model outputs the
+  logit of their mean; for k classes each leaf holds k shares and the model outputs the log of
+  their means (whose softmax is those means). Means are clipped to [PROBABILITY_FLOOR,
+  1 - PROBABILITY_FLOOR] first, so a class no tree votes for still has a finite logit.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ class FlatForest:
     missing_positive: np.ndarray  # bool [nodes]: where a NaN goes
     positive_child: np.ndarray  # int32 [nodes]
     negative_child: np.ndarray  # int32 [nodes]
-    leaf_value: np.ndarray  # float32 [nodes]: 0 for an inner node
+    # float32 [nodes] (boosting) or [nodes, outputs] (random forest: class shares); 0 for an inner node.
+    leaf_value: np.ndarray
     roots: np.ndarray  # int32 [trees]
     masks: np.ndarray  # bool [categorical conditions + 1, widest category range]
     depth: int  # the most conditions on any root-to-leaf path
@@ -82,7 +84,7 @@ class FlatForest:
 def flatten_forest(inspector: Any, feature_keys: Sequence[str], categorical_keys: Sequence[str]) -> FlatForest:
     """The arrays of a trained TF-DF model's `make_inspector()`; inputs in `feature_keys` order.
 
-    Gradient-boosted trees of any label, or a random forest of a binary label (0/1).
+    Gradient-boosted trees or a random forest (`winner_take_all=False`), of a binary or a k-class label.
     """
     from tensorflow_decision_forests.component.py_tree import condition as conditions
     from tensorflow_decision_forests.component.py_tree import node as nodes
@@ -114,7 +116,7 @@ def flatten_forest(inspector: Any, feature_keys: Sequence[str], categorical_keys
         if name not in column:
             raise ForestError(f"the forest tests feature {name!r}, which is not a model input {list(feature_keys)}")
         row = rows[index]
-        row.update(feature=column[name], missing=bool(test.missing_evaluation), leaf=0.0)
+        row.update(feature=column[name], missing=bool(test.missing_evaluation), leaf=None)
         if isinstance(test, conditions.NumericalHigherThanCondition):
             row["threshold"] = float(test.threshold)
         elif isinstance(test, conditions.CategoricalIsInCondition):
@@ -131,7 +133,8 @@ def flatten_forest(inspector: Any, feature_keys: Sequence[str], categorical_keys
     for tree in inspector.extract_all_trees():
         roots.append(add(tree.root, 0))
     if kind == _RANDOM_FOREST:
-        bias, combine = np.zeros(1, dtype=np.float32), MEAN_OF_PROBABILITIES
+        # Filled in below, once the leaves' width (the outputs) is known.
+        bias, combine = np.zeros(0, dtype=np.float32), MEAN_OF_PROBABILITIES
     else:
         header = inspector.specialized_header()
         bias, combine = np.asarray(list(header.initial_predictions), dtype=np.float32), SUM_OF_LOGITS
@@ -140,6 +143,15 @@ def flatten_forest(inspector: Any, feature_keys: Sequence[str], categorical_keys
                 f"the forest has {len(roots)} trees, {header.num_trees_per_iter} per iteration, and "
                 f"{bias.size} initial predictions; the graph needs one tree per output and iteration"
             )
+
+    if kind == _RANDOM_FOREST:
+        outputs = max((len(row["leaf"]) for row in rows if row["leaf"] is not None), default=1)
+        for row in rows:
+            row["leaf"] = [0.0] * outputs if row["leaf"] is None else row["leaf"]
+    else:
+        outputs = int(bias.size)
+        for row in rows:
+            row["leaf"] = 0.0 if row["leaf"] is None else row["leaf"]
 
     def column_of(key: str, dtype: Any) -> np.ndarray:
         return np.asarray([row[key] for row in rows], dtype=dtype)
@@ -156,7 +168,7 @@ def flatten_forest(inspector: Any, feature_keys: Sequence[str], categorical_keys
         roots=np.asarray(roots, dtype=np.int32),
         masks=np.stack(masks),
         depth=depth,
-        bias=bias,
+        bias=np.zeros(outputs, dtype=np.float32) if kind == _RANDOM_FOREST else bias,
         combine=combine,
     )
 
@@ -166,12 +178,10 @@ def _boosted_leaf(value: Any) -> float:
     return float(value.value)
 
 
-def _random_forest_leaf(value: Any) -> float:
-    """A random-forest leaf's share of positive rows (class index 1 of the two classes TF-DF saw)."""
-    shares = list(value.probability)
-    if len(shares) != 2:
-        raise ForestError(f"a random-forest leaf holds {len(shares)} class shares; the serving graph takes a 0/1 label")
-    return float(shares[1])
+def _random_forest_leaf(value: Any) -> List[float]:
+    """A random-forest leaf's class shares, in class-index order: [positive share] for two classes, else all k."""
+    shares = [float(share) for share in value.probability]
+    return shares[1:] if len(shares) == 2 else shares
 
 
 @tf.keras.utils.register_keras_serializable(package=_SERIALIZATION_PACKAGE)
@@ -204,12 +214,12 @@ class ForestLogit(tf.keras.layers.Layer):
             node = tf.where(
                 positive, tf.gather(arrays["positive_child"], node), tf.gather(arrays["negative_child"], node)
             )
-        leaves = tf.gather(arrays["leaf_value"], node)  # [batch, trees], iteration by iteration
+        leaves = tf.gather(arrays["leaf_value"], node)  # [batch, trees] (boosting) or [batch, trees, outputs]
         if forest.combine == MEAN_OF_PROBABILITIES:
-            probability = tf.clip_by_value(
-                tf.reduce_mean(leaves, axis=1, keepdims=True), PROBABILITY_FLOOR, 1.0 - PROBABILITY_FLOOR
-            )
-            return tf.math.log(probability) - tf.math.log1p(-probability)
+            probability = tf.clip_by_value(tf.reduce_mean(leaves, axis=1), PROBABILITY_FLOOR, 1.0 - PROBABILITY_FLOOR)
+            if forest.outputs == 1:
+                return tf.math.log(probability) - tf.math.log1p(-probability)
+            return tf.math.log(probability)
         if forest.outputs == 1:
             return tf.reduce_sum(leaves, axis=1, keepdims=True) + arrays["bias"]
         # Tree t adds to class t mod k: [batch, iterations, k] summed over the iterations.

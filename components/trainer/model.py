@@ -54,8 +54,6 @@ from components.trainer.serving import (
 from components.trainer.spec import TrainerRunConfig
 from components.trainer.valid_threshold import tune_threshold
 
-# What a model of trees alone minimises, for the training report.
-_TREE_LOSSES = {"gbt": "binomial_log_likelihood", "rf": "none (random forest: each tree's information gain)"}
 # The serving contract, also importable from here; `serving.py` is its home.
 __all__ = [
     "DECISION_OUTPUT",
@@ -204,6 +202,6 @@ def _train_and_export(
         "train_positives": stats.positives,
         "model": parameters.model,
         # Boosting minimises the binomial log-likelihood, a forest none; `trainer.loss` is the MLP's.
-        "loss": parameters.loss if parameters.trains_mlp else _TREE_LOSSES[parameters.model],
+        "loss": parameters.loss if parameters.trains_mlp else trees.loss_name(parameters.model, multiclass=False),
     }
     write_training_report(fn_args.serving_model_dir, report)

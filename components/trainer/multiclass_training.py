@@ -247,6 +247,6 @@ def train_and_export(
         "train_class_counts": dict(zip(names, counts, strict=True)),
         "model": parameters.model,
         # The trees minimise the multinomial log-likelihood; `trainer.loss` is the MLP's.
-        "loss": "multinomial_log_likelihood" if parameters.model == "gbt" else parameters.loss,
+        "loss": parameters.loss if parameters.trains_mlp else trees.loss_name(parameters.model, multiclass=True),
     }
     write_training_report(fn_args.serving_model_dir, report)

@@ -28,7 +28,7 @@ LOSSES = ("bce", "weighted_bce", "pos_weight", "focal", "auc")
 # same batches with both seeds tried; 0.5 and less lost 0.1 with one seed or both (benchmarks/RESULTS.md).
 AUC_BCE_WEIGHT = 0.75
 # Model families: the MLP (ensemble), gradient-boosted trees or a random forest (TF-DF), or the MLP and
-# one tree family with their probabilities averaged. The random forest is binary only.
+# one tree family with their probabilities averaged.
 MODELS = ("mlp", "gbt", "mlp_gbt", "rf", "mlp_rf")
 # The tree family each model trains, if any.
 TREE_FAMILIES = {"gbt": "gbt", "mlp_gbt": "gbt", "rf": "rf", "mlp_rf": "rf"}
@@ -272,11 +272,6 @@ class TrainerRunConfig:
         )
         require(parameters.loss != "pos_weight", f"trainer.loss=pos_weight is binary only; the label has {k} classes")
         require(parameters.loss != "auc", f"trainer.loss=auc is binary only; the label has {k} classes")
-        require(
-            parameters.tree_family != "rf",
-            f"trainer.model={parameters.model} (random forest) is binary only; the label has {k} classes: "
-            "use gbt or mlp_gbt",
-        )
         require(
             not parameters.ensemble_recipes and not parameters.min_batch_positives,
             f"trainer.ensemble_recipes and trainer.min_batch_positives are binary only; the label has {k} classes",

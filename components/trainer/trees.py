@@ -187,6 +187,13 @@ def fit_trees(
     return model, figures
 
 
+def loss_name(family: str, multiclass: bool) -> str:
+    """What a model of trees alone minimises, for the training report (`trainer.loss` is the MLP's)."""
+    if family == "rf":
+        return "none (random forest: each tree's information gain)"
+    return "multinomial_log_likelihood" if multiclass else "binomial_log_likelihood"
+
+
 def train_family(model: str, train_mlp: Callable[[], Trained], train_trees: Callable[[], Trained]) -> Trained:
     """The MLP (ensemble), the trees, or both averaged, per `trainer.model`: a logit model and its figures.
 

@@ -134,7 +134,6 @@ def test_class_names_travel_in_the_custom_config_and_a_binary_config_has_none():
         ({"protected_classes": (1,)}, "protected_classes need a multiclass label"),
         ({"parameters": TrainerParameters(loss="pos_weight")}, "^trainer.loss=pos_weight is binary only; the label"),
         ({"parameters": TrainerParameters(focal_alpha_classes=(0.5, 0.5))}, "has 2 values; give one per class"),
-        ({"parameters": TrainerParameters(model="mlp_rf")}, r"^trainer.model=mlp_rf \(random forest\) is binary only"),
     ],
 )
 def test_a_setting_multiclass_cannot_use_is_one_line_naming_it(settings, message):

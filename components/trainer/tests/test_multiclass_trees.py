@@ -1,10 +1,10 @@
-"""Gradient-boosted trees on a k = 4 label (`trainer.model=gbt`, `mlp_gbt`) through the stock Trainer.
+"""Trees on a k = 4 label (`trainer.model=gbt`, `mlp_gbt`, `mlp_rf`) through the stock Trainer.
 
 Few, shallow trees, as the binary tree tests: the checks are that TF-DF's multinomial boosting
 trains on the Transform's output, that the SavedModel serves raw examples with the multiclass
 signature (probabilities summing to 1, the class the argmax of the decision scores, the class
-weights the decision rule tuned on `valid`), and that `mlp_gbt` serves the mean of the two
-families' probabilities. The rewrite of a k-class forest into plain TensorFlow ops is checked
+weights the decision rule tuned on `valid`), and that `mlp_gbt` and `mlp_rf` serve the mean of
+the two families' probabilities. The rewrite of a k-class forest into plain TensorFlow ops is checked
 against TF-DF's own class probabilities in `test_trees.py`.
 """
 
@@ -17,7 +17,7 @@ import tensorflow as tf
 from components.trainer import decision_rule, multiclass_training, serving
 from components.trainer.tests import fixtures
 
-QUICK_TREES = {"gbt_num_trees": 12, "gbt_max_depth": 4}
+QUICK_TREES = {"gbt_num_trees": 12, "gbt_max_depth": 4, "rf_num_trees": 12, "rf_max_depth": 6}
 COUNTS = fixtures.MULTICLASS_SPLIT_COUNTS[fixtures.TRAIN_SPLIT]
 K = len(fixtures.CLASS_NAMES)
 
@@ -32,14 +32,14 @@ def _valid_split(examples):
 
 @pytest.fixture(scope="module")
 def trained(multiclass_transformed, tmp_path_factory):
-    """(serving folder, training report) of the same seed as gbt, mlp and mlp_gbt on the k = 4 fixture."""
+    """(serving folder, training report) of the same seed as gbt, mlp, mlp_gbt, rf and mlp_rf on the k = 4 fixture."""
     return {
         family: fixtures.run_trainer(
             *multiclass_transformed,
             fixtures.multiclass_run_config(model=family, **QUICK_TREES),
             tmp_path_factory.mktemp(f"multiclass_{family}"),
         )
-        for family in ("gbt", "mlp", "mlp_gbt")
+        for family in ("gbt", "mlp", "mlp_gbt", "rf", "mlp_rf")
     }
 
 
@@ -94,3 +94,13 @@ def test_mlp_gbt_serves_the_mean_of_the_two_families_probabilities(trained, mult
     assert report["epochs_run"] == trained["mlp"][1]["epochs_run"]
     assert report["gbt_trees"] == trained["gbt"][1]["gbt_trees"]
     np.testing.assert_allclose(report["initial_bias"], trained["mlp"][1]["initial_bias"])
+
+
+def test_mlp_rf_serves_the_mean_of_the_mlp_and_the_forests_class_shares(trained, multiclass_examples):
+    records = fixtures.eval_records(multiclass_examples, limit=200)
+    both = fixtures.check_mlp_and_trees_serve_the_mean(trained, records, serving.PROBABILITIES_OUTPUT, trees="rf")
+    np.testing.assert_allclose(both[serving.PROBABILITIES_OUTPUT].sum(axis=1), 1.0, rtol=0, atol=1e-5)
+    forest_report = trained["rf"][1]
+    assert forest_report["rf_trees"] == QUICK_TREES["rf_num_trees"], "one tree per iteration, whatever k"
+    assert forest_report["loss"].startswith("none (random forest") and forest_report["num_classes"] == K
+    assert trained["mlp_rf"][1]["loss"] == "bce", "the MLP's loss"
