@@ -110,6 +110,14 @@ class RunSummary:
         return "\n".join(lines)
 
 
+def _model_words(training: Dict[str, Any]) -> str:
+    """The model family and its trees, when the training report names them: "; model mlp_rf (300 trees)"."""
+    if "model" not in training:
+        return ""
+    trees = [str(training[key]) for key in ("gbt_trees", "rf_trees") if key in training]
+    return f"; model {training['model']}" + (f" ({' + '.join(trees)} trees)" if trees else "")
+
+
 def _trainer_line(training: Dict[str, Any]) -> str:
     """The Trainer's served decision rule: a threshold (binary) or per-class weights (multiclass)."""
     rule = training.get("decision_rule")
@@ -118,7 +126,7 @@ def _trainer_line(training: Dict[str, Any]) -> str:
             "trainer: decision threshold {decision_threshold:.4f} ({threshold_rule}); "
             "valid precision {valid_precision:.3f}, recall {valid_recall:.3f}; "
             "trained on {train_rows} rows ({train_positives} positive), epochs {epochs_run}".format(**training)
-        )
+        ) + _model_words(training)
     names = training["class_names"]
     weights = ", ".join(f"{name} {weight:.3g}" for name, weight in zip(names, rule["class_weights"], strict=True))
     protected = rule["protected_class_names"]
@@ -127,7 +135,7 @@ def _trainer_line(training: Dict[str, Any]) -> str:
     return (
         f"trainer: class weights {weights} ({rule['rule_applied']}); valid recall of protected classes {recalls}; "
         f"trained on {training['train_rows']} rows ({counts})"
-    )
+    ) + _model_words(training)
 
 
 def _evaluator_figures(metrics: Dict[str, float], training: Dict[str, Any]) -> str:

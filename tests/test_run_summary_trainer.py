@@ -22,6 +22,23 @@ def _trainer_line(training):
     return next(line for line in lines if line.startswith("trainer:"))
 
 
+def test_the_line_names_the_model_family_and_its_trees():
+    training = {
+        "decision_threshold": 0.25,
+        "threshold_rule": "max_recall_at_precision",
+        "valid_precision": 0.6,
+        "valid_recall": 0.9,
+        "train_rows": 100,
+        "train_positives": 10,
+        "epochs_run": 3,
+        "model": "mlp_rf",
+        "rf_trees": 300,
+    }
+    assert _trainer_line(training).endswith("epochs 3; model mlp_rf (300 trees)")
+    mlp_only = {key: value for key, value in training.items() if key != "rf_trees"}
+    assert _trainer_line({**mlp_only, "model": "mlp"}).endswith("epochs 3; model mlp")
+
+
 def test_a_binary_run_states_its_threshold():
     line = _trainer_line(
         {

@@ -63,7 +63,8 @@ MULTICLASS_SPLIT_COUNTS: Mapping[str, Mapping[int, int]] = {
     EVAL_SPLIT: {0: 480, 1: 80, 2: 24, 3: 16},
 }
 # Test-sized training: a couple of epochs of a small network, one model unless a test asks for more.
-QUICK = {"max_epochs": 2, "batch_size": 256, "hidden_units": (16,), "ensemble_members": 1}
+# The MLP alone unless a test names a family: most Trainer tests are about the MLP's training.
+QUICK = {"max_epochs": 2, "batch_size": 256, "hidden_units": (16,), "ensemble_members": 1, "model": "mlp"}
 
 
 def make_example(features: Mapping[str, Any], label: Optional[int]) -> bytes:

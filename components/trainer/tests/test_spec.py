@@ -50,7 +50,7 @@ def test_a_custom_config_run_fn_cannot_read_is_an_error_naming_the_problem(custo
 
 
 def test_the_model_family_is_a_setting_parsed_from_its_type():
-    assert TrainerParameters().model == "mlp", "the MLP until the evidence across data sets says otherwise"
+    assert TrainerParameters().model == "mlp_rf", "the MLP and the forest, chosen across data sets"
     assert TrainerParameters.parse_field("model", "gbt") == "gbt"
     assert TrainerParameters.parse_field("gbt_early_stopping", "false") is False
     assert TrainerParameters.parse_field("gbt_shrinkage", "0.05") == 0.05
