@@ -22,35 +22,25 @@ def _trainer_line(training):
     return next(line for line in lines if line.startswith("trainer:"))
 
 
+BINARY_TRAINING = {
+    "decision_threshold": 0.25,
+    "threshold_rule": "max_recall_at_precision",
+    "valid_precision": 0.6,
+    "valid_recall": 0.9,
+    "train_rows": 100,
+    "train_positives": 10,
+    "epochs_run": 3,
+}
+
+
 def test_the_line_names_the_model_family_and_its_trees():
-    training = {
-        "decision_threshold": 0.25,
-        "threshold_rule": "max_recall_at_precision",
-        "valid_precision": 0.6,
-        "valid_recall": 0.9,
-        "train_rows": 100,
-        "train_positives": 10,
-        "epochs_run": 3,
-        "model": "mlp_rf",
-        "rf_trees": 300,
-    }
-    assert _trainer_line(training).endswith("epochs 3; model mlp_rf (300 trees)")
-    mlp_only = {key: value for key, value in training.items() if key != "rf_trees"}
-    assert _trainer_line({**mlp_only, "model": "mlp"}).endswith("epochs 3; model mlp")
+    forest = {**BINARY_TRAINING, "model": "mlp_rf", "rf_trees": 300}
+    assert _trainer_line(forest).endswith("epochs 3; model mlp_rf (300 trees)")
+    assert _trainer_line({**BINARY_TRAINING, "model": "mlp"}).endswith("epochs 3; model mlp")
 
 
 def test_a_binary_run_states_its_threshold():
-    line = _trainer_line(
-        {
-            "decision_threshold": 0.25,
-            "threshold_rule": "max_recall_at_precision",
-            "valid_precision": 0.6,
-            "valid_recall": 0.9,
-            "train_rows": 100,
-            "train_positives": 10,
-            "epochs_run": 3,
-        }
-    )
+    line = _trainer_line(BINARY_TRAINING)
     assert line == (
         "trainer: decision threshold 0.2500 (max_recall_at_precision); valid precision 0.600, recall 0.900; "
         "trained on 100 rows (10 positive), epochs 3"
