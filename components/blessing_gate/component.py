@@ -25,7 +25,7 @@ protected class one-vs-rest on every slice (`multiclass`); the Evaluator must ru
 
 A plain (not Beam) component. It reads one TFMA record per slice and makes one streaming pass
 over the eval split: with the candidate alone for report.html's curves, with the baseline too for
-the paired comparison (about 20 s for both models on the default data).
+the paired comparison (its seconds: benchmarks/RESULTS.md, pipeline_bench's BlessingGate row).
 """
 
 from __future__ import annotations
