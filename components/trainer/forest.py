@@ -67,7 +67,7 @@ class FlatForest:
     depth: int  # the most conditions on any root-to-leaf path
     # float32 [outputs]: the initial prediction per output (1: the binomial loss's log-odds of the
     # base rate; k: the multinomial loss's per-class start). Tree t adds to output t mod outputs.
-    # A random forest's is [0]: it has one output and no initial prediction.
+    # A random forest's are zeros: it has no initial prediction.
     bias: np.ndarray
     combine: str = SUM_OF_LOGITS
 
@@ -132,26 +132,21 @@ def flatten_forest(inspector: Any, feature_keys: Sequence[str], categorical_keys
 
     for tree in inspector.extract_all_trees():
         roots.append(add(tree.root, 0))
+    inner_leaf: Any  # what an inner node holds where a leaf holds its value(s): 0 in the same shape
     if kind == _RANDOM_FOREST:
-        # Filled in below, once the leaves' width (the outputs) is known.
-        bias, combine = np.zeros(0, dtype=np.float32), MEAN_OF_PROBABILITIES
+        # One output per class share a leaf holds; no initial prediction.
+        outputs = max((len(row["leaf"]) for row in rows if row["leaf"] is not None), default=1)
+        bias, combine, inner_leaf = np.zeros(outputs, dtype=np.float32), MEAN_OF_PROBABILITIES, [0.0] * outputs
     else:
         header = inspector.specialized_header()
-        bias, combine = np.asarray(list(header.initial_predictions), dtype=np.float32), SUM_OF_LOGITS
+        bias, combine, inner_leaf = np.asarray(list(header.initial_predictions), dtype=np.float32), SUM_OF_LOGITS, 0.0
         if header.num_trees_per_iter != bias.size or len(roots) % bias.size:
             raise ForestError(
                 f"the forest has {len(roots)} trees, {header.num_trees_per_iter} per iteration, and "
                 f"{bias.size} initial predictions; the graph needs one tree per output and iteration"
             )
-
-    if kind == _RANDOM_FOREST:
-        outputs = max((len(row["leaf"]) for row in rows if row["leaf"] is not None), default=1)
-        for row in rows:
-            row["leaf"] = [0.0] * outputs if row["leaf"] is None else row["leaf"]
-    else:
-        outputs = int(bias.size)
-        for row in rows:
-            row["leaf"] = 0.0 if row["leaf"] is None else row["leaf"]
+    for row in rows:
+        row["leaf"] = inner_leaf if row["leaf"] is None else row["leaf"]
 
     def column_of(key: str, dtype: Any) -> np.ndarray:
         return np.asarray([row[key] for row in rows], dtype=dtype)
@@ -168,7 +163,7 @@ def flatten_forest(inspector: Any, feature_keys: Sequence[str], categorical_keys
         roots=np.asarray(roots, dtype=np.int32),
         masks=np.stack(masks),
         depth=depth,
-        bias=np.zeros(outputs, dtype=np.float32) if kind == _RANDOM_FOREST else bias,
+        bias=bias,
         combine=combine,
     )
 

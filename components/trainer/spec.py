@@ -30,7 +30,8 @@ AUC_BCE_WEIGHT = 0.75
 # Model families: the MLP (ensemble), gradient-boosted trees or a random forest (TF-DF), or the MLP and
 # one tree family with their probabilities averaged.
 MODELS = ("mlp", "gbt", "mlp_gbt", "rf", "mlp_rf")
-# The tree family each model trains, if any.
+# The models that train the MLP, and the tree family each model trains, if any.
+MLP_MODELS = ("mlp", "mlp_gbt", "mlp_rf")
 TREE_FAMILIES = {"gbt": "gbt", "mlp_gbt": "gbt", "rf": "rf", "mlp_rf": "rf"}
 GBT_EXAMPLE_WEIGHTS = ("none", "balanced")
 THRESHOLD_RULES = ("max_f1", "max_precision_at_recall", "max_recall_at_precision")
@@ -116,7 +117,7 @@ class TrainerParameters(ComponentParameters):
     # 300 trees on credit card (eval PR-AUC 0.809 against 0.778).
     gbt_example_weights: str = "balanced"
     # Random forest (trainer.model=rf or mlp_rf; `trees.py`), TF-DF's defaults but for the number of
-    # trees and winner_take_all=False: each tree adds its leaf's positive share, a smooth score to rank.
+    # trees and winner_take_all=False: each tree adds its leaf's class shares, a smooth score to rank.
     # Unweighted: the threshold tuned on valid absorbs the imbalance.
     rf_num_trees: int = 300
     rf_max_depth: int = 16
@@ -125,7 +126,7 @@ class TrainerParameters(ComponentParameters):
 
     @property
     def trains_mlp(self) -> bool:
-        return self.model in ("mlp", "mlp_gbt", "mlp_rf")
+        return self.model in MLP_MODELS
 
     @property
     def tree_family(self) -> str:

@@ -14,9 +14,9 @@ classes train k trees per iteration on the multinomial log-likelihood (k logits,
 native multiclass boosting. Both go through `fit_trees`; `train_family` serves `trainer.model`
 (MLP, trees, or both with their probabilities averaged) for either label.
 
-The random forest (`rf`, `mlp_rf`; binary labels) grows `rf_num_trees` unpruned trees, each on a
+The random forest (`rf`, `mlp_rf`; either label) grows `rf_num_trees` unpruned trees, each on a
 bootstrap sample with a random subset of the inputs at every split, unweighted: its score is the
-mean of the leaves' positive shares and the threshold tuned on valid absorbs the imbalance. It
+mean of the leaves' class shares and the decision rule tuned on valid absorbs the imbalance. It
 grows in seconds where boosting takes minutes (each tree is independent; benchmarks/RESULTS.md),
 and its errors differ from the MLP's, which is what averaging the two needs.
 
@@ -44,7 +44,7 @@ from components.trainer import ensemble, forest
 from components.trainer.inputs import unstack_features
 from components.trainer.multiclass import ClassMix
 from components.trainer.network import ModelInputs
-from components.trainer.spec import TrainerParameters
+from components.trainer.spec import MLP_MODELS, TrainerParameters
 
 # Rows per batch fed to TF-DF; it concatenates them all, so this only bounds tf.data's step size.
 FEED_BATCH_ROWS = 8192
@@ -203,7 +203,7 @@ def train_family(model: str, train_mlp: Callable[[], Trained], train_trees: Call
     """
     mlp: Optional[tf.keras.Model] = None
     figures: Dict[str, Any] = {}
-    if model in ("mlp", "mlp_gbt", "mlp_rf"):
+    if model in MLP_MODELS:
         mlp, figures = train_mlp()
         if model == "mlp":
             return mlp, figures
