@@ -133,8 +133,10 @@ def test_unweighted_trees_with_early_stopping_stay_near_the_base_rate(examples, 
     assert unweighted.mean() < 0.15 and balanced.mean() > 0.2
 
 
-def _tiny_forest(rng, classes=2, family="gbt"):
+def _tiny_forest(rng, classes=2, family="gbt", category_semantic=True):
     """A TF-DF forest on two numbers and one category (ids 0..4), trained in this process.
+
+    `category_semantic=False` gives TF-DF the ids as a third number, so no node tests a category set.
 
     Two classes: a binary forest (one tree per iteration); more: TF-DF's multinomial boosting
     (one tree per class and iteration), the label the score's integer part capped to the classes.
@@ -160,12 +162,19 @@ def _tiny_forest(rng, classes=2, family="gbt"):
         features=[
             tfdf.keras.FeatureUsage("a", semantic=tfdf.keras.FeatureSemantic.NUMERICAL),
             tfdf.keras.FeatureUsage("b", semantic=tfdf.keras.FeatureSemantic.NUMERICAL),
-            tfdf.keras.FeatureUsage("c", semantic=tfdf.keras.FeatureSemantic.CATEGORICAL),
+            tfdf.keras.FeatureUsage(
+                "c",
+                semantic=tfdf.keras.FeatureSemantic.CATEGORICAL
+                if category_semantic
+                else tfdf.keras.FeatureSemantic.NUMERICAL,
+            ),
         ],
         exclude_non_specified_features=True,
         random_seed=7,
         verbose=0,
     )
+    if not category_semantic:
+        columns["c"] = columns["c"].astype(np.float32)
     learner.fit(tf.data.Dataset.from_tensor_slices((columns, label)).batch(512), verbose=0)
     return learner
 
@@ -199,3 +208,18 @@ def test_a_condition_the_graph_cannot_evaluate_is_an_error_naming_the_feature():
     learner = _tiny_forest(np.random.default_rng(6))
     with pytest.raises(forest.ForestError, match="tests feature 'c', which is not a model input"):
         forest.flatten_forest(learner.make_inspector(), ("a", "b"), ())
+
+
+@pytest.mark.parametrize("family", ["gbt", "rf"])
+def test_a_forest_of_numerical_conditions_only_reproduces_tf_df(family):
+    rng = np.random.default_rng(8)
+    learner = _tiny_forest(rng, 2, family, category_semantic=False)
+    flat = forest.flatten_forest(learner.make_inspector(), ("a", "b", "c"), ())
+    # The walk then leaves out the category-set test (`ForestLogit`): this checks that shorter path.
+    assert not flat.categorical.any()
+    rows = 400
+    columns = {key: rng.normal(size=(rows, 1)).astype(np.float32) for key in ("a", "b", "c")}
+    columns["b"][::5] = np.nan
+    expected = learner.predict(columns, verbose=0)
+    served = tf.sigmoid(forest.forest_model(flat, ("a", "b", "c"))(columns, training=False))
+    np.testing.assert_allclose(served.numpy(), expected, rtol=0, atol=1e-5)
