@@ -14,7 +14,9 @@ output logits; the joined model outputs, by `output`:
 - `"logit"`: the logit of that mean (binary: log(p / (1 - p)); multiclass: log p, up to a
   constant), computed with log-sum-exp from the members' logits so it stays finite. Its
   sigmoid (softmax) is exactly the mean probability, so code written for a single logit model
-  (e.g. a serving signature applying `tf.sigmoid`) works unchanged.
+  (e.g. a serving signature applying `tf.sigmoid`) works unchanged;
+- `"mean_logit"`: the mean of the members' logits (multiclass: of their log-softmax), whose
+  sigmoid (softmax) is the normalised geometric mean of the members' odds (probabilities).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import tensorflow as tf
 
 from components.trainer.member_layers import MembersLayer, inputs_like
 
-ENSEMBLE_OUTPUTS = ("probability", "logit")
+ENSEMBLE_OUTPUTS = ("probability", "logit", "mean_logit")
 _HASH_BUCKETS = 1 << 40
 _SERIALIZATION_PACKAGE = "imbalance"
 
@@ -151,6 +153,8 @@ class MemberAverage(MembersLayer):
     def call(self, inputs):
         logits = tf.stack([member(inputs, training=False) for member in self.members], axis=0)
         count = tf.cast(len(self.members), logits.dtype)
+        if self.output_kind == "mean_logit":
+            return tf.reduce_mean(logits if logits.shape[-1] == 1 else tf.nn.log_softmax(logits, axis=-1), axis=0)
         if logits.shape[-1] == 1:
             if self.output_kind == "probability":
                 return tf.reduce_mean(tf.sigmoid(logits), axis=0)

@@ -138,6 +138,7 @@ def _train_family(
         lambda: trees.train_trees(
             fitter.features, fitter.parameters, (stats.negatives, stats.positives), train_rows, fitter.valid
         ),
+        fitter.parameters.family_blend,
     )
 
 

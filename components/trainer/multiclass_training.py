@@ -156,6 +156,7 @@ def train_model(
         parameters.model,
         lambda: _train_mlp(fitter, counts, train_rows, log_dir, cache_dir),
         lambda: trees.train_trees(features, parameters, counts, train_rows, valid),
+        parameters.family_blend,
     )
 
 

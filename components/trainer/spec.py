@@ -34,6 +34,8 @@ MODELS = ("mlp", "gbt", "mlp_gbt", "rf", "mlp_rf")
 MLP_MODELS = ("mlp", "mlp_gbt", "mlp_rf")
 TREE_FAMILIES = {"gbt": "gbt", "mlp_gbt": "gbt", "rf": "rf", "mlp_rf": "rf"}
 GBT_EXAMPLE_WEIGHTS = ("none", "balanced")
+# How mlp_gbt and mlp_rf join the two families (`trees.train_family`).
+FAMILY_BLENDS = ("probability", "logit")
 THRESHOLD_RULES = ("max_f1", "max_precision_at_recall", "max_recall_at_precision")
 
 # The module path the stock Trainer imports `run_fn` from.
@@ -122,6 +124,9 @@ class TrainerParameters(ComponentParameters):
     rf_num_trees: int = 300
     rf_max_depth: int = 16
     rf_min_examples: int = 5
+    # mlp_gbt / mlp_rf: "probability" serves the mean of the two families' probabilities; "logit" the
+    # mean of their logits (k classes: of their log-probabilities), a geometric mean of the odds.
+    family_blend: str = "probability"
     seed: int = DEFAULT_SEED
 
     @property
@@ -182,6 +187,7 @@ class TrainerParameters(ComponentParameters):
         require(self.rf_num_trees >= 1, f"trainer.rf_num_trees must be >= 1, got {self.rf_num_trees!r}")
         require(self.rf_max_depth >= 2, f"trainer.rf_max_depth must be >= 2, got {self.rf_max_depth!r}")
         require(self.rf_min_examples >= 1, f"trainer.rf_min_examples must be >= 1, got {self.rf_min_examples!r}")
+        require_choice("trainer.family_blend", self.family_blend, FAMILY_BLENDS)
         self._check_auc_and_recipes()
 
     def _check_auc_and_recipes(self) -> None:

@@ -194,12 +194,15 @@ def loss_name(family: str, multiclass: bool) -> str:
     return "multinomial_log_likelihood" if multiclass else "binomial_log_likelihood"
 
 
-def train_family(model: str, train_mlp: Callable[[], Trained], train_trees: Callable[[], Trained]) -> Trained:
+def train_family(
+    model: str, train_mlp: Callable[[], Trained], train_trees: Callable[[], Trained], blend: str = "probability"
+) -> Trained:
     """The MLP (ensemble), the trees, or both averaged, per `trainer.model`: a logit model and its figures.
 
     Shared by the binary and the multiclass path, which differ only in how each family trains.
-    `mlp_gbt` and `mlp_rf` average the two models' probabilities (`ensemble.average_members` with a logit
-    output, so the serving signature's sigmoid, or softmax for k classes, gives that mean exactly).
+    `mlp_gbt` and `mlp_rf` average the two models (`ensemble.average_members`) as `trainer.family_blend`
+    says: blend "probability" outputs the logit of the mean probability, so the serving signature's
+    sigmoid (softmax for k classes) gives that mean exactly; "logit" outputs the mean of the logits.
     """
     mlp: Optional[tf.keras.Model] = None
     figures: Dict[str, Any] = {}
@@ -213,7 +216,8 @@ def train_family(model: str, train_mlp: Callable[[], Trained], train_trees: Call
         # The run summary prints epochs; trees have none.
         figures["epochs_run"] = f"n/a ({tree_figures[f'{model}_trees']} trees)"
         return trees, figures
-    return ensemble.average_members([mlp, trees], output="logit"), figures
+    output = "logit" if blend == "probability" else "mean_logit"
+    return ensemble.average_members([mlp, trees], output=output), figures
 
 
 def _check_forest_matches_learner(learner: Any, model: tf.keras.Model, validation: tf.data.Dataset) -> None:

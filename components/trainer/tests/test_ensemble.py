@@ -151,6 +151,24 @@ def test_multiclass_average_and_logit():
     np.testing.assert_allclose(tf.nn.softmax(logit).numpy(), mean, atol=1e-6)
 
 
+def test_mean_logit_output_is_the_mean_of_the_members_logits():
+    members = [member(seed) for seed in (1, 10, 20)]
+    logits = np.stack([m(BATCH).numpy() for m in members])
+    mean_logit = ensemble.average_members(members, output="mean_logit")(BATCH).numpy()
+    np.testing.assert_allclose(mean_logit, logits.mean(axis=0), atol=1e-6)
+    # Not the mean probability: the geometric mean of the odds weighs a confident member more.
+    mean_probability = tf.sigmoid(logits).numpy().mean(axis=0)
+    assert np.abs(tf.sigmoid(mean_logit).numpy() - mean_probability).max() > 0.01
+
+
+def test_multiclass_mean_logit_is_the_normalised_geometric_mean_of_the_probabilities():
+    members = [member(seed, units=3) for seed in (2, 30)]
+    probabilities = np.stack([tf.nn.softmax(m(BATCH)).numpy().astype(np.float64) for m in members])
+    geometric = np.exp(np.log(probabilities).mean(axis=0))
+    served = tf.nn.softmax(ensemble.average_members(members, output="mean_logit")(BATCH)).numpy()
+    np.testing.assert_allclose(served, geometric / geometric.sum(axis=-1, keepdims=True), atol=1e-6)
+
+
 def test_single_member_average_is_its_probability():
     only = member(5)
     np.testing.assert_allclose(

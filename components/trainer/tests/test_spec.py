@@ -70,6 +70,7 @@ def test_the_model_family_is_a_setting_parsed_from_its_type():
         ({"rf_num_trees": 0}, r"^trainer.rf_num_trees must be >= 1, got 0$"),
         ({"rf_max_depth": 1}, r"^trainer.rf_max_depth must be >= 2, got 1$"),
         ({"rf_min_examples": 0}, r"^trainer.rf_min_examples must be >= 1, got 0$"),
+        ({"family_blend": "median"}, r"^trainer.family_blend must be one of probability, logit; got 'median'$"),
         ({"model": "rf", "ensemble_recipes": ("none", "undersample:1.0")}, r"model=rf trains none \(use mlp_rf\)"),
     ],
 )

@@ -31,6 +31,11 @@ def trained(transformed, tmp_path_factory):
     for family in ("gbt", "mlp", "mlp_gbt", "rf", "mlp_rf"):
         workdir = tmp_path_factory.mktemp(family)
         runs[family] = fixtures.run_trainer(*transformed, fixtures.run_config(model=family, **QUICK_TREES), workdir)
+    runs["mlp_rf_logit"] = fixtures.run_trainer(
+        *transformed,
+        fixtures.run_config(model="mlp_rf", family_blend="logit", **QUICK_TREES),
+        tmp_path_factory.mktemp("mlp_rf_logit"),
+    )
     return runs
 
 
@@ -116,6 +121,21 @@ def test_mlp_rf_serves_the_mean_of_the_mlp_and_the_forest(examples, trained):
     assert report["model"] == "mlp_rf" and report["loss"] == "bce"
     assert report["epochs_run"] == trained["mlp"][1]["epochs_run"]
     assert report["rf_trees"] == trained["rf"][1]["rf_trees"]
+
+
+def test_mlp_rf_with_the_logit_blend_serves_the_mean_of_the_two_logits(examples, trained):
+    records = fixtures.eval_records(examples, limit=200)
+    served = {name: fixtures.serve(trained[name][0], records) for name in ("mlp", "rf", "mlp_rf_logit")}
+    logit = {name: _logit(served[name][serving.PROBABILITY_OUTPUT]) for name in ("mlp", "rf")}
+    expected = tf.sigmoid((logit["mlp"] + logit["rf"]) / 2).numpy()
+    np.testing.assert_allclose(served["mlp_rf_logit"][serving.PROBABILITY_OUTPUT], expected, rtol=0, atol=1e-5)
+    # The threshold is tuned on valid for the blend it serves, not copied from the probability mean.
+    assert trained["mlp_rf_logit"][1]["decision_threshold"] != trained["mlp_rf"][1]["decision_threshold"]
+
+
+def _logit(probability: np.ndarray) -> np.ndarray:
+    probability = probability.astype(np.float64)
+    return np.log(probability) - np.log1p(-probability)
 
 
 def test_unweighted_trees_with_early_stopping_stay_near_the_base_rate(examples, transformed, trained, tmp_path):
