@@ -184,6 +184,16 @@ STRATEGIES: Tuple[Strategy, ...] = (
         "one softmax MLP (plain cross-entropy) and the random forest, class probabilities averaged",
         (("loss", "bce"),),
     ),
+    Strategy(
+        "seed_bagging_rf",
+        "seed-bagged MLP members (every row; plain bce) and the random forest: the members' mean probability "
+        "averaged with the forest's",
+        trainer=(("loss", "bce"), ("ensemble_majority_fraction", 1.0)),
+        ensemble=True,
+        model="mlp_rf",
+        multiclass="seed-bagged softmax MLP members (every row; plain cross-entropy) and the random forest, class "
+        "probabilities averaged",
+    ),
 )
 STRATEGY_NAMES = tuple(strategy.name for strategy in STRATEGIES)
 
