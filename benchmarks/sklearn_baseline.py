@@ -125,8 +125,11 @@ def per_class_scores(
 
 
 def impute_medians(train: np.ndarray, *others: np.ndarray) -> Tuple[np.ndarray, ...]:
-    """Every NaN replaced by its column's train median (0 for a column with no value in train)."""
-    medians = np.nan_to_num(np.nanmedian(np.where(np.isnan(train).all(axis=0), 0.0, train), axis=0))
+    """Every NaN replaced by its column's train median (0 for a column with no value in train).
+
+    A column empty in train is set to 0 before the median, so `nanmedian` never sees an all-NaN slice.
+    """
+    medians = np.nanmedian(np.where(np.isnan(train).all(axis=0), 0.0, train), axis=0)
     return tuple(np.where(np.isnan(matrix), medians, matrix) for matrix in (train, *others))
 
 
