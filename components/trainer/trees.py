@@ -216,6 +216,8 @@ def train_family(
         # The run summary prints epochs; trees have none.
         figures["epochs_run"] = f"n/a ({tree_figures[f'{model}_trees']} trees)"
         return trees, figures
+    # In the training report beside `model`, so a served blend can be told from the other.
+    figures["family_blend"] = blend
     output = "logit" if blend == "probability" else "mean_logit"
     return ensemble.average_members([mlp, trees], output=output), figures
 

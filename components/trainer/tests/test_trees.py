@@ -131,6 +131,9 @@ def test_mlp_rf_with_the_logit_blend_serves_the_mean_of_the_two_logits(examples,
     np.testing.assert_allclose(served["mlp_rf_logit"][serving.PROBABILITY_OUTPUT], expected, rtol=0, atol=1e-5)
     # The threshold is tuned on valid for the blend it serves, not copied from the probability mean.
     assert trained["mlp_rf_logit"][1]["decision_threshold"] != trained["mlp_rf"][1]["decision_threshold"]
+    assert (
+        trained["mlp_rf_logit"][1]["family_blend"] == "logit" and trained["mlp_rf"][1]["family_blend"] == "probability"
+    )
 
 
 def _logit(probability: np.ndarray) -> np.ndarray:
