@@ -111,11 +111,17 @@ class RunSummary:
 
 
 def _model_words(training: Dict[str, Any]) -> str:
-    """The model family and its trees, when the training report names them: "; model mlp_rf (300 trees)"."""
+    """The model family and its trees, when the training report names them: "; model mlp_rf (300 trees)".
+
+    A blend other than the default mean probability is named too: "(300 trees, logit blend)".
+    """
     if "model" not in training:
         return ""
     trees = [str(training[key]) for key in ("gbt_trees", "rf_trees") if key in training]
-    return f"; model {training['model']}" + (f" ({' + '.join(trees)} trees)" if trees else "")
+    words = [f"{' + '.join(trees)} trees"] if trees else []
+    if training.get("family_blend", "probability") != "probability":
+        words.append(f"{training['family_blend']} blend")
+    return f"; model {training['model']}" + (f" ({', '.join(words)})" if words else "")
 
 
 def _trainer_line(training: Dict[str, Any]) -> str:

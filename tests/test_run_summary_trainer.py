@@ -37,6 +37,10 @@ def test_the_line_names_the_model_family_and_its_trees():
     forest = {**BINARY_TRAINING, "model": "mlp_rf", "rf_trees": 300}
     assert _trainer_line(forest).endswith("epochs 3; model mlp_rf (300 trees)")
     assert _trainer_line({**BINARY_TRAINING, "model": "mlp"}).endswith("epochs 3; model mlp")
+    # The default blend goes unsaid; another one is named.
+    assert _trainer_line({**forest, "family_blend": "probability"}).endswith("; model mlp_rf (300 trees)")
+    logit = {**forest, "family_blend": "logit"}
+    assert _trainer_line(logit).endswith("; model mlp_rf (300 trees, logit blend)")
 
 
 def test_a_binary_run_states_its_threshold():
