@@ -210,12 +210,9 @@ class ForestLogit(tf.keras.layers.Layer):
     def __init__(self, forest: FlatForest, **kwargs):
         super().__init__(trainable=False, **kwargs)
         self.forest = forest
-        # Constants of the graph, not variables: nothing here is trained or restored on its own.
-        self._arrays = {
-            field.name: tf.constant(getattr(forest, field.name))
-            for field in dataclasses.fields(forest)
-            if isinstance(getattr(forest, field.name), np.ndarray)
-        }
+        # Constants of the graph, not variables: nothing here is trained or restored on its own. The
+        # per-node fields the walk reads are packed in `_links`; these are the arrays it reads whole.
+        self._arrays = {name: tf.constant(getattr(forest, name)) for name in ("roots", "masks", "leaf_value", "bias")}
         self._has_categorical = bool(forest.categorical.any())
         self._links = tf.constant(_node_links(forest, self._has_categorical))
 

@@ -194,8 +194,12 @@ def loss_name(family: str, multiclass: bool) -> str:
     return "multinomial_log_likelihood" if multiclass else "binomial_log_likelihood"
 
 
+# `trainer.family_blend` -> the `ensemble.average_members` output that serves it (one per FAMILY_BLENDS).
+_BLEND_OUTPUTS = {"probability": "logit", "logit": "mean_logit"}
+
+
 def train_family(
-    model: str, train_mlp: Callable[[], Trained], train_trees: Callable[[], Trained], blend: str = "probability"
+    model: str, train_mlp: Callable[[], Trained], train_trees: Callable[[], Trained], blend: str
 ) -> Trained:
     """The MLP (ensemble), the trees, or both averaged, per `trainer.model`: a logit model and its figures.
 
@@ -218,8 +222,7 @@ def train_family(
         return trees, figures
     # In the training report beside `model`, so a served blend can be told from the other.
     figures["family_blend"] = blend
-    output = "logit" if blend == "probability" else "mean_logit"
-    return ensemble.average_members([mlp, trees], output=output), figures
+    return ensemble.average_members([mlp, trees], output=_BLEND_OUTPUTS[blend]), figures
 
 
 def _check_forest_matches_learner(learner: Any, model: tf.keras.Model, validation: tf.data.Dataset) -> None:

@@ -17,8 +17,10 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
+from scipy import special
 
-from components.trainer import forest, serving
+from components.trainer import forest, serving, trees
+from components.trainer.spec import FAMILY_BLENDS
 from components.trainer.tests import fixtures
 
 QUICK_TREES = {"gbt_num_trees": 20, "gbt_max_depth": 4, "rf_num_trees": 20, "rf_max_depth": 6}
@@ -126,7 +128,7 @@ def test_mlp_rf_serves_the_mean_of_the_mlp_and_the_forest(examples, trained):
 def test_mlp_rf_with_the_logit_blend_serves_the_mean_of_the_two_logits(examples, trained):
     records = fixtures.eval_records(examples, limit=200)
     served = {name: fixtures.serve(trained[name][0], records) for name in ("mlp", "rf", "mlp_rf_logit")}
-    logit = {name: _logit(served[name][serving.PROBABILITY_OUTPUT]) for name in ("mlp", "rf")}
+    logit = {name: special.logit(served[name][serving.PROBABILITY_OUTPUT].astype(np.float64)) for name in ("mlp", "rf")}
     expected = tf.sigmoid((logit["mlp"] + logit["rf"]) / 2).numpy()
     np.testing.assert_allclose(served["mlp_rf_logit"][serving.PROBABILITY_OUTPUT], expected, rtol=0, atol=1e-5)
     # The threshold is tuned on valid for the blend it serves, not copied from the probability mean.
@@ -134,11 +136,6 @@ def test_mlp_rf_with_the_logit_blend_serves_the_mean_of_the_two_logits(examples,
     assert (
         trained["mlp_rf_logit"][1]["family_blend"] == "logit" and trained["mlp_rf"][1]["family_blend"] == "probability"
     )
-
-
-def _logit(probability: np.ndarray) -> np.ndarray:
-    probability = probability.astype(np.float64)
-    return np.log(probability) - np.log1p(-probability)
 
 
 def test_unweighted_trees_with_early_stopping_stay_near_the_base_rate(examples, transformed, trained, tmp_path):
@@ -246,3 +243,7 @@ def test_a_forest_of_numerical_conditions_only_reproduces_tf_df(family):
     expected = learner.predict(columns, verbose=0)
     served = tf.sigmoid(forest.forest_model(flat, ("a", "b", "c"))(columns, training=False))
     np.testing.assert_allclose(served.numpy(), expected, rtol=0, atol=1e-5)
+
+
+def test_every_family_blend_has_an_ensemble_output_that_serves_it():
+    assert sorted(trees._BLEND_OUTPUTS) == sorted(FAMILY_BLENDS)
