@@ -32,6 +32,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from components.trainer.threshold import choose_threshold
 from pipeline.dataset import load_description
 from pipeline.prepare import SPLIT_FILENAME, read_manifest
 
@@ -74,12 +75,13 @@ def encode_categories(train: List[List[str]], *others: List[List[str]]) -> Tuple
 
 
 def threshold_for_recall_at_precision(labels: np.ndarray, scores: np.ndarray, min_precision: float) -> float:
-    """The lowest score threshold whose precision on `labels` is >= min_precision (the highest such recall)."""
-    from sklearn.metrics import precision_recall_curve
+    """The threshold the Trainer would serve for these valid scores: its own default rule, ties and fallback included.
 
-    precision, _, thresholds = precision_recall_curve(labels, scores)
-    eligible = [t for p, t in zip(precision[:-1], thresholds, strict=True) if p >= min_precision]
-    return float(min(eligible)) if eligible else 0.5
+    Calling `choose_threshold` rather than restating it keeps the baseline's threshold from drifting
+    off the pipeline's: among thresholds of equal recall it takes the highest, and with no
+    threshold at the precision it falls back to the highest F1, as the Trainer does.
+    """
+    return float(choose_threshold(labels, scores, "max_recall_at_precision", min_precision=min_precision).threshold)
 
 
 def scores_at(labels: np.ndarray, scores: np.ndarray, threshold: float) -> Dict[str, float]:

@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 
-from benchmarks.sklearn_baseline import encode_categories, impute_medians, scores_at
+from benchmarks.sklearn_baseline import encode_categories, impute_medians, scores_at, threshold_for_recall_at_precision
 
 
 def test_missing_numbers_take_the_train_median_and_an_empty_column_zero_without_warnings():
@@ -30,3 +30,16 @@ def test_scores_at_a_threshold_count_decisions_at_or_above_it():
     scores = np.array([0.1, 0.6, 0.6, 0.9, 0.2])
     figures = scores_at(labels, scores, 0.6)
     assert figures["precision"] == 2 / 3 and figures["recall"] == 1.0 and figures["threshold"] == 0.6
+
+
+def test_the_baseline_threshold_breaks_a_recall_tie_towards_precision_as_the_trainer_does():
+    labels = np.array([1, 0, 1, 0, 0])
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.1])
+    # 0.7 and 0.6 both catch every positive with precision >= 0.5; 0.7 does it at 2/3 instead of 1/2
+    assert threshold_for_recall_at_precision(labels, scores, 0.5) == 0.7
+
+
+def test_the_baseline_threshold_falls_back_to_the_best_f1_when_no_threshold_reaches_the_precision():
+    labels = np.array([0, 0, 1])
+    scores = np.array([0.9, 0.8, 0.1])
+    assert threshold_for_recall_at_precision(labels, scores, 0.5) == 0.1
