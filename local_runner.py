@@ -41,7 +41,7 @@ from pipeline import data, engines, output_folder
 from pipeline.config import PipelineConfig
 from pipeline.dataset import DatasetDescription, description_yaml, load_description, parse_description
 from pipeline.errors import ConfigError, UserInputError
-from pipeline.overrides import add_config_flags, apply_overrides
+from pipeline.overrides import add_config_flags, configure
 from pipeline.prepare import PreparedSpan, prepare_dataset, with_columns
 from pipeline.run_lock import RunInProgressError, RunLock
 from pipeline.schedule import CronSchedule, parse_cron
@@ -159,7 +159,7 @@ def build_config(args: argparse.Namespace, description: DatasetDescription, data
         enable_cache=not args.no_cache,
         **description.config_names(),
     )
-    return apply_overrides(config, args.overrides)
+    return configure(config, description, args.overrides)
 
 
 EXIT_OK, EXIT_PIPELINE_FAILED, EXIT_BAD_INPUT, EXIT_BUSY = 0, 1, 2, 3
@@ -190,6 +190,9 @@ def run_once(
                 description.path.parent.mkdir(parents=True, exist_ok=True)
                 description.path.write_text(description_text)
                 print(f"data: wrote {description.path} to start from; review it, then run with --dataset", flush=True)
+            if description.settings:
+                # So a run's log says which settings the table brought, beside any --set.
+                print(f"settings from {description.path.name}: {', '.join(description.settings)}", flush=True)
             types = prepared.types
             print(
                 f"data: {len(types.numeric)} numeric ({len(types.nullable)} with missing values) and "

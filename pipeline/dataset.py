@@ -109,6 +109,8 @@ class DatasetDescription:
     columns: Columns = Columns()
     slices: Tuple[Slice, ...] = ()
     split: Split = Split()
+    # `section.name=value` assignments, as `--set` takes them: this data set's own defaults.
+    settings: Tuple[str, ...] = ()
 
     @property
     def folder(self) -> pathlib.Path:
@@ -161,6 +163,7 @@ _SECTIONS: Dict[str, Tuple[str, ...]] = {
     "slices[]": ("name", "column", "edges", "labels", "divide_by", "modulo"),
     "split": SPLIT_NAMES + ("seed",),
 }
+_SECTIONS[""] = _SECTIONS[""] + ("settings",)
 
 
 def _slice(reader: DescriptionReader, raw: Any, index: int) -> Slice:
@@ -205,6 +208,46 @@ def _split(reader: DescriptionReader, raw: Any) -> Split:
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise reader.fail("split.seed", f"expected an integer, got {seed!r}")
     return Split(train=shares["train"], valid=shares["valid"], eval=shares["eval"], seed=seed)
+
+
+def _settings(reader: DescriptionReader, raw: Any) -> Tuple[str, ...]:
+    """`settings: {trainer: {model: rf}}` as `("trainer.model=rf",)`: what `--set` would say.
+
+    The settings that decide how this table trains and is judged (a model family, the gate's
+    minimum recall) travel with its description, so every runner (local, Kubeflow, the strategy
+    report) applies them without flags. Only component sections are taken: paths and names belong
+    to the command line. The names and values are checked where they are applied
+    (`pipeline.overrides.apply_description_settings`), against the settings that exist.
+    """
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        raise reader.fail("settings", f"expected a mapping of sections, e.g. {{trainer: {{model: rf}}}}, got {raw!r}")
+    assignments = []
+    for section, entries in raw.items():
+        if not isinstance(entries, dict) or not entries:
+            raise reader.fail(
+                f"settings.{section}",
+                f"expected a mapping of the section's settings, e.g. {{model: rf}}, got {entries!r}",
+            )
+        for name, value in entries.items():
+            assignments.append(f"{section}.{name}={_setting_text(reader, f'settings.{section}.{name}', value)}")
+    return tuple(assignments)
+
+
+def _setting_text(reader: DescriptionReader, key: str, value: Any) -> str:
+    """A YAML value as `--set` spells it: lists comma-separated, mappings NAME:VALUE pairs, null `none`."""
+    if isinstance(value, list):
+        return ",".join(_setting_text(reader, key, item) for item in value)
+    if isinstance(value, dict):
+        return ",".join(f"{name}:{_setting_text(reader, key, item)}" for name, item in value.items())
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, str)) and str(value).strip():
+        return str(value)
+    raise reader.fail(key, f"expected a value, a list or NAME: VALUE pairs, got {value!r}")
 
 
 def parse_description(tree: Any, path: pathlib.Path) -> DatasetDescription:
@@ -264,6 +307,7 @@ def parse_description(tree: Any, path: pathlib.Path) -> DatasetDescription:
         columns=columns,
         slices=slices,
         split=_split(reader, top.get("split")),
+        settings=_settings(reader, top.get("settings")),
     )
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Sequence, Tuple
 
 from pipeline.dataset import load_description
 from pipeline.errors import UserInputError
-from pipeline.overrides import apply_overrides
+from pipeline.overrides import configure
 
 if TYPE_CHECKING:  # imported in build_config: the flag checks come before TensorFlow loads
     from pipeline.config import PipelineConfig
@@ -140,7 +140,7 @@ def build_config(args: argparse.Namespace, environ: Mapping[str, str] = os.envir
         span_drift=False,
         **description.config_names(),
     )
-    config = apply_overrides(config, args.overrides)
+    config = configure(config, description, args.overrides)
     if config.metadata_path is not None:
         raise KubeflowUsageError("--set metadata_path: Kubeflow provides the ML Metadata store; leave it unset")
     return config

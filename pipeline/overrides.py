@@ -8,10 +8,42 @@ import typing
 from typing import TYPE_CHECKING, Any, Dict, Sequence
 
 from components.common.parameters import ComponentParameters, parse_setting
+from pipeline.description_reader import DescriptionError
 from pipeline.errors import ConfigError
 
 if TYPE_CHECKING:  # the flags and checks load no TensorFlow; the config's component specs do
     from pipeline.config import PipelineConfig
+    from pipeline.dataset import DatasetDescription
+
+
+def configure(config: PipelineConfig, description: DatasetDescription, assignments: Sequence[str]) -> PipelineConfig:
+    """`config` with the description's own settings, then the command line's `--set`s, which win.
+
+    Every runner builds its config this way, so a data set's settings apply wherever it runs.
+    """
+    return apply_overrides(apply_description_settings(config, description), assignments)
+
+
+def apply_description_settings(config: PipelineConfig, description: DatasetDescription) -> PipelineConfig:
+    """A copy of `config` with the description's `settings:` applied; a bad one names the file and key."""
+    sections = [
+        field.name
+        for field in dataclasses.fields(config)
+        if isinstance(getattr(config, field.name), ComponentParameters)
+    ]
+    for assignment in description.settings:
+        path = assignment.split("=", 1)[0]
+        section = path.split(".", 1)[0]
+        where = f"{description.path}: settings.{path}"
+        if section not in sections:
+            raise DescriptionError(
+                f"{description.path}: settings.{section}: unknown section; sections: {', '.join(sections)}"
+            )
+        try:
+            config = apply_overrides(config, [assignment])
+        except ConfigError as error:
+            raise DescriptionError(f"{where}: {error}") from None
+    return config
 
 
 def apply_overrides(config: PipelineConfig, assignments: Sequence[str]) -> PipelineConfig:

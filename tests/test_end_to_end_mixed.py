@@ -12,13 +12,16 @@ import sys
 
 import pytest
 import tensorflow as tf
+import yaml
 
 from pipeline import pipeline as pipeline_module
 from pipeline import run_summary
 from tests import tables
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
-SETTINGS = ["--set", "trainer.max_epochs=6", "--set", "trainer.batch_size=64", "--set", "trainer.ensemble_members=2"]
+SETTINGS = ["--set", "trainer.max_epochs=6", "--set", "trainer.ensemble_members=2"]
+# One setting comes from the description instead of --set, as a table's own settings would.
+DESCRIPTION_SETTINGS = {"trainer": {"batch_size": 64}}
 
 
 def _run(description: pathlib.Path, output: pathlib.Path) -> subprocess.CompletedProcess:
@@ -30,6 +33,8 @@ def _run(description: pathlib.Path, output: pathlib.Path) -> subprocess.Complete
 def mixed_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("mixed")
     description = tables.mixed(root / "patients")
+    tree = yaml.safe_load(description.read_text())
+    description.write_text(yaml.safe_dump({**tree, "settings": DESCRIPTION_SETTINGS}, sort_keys=False))
     output = root / "outputs"
     first = _run(description, output)
     assert first.returncode == 0, f"first run failed:\n{first.stdout[-3000:]}\n{first.stderr[-5000:]}"
@@ -49,6 +54,7 @@ def test_first_run_infers_the_schema_reaches_a_verdict_and_saves_the_schema(mixe
     assert saved is not None and 'name: "region"' in saved and 'name: "patient_id"' not in saved
     assert "is_categorical: true" in saved, "the label must stay categorical so StatisticsGen counts its classes"
     assert "data: 2 numeric (1 with missing values) and 2 categorical model inputs" in first.stdout
+    assert "settings from dataset.yaml: trainer.batch_size=64" in first.stdout
 
 
 @pytest.mark.e2e

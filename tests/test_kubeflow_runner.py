@@ -8,6 +8,7 @@ in test_kfp_submission.py, the cron grammar in test_schedule.py.
 from __future__ import annotations
 
 import pathlib
+import shutil
 
 import pytest
 import yaml
@@ -332,3 +333,14 @@ def test_custom_artifact_type_names_must_be_namespaced_for_kfp():
     message = str(raised.value)
     assert "import_report.result" in message and "'PlainNameReport'" in message
     assert "'imbalanced.PlainNameReport'" in message
+
+
+def test_the_description_settings_reach_the_compiled_config_and_set_wins(tmp_path):
+    shutil.copy(REPO / "schema" / "creditcard" / "schema.pbtxt", tmp_path / "schema.pbtxt")
+    tree = yaml.safe_load((REPO / "schema" / "creditcard" / "dataset.yaml").read_text())
+    tree["settings"] = {"trainer": {"model": "rf", "max_epochs": 3}, "evaluator": {"min_recall": 0.6}}
+    (tmp_path / "dataset.yaml").write_text(yaml.safe_dump(tree))
+    args = kubeflow_runner.parse_args([*BASE_FLAGS, "--dataset", str(tmp_path / "dataset.yaml")])
+    config = kubeflow.build_config(args, environ={})
+    assert (config.trainer.model, config.evaluator.min_recall) == ("rf", 0.6)
+    assert config.trainer.max_epochs == MAX_EPOCHS, "BASE_FLAGS' --set trainer.max_epochs wins over the description"

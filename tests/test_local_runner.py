@@ -1,6 +1,7 @@
 """`local_runner.py` refuses bad input with one readable line and writes nothing."""
 
 import pathlib
+import shutil
 import subprocess
 
 from tests import tables
@@ -107,3 +108,16 @@ def test_the_runner_turns_garbage_collection_back_on_after_loading_its_libraries
     result = run_python("-c", "import gc, local_runner; print(gc.isenabled(), gc.get_freeze_count() > 0)", timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split() == ["True", "True"]
+
+
+def test_a_description_setting_typo_names_the_file_and_key_and_writes_nothing(tmp_path):
+    shutil.copy(tables.CREDITCARD_SMALL, tmp_path / "cards.csv")
+    tree = {
+        "data": "cards.csv",
+        "label": {"column": "Class", "positive": ["1"]},
+        "settings": {"trainer": {"modle": "rf"}},
+    }
+    description = tables.write_description(tmp_path, tree)
+    result = _run("--dataset", str(description), "--output", str(tmp_path / "out"))
+    _assert_one_line_error(result, f"{description}: settings.trainer.modle: unknown setting 'trainer.modle'")
+    assert not (tmp_path / "out").exists()

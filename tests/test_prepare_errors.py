@@ -141,6 +141,9 @@ def test_a_bad_new_file_leaves_the_prepared_span_as_it_was(tmp_path):
             "give that many labels",
         ),
         ({"label": {"column": "status", "positive": ["bad"]}}, r"data: name the CSV file"),
+        ({**LOANS, "settings": ["trainer.model=rf"]}, r"dataset.yaml: settings: expected a mapping of sections"),
+        ({**LOANS, "settings": {"trainer": "rf"}}, r"settings.trainer: expected a mapping of the section's settings"),
+        ({**LOANS, "settings": {"trainer": {"model": ""}}}, r"settings.trainer.model: expected a value"),
     ],
 )
 def test_description_mistakes_are_one_line_naming_the_key(tmp_path, tree, message):

@@ -14,6 +14,7 @@ import shutil
 
 import numpy as np
 import pytest
+import yaml
 from sklearn import metrics as skm
 from tfx.types import artifact_utils
 from tfx.types.artifact import Artifact
@@ -223,3 +224,16 @@ def test_synthesis_without_a_complete_numeric_column_is_refused_before_training(
     error = capsys.readouterr().err
     assert "--strategies smote, mixup" in error and "every numeric column here has some (income, debt)" in error
     assert not (output / "examples").exists()
+
+
+def test_the_description_settings_apply_and_set_wins(tmp_path):
+    description = tables.text_labels(tmp_path / "loans")
+    tree = yaml.safe_load(description.read_text())
+    tree["settings"] = {"trainer": {"max_epochs": 4, "learning_rate": 0.01}, "evaluator": {"min_recall": 0.6}}
+    description.write_text(yaml.safe_dump(tree))
+    args = cli.parse_args(
+        ["--dataset", str(description), "--output", str(tmp_path / "out"), "--set", "trainer.max_epochs=2"]
+    )
+    config = cli.build_config(args, inputs.description(args.dataset, args.data), tmp_path / "out")
+    assert (config.trainer.learning_rate, config.evaluator.min_recall) == (0.01, 0.6)
+    assert config.trainer.max_epochs == 2, "--set is applied after the description"

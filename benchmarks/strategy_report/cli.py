@@ -21,7 +21,7 @@ from pipeline import harness
 from pipeline.config import PipelineConfig
 from pipeline.dataset import DatasetDescription
 from pipeline.errors import ConfigError, UserInputError
-from pipeline.overrides import add_config_flags, apply_overrides
+from pipeline.overrides import add_config_flags, configure
 from pipeline.prepare import with_columns
 
 # In-process DirectRunner (one process): ExampleGen orders the rows differently on every fresh
@@ -108,7 +108,7 @@ def build_config(args: argparse.Namespace, described: DatasetDescription, output
         beam_pipeline_args=tuple(args.beam_args),
         **described.config_names(),
     )
-    config = apply_overrides(config, overrides)
+    config = configure(config, described, overrides)
     members = config.trainer.ensemble_members
     if members < 2:
         raise StrategyReportError(f"--ensemble-members must be >= 2 for an ensemble, got {members}")
