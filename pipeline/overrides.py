@@ -1,4 +1,7 @@
-"""`section.field=value` overrides of `PipelineConfig`, and the `--set` and `--beam-arg` flags of both runners."""
+"""`section.field=value` overrides of `PipelineConfig`: a description's `settings`, then the runners' `--set`.
+
+Also the `--set` and `--beam-arg` flags both runners declare.
+"""
 
 from __future__ import annotations
 
