@@ -19,7 +19,7 @@ from sklearn import metrics as skm
 from tfx.types import artifact_utils
 from tfx.types.artifact import Artifact
 
-from benchmarks.strategy_report import cli, inputs, metrics
+from benchmarks.strategy_report import cli, inputs, metrics, runs
 from pipeline import harness
 from pipeline.config import PipelineConfig
 from tests import tables
@@ -78,6 +78,27 @@ def test_report_has_every_requested_strategy_with_finite_metrics(report_dir, rep
     assert trees["model"] == "gbt" and trees["loss"] == "binomial_log_likelihood"
     assert 1 <= trees["training_report"]["gbt_trees"] <= 30
     assert {report["strategies"][name]["model"] for name in STRATEGIES[:-1]} == {"mlp"}
+
+
+def test_valid_figures_are_the_served_models_on_the_split_that_tuned_them(report_dir, report):
+    """Valid PR-AUC ranks the strategies without eval: it must be the valid split, scored by the served model."""
+    for name, result in report["strategies"].items():
+        with np.load(report_dir / "strategies" / name / runs.VALID_PREDICTIONS_FILE) as saved:
+            labels, probabilities = saved["labels"], saved["probabilities"]
+        assert result["valid"]["pr_auc"] == pytest.approx(skm.average_precision_score(labels, probabilities), abs=1e-9)
+        assert result["valid"]["roc_auc"] == pytest.approx(skm.roc_auc_score(labels, probabilities), abs=1e-9)
+        # The Trainer tuned its threshold on these very rows, so it gives the recorded valid recall. The
+        # threshold is the last caught positive's score as the Trainer computed it; the serving graph's
+        # float32 arithmetic can put that positive a few ulps lower, hence the relative 1e-6 allowance.
+        decisions = probabilities >= np.float32(result["threshold"]) * np.float32(1 - 1e-6)
+        recall = float(decisions[labels == 1].mean())
+        assert recall == pytest.approx(result["training_report"]["valid_recall"], abs=1e-6), name
+    best = max(STRATEGIES, key=lambda n: report["strategies"][n]["valid"]["pr_auc"])
+    assert report["best_on_valid"] == best
+    assert (
+        f"best on valid PR-AUC, the choice to make without looking at eval: <b>{best}</b>"
+        in (report_dir / cli.REPORT_HTML).read_text()
+    )
 
 
 def test_html_is_self_contained_with_embedded_images(report_dir):

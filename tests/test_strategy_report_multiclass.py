@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from benchmarks.strategy_report import cli, strategies
+from benchmarks.strategy_report import cli, runs, strategies
 from tests import tables
 from tests.script_runs import read_report, run_strategy_report, saved_predictions
 
@@ -90,6 +90,17 @@ def test_report_ranks_strategies_by_the_protected_classes(report_dir, report):
             assert curve["pr"]["recall"][0] == 0.0 and curve["roc"]["tpr"][-1] == 1.0, (name, class_name)
         for key in ("pr_auc", "roc_auc", "recall", "precision", "f1"):
             assert math.isfinite(result["overall"]["macro"][key]), (name, key)
+
+
+def test_valid_macro_pr_auc_ranks_the_strategies_without_eval(report_dir, report):
+    for name, result in report["strategies"].items():
+        with np.load(report_dir / "strategies" / name / runs.VALID_PREDICTIONS_FILE) as saved:
+            labels, probabilities = saved["labels"].astype(int), saved["probabilities"]
+        assert probabilities.shape == (labels.size, len(NAMES)) and labels.size > 0
+        expected = np.mean([skm.average_precision_score(labels == c, probabilities[:, c]) for c in range(len(NAMES))])
+        assert result["valid"]["macro_pr_auc"] == pytest.approx(expected, abs=1e-9), name
+    results = report["strategies"]
+    assert report["best_on_valid"] == max(STRATEGIES, key=lambda name: results[name]["valid"]["macro_pr_auc"])
 
 
 def test_per_class_figures_match_scikit_learn_on_the_saved_predictions(report_dir, report):

@@ -22,15 +22,16 @@ from typing import Any, Dict, List, Mapping, Optional
 import numpy as np
 
 from benchmarks.strategy_report.classes import evaluate_multiclass
-from benchmarks.strategy_report.metrics import evaluate_predictions, quality_target
+from benchmarks.strategy_report.metrics import average_precision, evaluate_predictions, quality_target, roc_auc
 from benchmarks.strategy_report.strategies import Strategy, class_counts, strategy_config
 from components.trainer import serving
 from pipeline import harness
 from pipeline.config import PipelineConfig
 from pipeline.dataset import MISSING_SLICE_VALUE
-from pipeline.pipeline import EVAL_SPLIT, trainer_custom_config
+from pipeline.pipeline import EVAL_SPLIT, VALID_SPLIT, trainer_custom_config
 
 PREDICTIONS_FILE = "predictions.npz"
+VALID_PREDICTIONS_FILE = "valid_predictions.npz"
 RESULT_FILE = "result.json"
 # Bump when what a strategy's result holds changes, so old results in a reused --output are redone.
 RESULT_VERSION = 2
@@ -49,6 +50,12 @@ def write_atomically(path: pathlib.Path, data: bytes) -> None:
     os.replace(temp, path)
 
 
+def _write_arrays(path: pathlib.Path, arrays: Mapping[str, np.ndarray]) -> None:
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    write_atomically(path, buffer.getvalue())
+
+
 def _fingerprint(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -60,6 +67,24 @@ def evaluate(predictions: Mapping[str, np.ndarray], config: PipelineConfig) -> D
     figures = evaluate_predictions(predictions, config.slice_feature_keys)
     figures["quality_target"] = quality_target(figures["overall"])
     return figures
+
+
+def valid_figures(predictions: Mapping[str, np.ndarray], config: PipelineConfig) -> Dict[str, Any]:
+    """The ranking figures on the valid split, the one a user may choose a strategy by without touching eval.
+
+    Binary: PR-AUC (average precision) and ROC-AUC of the probability. Multiclass: the macro
+    PR-AUC over the classes' one-vs-rest probabilities. The valid split also early-stopped and
+    tuned each model, so these run a little high; they rank, eval measures.
+    """
+    labels, probabilities = predictions["labels"], predictions["probabilities"]
+    if config.multiclass:
+        per_class = [
+            average_precision((labels == index).astype(np.int8), probabilities[:, index])
+            for index in range(len(config.class_names))
+        ]
+        known = [value for value in per_class if value is not None]
+        return {"macro_pr_auc": float(np.mean(known)) if known else None}
+    return {"pr_auc": average_precision(labels, probabilities), "roc_auc": roc_auc(labels, probabilities)}
 
 
 def score_multiclass(serving_dir: str, split_dir: pathlib.Path, config: PipelineConfig) -> Dict[str, np.ndarray]:
@@ -134,7 +159,7 @@ def _decision_rule(config: PipelineConfig, training_report: Mapping[str, Any]) -
 def _reuse(strategy: Strategy, config: PipelineConfig, workdir: pathlib.Path, fingerprint: str):
     """The finished result in `workdir` if it was made with the same settings, else None."""
     result_path = workdir / RESULT_FILE
-    if not (result_path.exists() and (workdir / PREDICTIONS_FILE).exists()):
+    if not all(path.exists() for path in (result_path, workdir / PREDICTIONS_FILE, workdir / VALID_PREDICTIONS_FILE)):
         return None
     previous = json.loads(result_path.read_text())
     if previous.get("fingerprint") != fingerprint:
@@ -143,6 +168,8 @@ def _reuse(strategy: Strategy, config: PipelineConfig, workdir: pathlib.Path, fi
     # The figures are recomputed from the saved predictions, so they follow the current metric code.
     with np.load(workdir / PREDICTIONS_FILE) as saved:
         previous.update(evaluate(dict(saved), config))
+    with np.load(workdir / VALID_PREDICTIONS_FILE) as saved:
+        previous["valid"] = valid_figures(dict(saved), config)
     return previous
 
 
@@ -155,7 +182,7 @@ def run_strategy(
     data_key: Mapping[str, Any],
     train_counts: Optional[Mapping[int, int]] = None,
 ) -> Dict[str, Any]:
-    """Rebalance (if any) -> Trainer -> scoring of the eval split; reuses a finished run with the same settings.
+    """Rebalance (if any) -> Trainer -> scoring of eval and valid; reuses a finished run with the same settings.
 
     `data_key` names the data the Examples were made from (a result made from other data is redone);
     `train_counts` (rows per class of the training split) size a multiclass label's Rebalance targets.
@@ -202,11 +229,14 @@ def run_strategy(
     started = time.monotonic()
     score = score_multiclass if config.multiclass else harness.score_split
     predictions = score(serving_dir, pathlib.Path(examples.uri) / f"Split-{EVAL_SPLIT}", config)
+    valid_predictions = score(serving_dir, pathlib.Path(examples.uri) / f"Split-{VALID_SPLIT}", config)
     scoring_seconds = time.monotonic() - started
     _check_served_rule(strategy.name, predictions, training_report)
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **predictions)
-    write_atomically(workdir / PREDICTIONS_FILE, buffer.getvalue())
+    # Valid: what ranks the strategies (labels and probabilities); eval: everything the figures use.
+    _write_arrays(
+        workdir / VALID_PREDICTIONS_FILE, {key: valid_predictions[key] for key in ("labels", "probabilities")}
+    )
+    _write_arrays(workdir / PREDICTIONS_FILE, predictions)
     result = {
         "fingerprint": fingerprint,
         "name": strategy.name,
@@ -228,6 +258,7 @@ def run_strategy(
         "training_report": training_report,
         "predictions_file": str((workdir / PREDICTIONS_FILE).relative_to(output)),
         **evaluate(predictions, config),
+        "valid": valid_figures(valid_predictions, config),
     }
     write_atomically(workdir / RESULT_FILE, json.dumps(result, indent=2, sort_keys=True).encode())
     tf.keras.backend.clear_session()
