@@ -19,7 +19,7 @@ from sklearn import metrics as skm
 from tfx.types import artifact_utils
 from tfx.types.artifact import Artifact
 
-from benchmarks.strategy_report import cli, inputs, metrics, runs
+from benchmarks.strategy_report import cli, inputs, metrics, render, runs
 from pipeline import harness
 from pipeline.config import PipelineConfig
 from tests import tables
@@ -258,3 +258,9 @@ def test_the_description_settings_apply_and_set_wins(tmp_path):
     config = cli.build_config(args, inputs.description(args.dataset, args.data), tmp_path / "out")
     assert (config.trainer.learning_rate, config.evaluator.min_recall) == (0.01, 0.6)
     assert config.trainer.max_epochs == 2, "--set is applied after the description"
+
+
+def test_markdown_cells_are_plain_text_and_html_cells_escaped():
+    loss = "none (random forest: each tree's information gain)"
+    assert render.markdown_lines(["loss", "PR-AUC"], [[loss, 0.84321]])[2] == f"| {loss} | 0.8432 |"
+    assert "tree&#x27;s" in render._table(["loss"], [[loss]])

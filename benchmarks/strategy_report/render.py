@@ -80,13 +80,18 @@ def plot_curves(results: Mapping[str, Mapping[str, Any]]) -> Dict[str, str]:
     return images
 
 
-def _fmt(value: Any, digits: int = 4) -> str:
+def _text(value: Any, digits: int = 4) -> str:
+    """A cell as plain text: "n/a" for None, ratios with `digits` decimals, seconds (large figures) with one."""
     if value is None:
         return "n/a"
     if isinstance(value, float):
-        # Ratios with `digits` decimals; seconds (and other large figures) with one.
         return f"{value:.1f}" if abs(value) >= 10 else f"{value:.{digits}f}"
-    return html.escape(str(value))
+    return str(value)
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    """A cell for HTML: `_text`, escaped."""
+    return html.escape(_text(value, digits))
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -222,7 +227,8 @@ def html_page(title: str, sections: Sequence[str], max_width_px: int) -> str:
 def markdown_lines(headers: Sequence[str], rows: Sequence[Sequence[Any]], digits: int = 4) -> List[str]:
     """A Markdown table as lines: the headers, the rule, one line per row (figures with `digits` decimals)."""
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    return lines + ["| " + " | ".join(_fmt(cell, digits) for cell in row) + " |" for row in rows]
+    # Markdown shows text as it is: an apostrophe stays one, not an HTML entity.
+    return lines + ["| " + " | ".join(_text(cell, digits) for cell in row) + " |" for row in rows]
 
 
 def markdown_table(report: Mapping[str, Any]) -> str:

@@ -14,9 +14,9 @@ import math
 from typing import Any, Dict, List, Mapping, Sequence
 
 from benchmarks.strategy_report.render import (
-    _fmt,
     _png,
     _table,
+    _text,
     draw_curve,
     frame_axes,
     html_page,
@@ -60,7 +60,7 @@ def plot_class_curves(results: Mapping[str, Mapping[str, Any]], class_names: Seq
                 if not curve:
                     continue
                 value = result["overall"]["classes"][name][metric]
-                label = f"{strategy} ({_fmt(value, 3)})"
+                label = f"{strategy} ({_text(value, 3)})"
                 draw_curve(panel, curve, kind, 1e-4, label=label, color=cmap(index % 10), linewidth=1.2)
             frame_axes(panel, kind, 1e-4, legend_size=6, fontsize=8)
             rows_of_class = next(iter(results.values()))["overall"]["classes"][name]["rows"]
