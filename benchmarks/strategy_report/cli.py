@@ -236,7 +236,7 @@ def _multiclass_summary(results: Dict[str, Any], config: PipelineConfig, skipped
         "ranking_metric": classes.RANKING_METRIC,
         "ranking": ranked,
         "best": ranked[0],
-        "best_on_valid": _best_on_valid(results, "macro_pr_auc"),
+        "best_on_valid": _best_on_valid(results, "protected_mean_pr_auc"),
         "skipped_strategies": list(skipped),
     }
 
@@ -253,7 +253,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if "class_names" in report:
         print(render_classes.markdown_tables(report))
         print(
-            f"best by {report['ranking_metric']}: {report['best']}; best on valid (macro PR-AUC): "
+            f"best by {report['ranking_metric']}: {report['best']}; best on valid by the same: "
             f"{report['best_on_valid']}; wall time {report['wall_seconds']:.0f} s"
         )
     else:

@@ -32,7 +32,7 @@ OVERALL_HEADERS = (
     "protected min recall",
     "macro PR-AUC",
     "macro ROC-AUC",
-    "valid macro PR-AUC",
+    "valid protected mean PR-AUC",
     "macro recall",
     "macro precision",
     "macro F1",
@@ -90,7 +90,7 @@ def overall_rows(results: Mapping[str, Mapping[str, Any]]) -> List[List[Any]]:
                 guarded["min_recall"],
                 macro["pr_auc"],
                 macro["roc_auc"],
-                result["valid"]["macro_pr_auc"],
+                result["valid"]["protected_mean_pr_auc"],
                 macro["recall"],
                 macro["precision"],
                 macro["f1"],
@@ -176,8 +176,8 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, str]) -> str:
         "through its SavedModel's serving signature: recall and precision of the served class, one-vs-rest PR-AUC "
         f"and ROC-AUC of the class's probability. Wall time {report['wall_seconds']:.0f} s, CPU time "
         f"{report['cpu_seconds']:.0f} s on {report['cpu_count']} cores.</p>",
-        f"<p>Best by {html.escape(report['ranking_metric'])}: <b>{html.escape(report['best'])}</b>; best on valid "
-        f"macro PR-AUC, the choice to make without looking at eval: <b>{html.escape(report['best_on_valid'])}</b>.</p>",
+        f"<p>Best by {html.escape(report['ranking_metric'])}: <b>{html.escape(report['best'])}</b>; best by the same "
+        f"on valid, the choice to make without looking at eval: <b>{html.escape(report['best_on_valid'])}</b>.</p>",
         f"<p>Skipped (binary only):</p><ul>{skipped}</ul>" if skipped else "",
         "<h2>Overall metrics (eval split)</h2>",
         _table(OVERALL_HEADERS, overall_rows(results)),

@@ -72,19 +72,26 @@ def evaluate(predictions: Mapping[str, np.ndarray], config: PipelineConfig) -> D
 def valid_figures(predictions: Mapping[str, np.ndarray], config: PipelineConfig) -> Dict[str, Any]:
     """The ranking figures on the valid split, the one a user may choose a strategy by without touching eval.
 
-    Binary: PR-AUC (average precision) and ROC-AUC of the probability. Multiclass: the macro
-    PR-AUC over the classes' one-vs-rest probabilities. The valid split also early-stopped and
-    tuned each model, so these run a little high; they rank, eval measures.
+    Binary: PR-AUC (average precision) and ROC-AUC of the probability. Multiclass: the one-vs-rest
+    PR-AUC of each class, their macro mean and the protected classes' mean (the report's ranking
+    metric). The valid split also early-stopped and tuned each model, so these run a little high;
+    they rank, eval measures.
     """
     labels, probabilities = predictions["labels"], predictions["probabilities"]
-    if config.multiclass:
-        per_class = [
-            average_precision((labels == index).astype(np.int8), probabilities[:, index])
-            for index in range(len(config.class_names))
-        ]
-        known = [value for value in per_class if value is not None]
-        return {"macro_pr_auc": float(np.mean(known)) if known else None}
-    return {"pr_auc": average_precision(labels, probabilities), "roc_auc": roc_auc(labels, probabilities)}
+    if not config.multiclass:
+        return {"pr_auc": average_precision(labels, probabilities), "roc_auc": roc_auc(labels, probabilities)}
+    per_class = [
+        average_precision((labels == index).astype(np.int8), probabilities[:, index])
+        for index in range(len(config.class_names))
+    ]
+    protected = [per_class[index] for index in config.protected_classes]
+    return {"macro_pr_auc": _mean_of_defined(per_class), "protected_mean_pr_auc": _mean_of_defined(protected)}
+
+
+def _mean_of_defined(values: List[Optional[float]]) -> Optional[float]:
+    """The mean of the values a split defines (a class without rows there has no PR-AUC); None if none."""
+    defined = [value for value in values if value is not None]
+    return float(np.mean(defined)) if defined else None
 
 
 def score_multiclass(serving_dir: str, split_dir: pathlib.Path, config: PipelineConfig) -> Dict[str, np.ndarray]:
