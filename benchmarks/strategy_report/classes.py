@@ -25,7 +25,7 @@ RANKING_METRIC = "mean PR-AUC of the protected classes"
 MACRO_KEYS = ("recall", "precision", "f1", "pr_auc", "roc_auc")
 
 
-def _mean(values: Sequence[Optional[float]]) -> Optional[float]:
+def mean_of_defined(values: Sequence[Optional[float]]) -> Optional[float]:
     """The mean of the defined values (a class absent from a slice has no PR-AUC); None if none is."""
     defined = [value for value in values if value is not None]
     return float(np.mean(defined)) if defined else None
@@ -68,14 +68,14 @@ def class_metrics(
         "rows": int(labels.size),
         "accuracy": float(np.mean(labels == served)) if labels.size else 0.0,
         "classes": per_class,
-        "macro": {key: _mean([figures[key] for figures in per_class.values()]) for key in MACRO_KEYS},
+        "macro": {key: mean_of_defined([figures[key] for figures in per_class.values()]) for key in MACRO_KEYS},
         "protected": {
             "classes": [class_names[index] for index in protected],
             # Over the protected classes with rows here (a slice may have none of one).
             "min_recall": min((f["recall"] for f in guarded if f["rows"]), default=None),
-            "mean_recall": _mean([f["recall"] for f in guarded if f["rows"]]),
+            "mean_recall": mean_of_defined([f["recall"] for f in guarded if f["rows"]]),
             "min_pr_auc": min((f["pr_auc"] for f in guarded if f["pr_auc"] is not None), default=None),
-            "mean_pr_auc": _mean([figures["pr_auc"] for figures in guarded]),
+            "mean_pr_auc": mean_of_defined([figures["pr_auc"] for figures in guarded]),
         },
         "confusion_matrix": confusion.tolist(),
     }

@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 import numpy as np
 
-from benchmarks.strategy_report.classes import evaluate_multiclass
+from benchmarks.strategy_report.classes import evaluate_multiclass, mean_of_defined
 from benchmarks.strategy_report.metrics import average_precision, evaluate_predictions, quality_target, roc_auc
 from benchmarks.strategy_report.strategies import Strategy, class_counts, strategy_config
 from components.trainer import serving
@@ -34,7 +34,7 @@ PREDICTIONS_FILE = "predictions.npz"
 VALID_PREDICTIONS_FILE = "valid_predictions.npz"
 RESULT_FILE = "result.json"
 # Bump when what a strategy's result holds changes, so old results in a reused --output are redone.
-RESULT_VERSION = 2
+RESULT_VERSION = 3
 
 
 def cpu_seconds() -> float:
@@ -85,13 +85,7 @@ def valid_figures(predictions: Mapping[str, np.ndarray], config: PipelineConfig)
         for index in range(len(config.class_names))
     ]
     protected = [per_class[index] for index in config.protected_classes]
-    return {"macro_pr_auc": _mean_of_defined(per_class), "protected_mean_pr_auc": _mean_of_defined(protected)}
-
-
-def _mean_of_defined(values: List[Optional[float]]) -> Optional[float]:
-    """The mean of the values a split defines (a class without rows there has no PR-AUC); None if none."""
-    defined = [value for value in values if value is not None]
-    return float(np.mean(defined)) if defined else None
+    return {"macro_pr_auc": mean_of_defined(per_class), "protected_mean_pr_auc": mean_of_defined(protected)}
 
 
 def score_multiclass(serving_dir: str, split_dir: pathlib.Path, config: PipelineConfig) -> Dict[str, np.ndarray]:
