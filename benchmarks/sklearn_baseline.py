@@ -1,14 +1,15 @@
 """What a user would do by hand, on the pipeline's own splits: scikit-learn HistGradientBoosting or ExtraTrees.
 
     .venv/bin/python -m benchmarks.sklearn_baseline --dataset schema/census_income/dataset.yaml \\
-        --output outputs-census [--seed 42] [--model extra_trees]
+        --output outputs-census [--seed 42] [--model extra_trees] [--tune]
 
 Reads the train/valid/eval files data prep wrote under OUTPUT/prepared_data (run local_runner.py, or
 the strategy report `python -m benchmarks.strategy_report`, with the same --dataset and --output
 first: both prepare into that folder), fits HistGradientBoostingClassifier(class_weight="balanced",
-native categorical support) on train with early stopping on valid (`--model extra_trees`: 300
+native categorical support) on train, early stopping on scikit-learn's own 10% of train (`--model extra_trees`: 300
 unweighted ExtraTrees, categories as their train-vocabulary codes and a missing value as the train
-median, since scikit-learn 1.5's ExtraTrees takes no NaN), picks the decision threshold on
+median, since scikit-learn 1.5's ExtraTrees takes no NaN; `--tune`: the best on valid of a small grid of
+settings, `benchmarks/sklearn_tuning.py`), picks the decision threshold on
 valid by the pipeline's default rule (the highest recall with precision >= 0.5), and reports eval
 ROC-AUC, PR-AUC (average precision) and precision/recall at that threshold. Beside it, the same
 figures of the pipeline's last evaluated model, read from its gate report, so both lines are
@@ -32,7 +33,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from components.trainer.threshold import choose_threshold
+from benchmarks.sklearn_tuning import tune
+from components.trainer.threshold import choose_served_threshold
 from pipeline.dataset import load_description
 from pipeline.prepare import SPLIT_FILENAME, read_manifest
 
@@ -77,11 +79,13 @@ def encode_categories(train: List[List[str]], *others: List[List[str]]) -> Tuple
 def threshold_for_recall_at_precision(labels: np.ndarray, scores: np.ndarray, min_precision: float) -> float:
     """The threshold the Trainer would serve for these valid scores: its own default rule, ties and fallback included.
 
-    Calling `choose_threshold` rather than restating it keeps the baseline's threshold from drifting
-    off the pipeline's: among thresholds of equal recall it takes the highest, and with no
-    threshold at the precision it falls back to the highest F1, as the Trainer does.
+    Calling the Trainer's `choose_served_threshold` rather than restating it keeps the baseline's
+    threshold from drifting off the pipeline's: among thresholds of equal recall it takes the highest
+    (served a float32 margin below that score), and with no threshold at the precision it falls back
+    to the highest F1, as the Trainer does.
     """
-    return float(choose_threshold(labels, scores, "max_recall_at_precision", min_precision=min_precision).threshold)
+    choice = choose_served_threshold(labels, scores, "max_recall_at_precision", min_precision=min_precision)
+    return float(choice.threshold)
 
 
 def scores_at(labels: np.ndarray, scores: np.ndarray, threshold: float) -> Dict[str, float]:
@@ -182,6 +186,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--model", choices=("hist_gradient_boosting", "extra_trees"), default="hist_gradient_boosting")
+    parser.add_argument(
+        "--tune",
+        action="store_true",
+        help="fit every setting of the model's grid (benchmarks/sklearn_tuning.py) on train and keep the best on valid",
+    )
     args = parser.parse_args(argv)
 
     description = load_description(pathlib.Path(args.dataset))
@@ -207,16 +216,25 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         name: np.hstack([splits[name][0], code]) for name, code in zip(("train", "valid", "eval"), codes, strict=True)
     }
     is_categorical = [False] * len(numeric) + [True] * len(categorical)
-    key, model = make_model(args.model, is_categorical, args.seed)
     if args.model == "extra_trees":
         names = ("train", "valid", "eval")
         matrices = dict(zip(names, impute_medians(*(matrices[name] for name in names)), strict=True))
-    model.fit(matrices["train"], splits["train"][2])
     result: Dict[str, Any] = {
         "dataset": description.name,
         "split": "eval",
         "rows": {name: int(len(splits[name][2])) for name in splits},
     }
+    if args.tune:
+        labels = {name: splits[name][2] for name in splits}
+        model, chosen, grid = tune(
+            args.model, matrices, labels, is_categorical, description.protected_classes, args.seed
+        )
+        key = f"sklearn_{args.model}_tuned_on_valid"
+        result["chosen on valid"] = chosen
+        result["grid (valid ranking score)"] = grid
+    else:
+        key, model = make_model(args.model, is_categorical, args.seed)
+        model.fit(matrices["train"], splits["train"][2])
     if description.class_names:
         eval_probabilities = model.predict_proba(matrices["eval"])
         result["class_rows"] = {

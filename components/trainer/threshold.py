@@ -15,6 +15,11 @@ is always satisfiable; `max_recall_at_precision` is not when no threshold reache
 Then the `fallback` rule is applied and the choice says so (`satisfied=False`, `message`), or,
 with `fallback="error"`, a `ThresholdError` names the unmet rule and the best value reachable.
 
+The chosen threshold is a tuning row's own score. `choose_served_threshold` lowers it into the gap
+below that score before it is served (`served_threshold`), because the serving graph scores the same
+row in float32 and keeps the threshold in float32: a row the rule counted could otherwise fall a few
+ulps under its own score and be dropped.
+
 The scores of a validation split (tens of thousands of rows) fit in memory; this is not a
 streaming algorithm.
 """
@@ -22,12 +27,17 @@ streaming algorithm.
 from __future__ import annotations
 
 import dataclasses
+from typing import Optional
 
 import numpy as np
 
 from components.trainer.spec import THRESHOLD_RULES
 
 FALLBACK_ERROR = "error"
+# How far below the chosen score the served threshold sits, relative to it: about 80 float32 ulps,
+# far more than the serving graph's float32 rounding of a probability, far less than any gap a
+# rule could care about. Never so far that a lower tuning score is flagged too.
+SERVING_MARGIN = 1e-5
 
 
 class ThresholdError(ValueError):
@@ -48,6 +58,9 @@ class ThresholdChoice:
     satisfied: bool
     message: str
     rule_requested: str = ""
+    # The highest tuning score below `threshold` (None: the threshold flags every row), which the
+    # served threshold must stay above.
+    next_lower_score: Optional[float] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -210,4 +223,29 @@ def choose_threshold(
         satisfied=satisfied,
         message=message,
         rule_requested=rule,
+        next_lower_score=float(curve.thresholds[best + 1]) if best + 1 < curve.thresholds.size else None,
     )
+
+
+def served_threshold(choice: ThresholdChoice) -> float:
+    """A float32 threshold just below the chosen score that flags the same tuning rows as the score does.
+
+    `SERVING_MARGIN` below the score, but never at or under `next_lower_score` (then the float32 value
+    just above it, or the score itself when the two are one float32 value apart or less).
+    """
+    chosen = np.float32(choice.threshold)
+    lowered = np.float32(choice.threshold - SERVING_MARGIN * abs(choice.threshold))
+    if choice.next_lower_score is not None:
+        floor = np.nextafter(np.float32(choice.next_lower_score), np.float32(np.inf))
+        lowered = max(lowered, min(floor, chosen))
+    return float(min(lowered, chosen))
+
+
+def choose_served_threshold(labels: np.ndarray, scores: np.ndarray, rule: str, **rule_settings) -> ThresholdChoice:
+    """`choose_threshold`, with the threshold replaced by the one to serve (`served_threshold`).
+
+    Precision, recall and F1 are unchanged: on the tuning scores the served threshold flags exactly
+    the rows the chosen score flags.
+    """
+    choice = choose_threshold(labels, scores, rule, **rule_settings)
+    return dataclasses.replace(choice, threshold=served_threshold(choice))

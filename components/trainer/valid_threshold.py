@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from components.trainer.spec import TrainerParameters
-from components.trainer.threshold import ThresholdChoice, choose_threshold
+from components.trainer.threshold import ThresholdChoice, choose_served_threshold
 
 
 def predict_probabilities(model: tf.keras.Model, dataset: tf.data.Dataset) -> Tuple[np.ndarray, np.ndarray]:
@@ -30,9 +30,9 @@ def predict_probabilities(model: tf.keras.Model, dataset: tf.data.Dataset) -> Tu
 
 
 def tune_threshold(model: tf.keras.Model, valid: tf.data.Dataset, parameters: TrainerParameters) -> ThresholdChoice:
-    """The threshold `parameters.threshold_rule` picks on the model's probabilities of `valid`."""
+    """The threshold `parameters.threshold_rule` picks on the model's probabilities of `valid`, as served."""
     labels, scores = predict_probabilities(model, valid)
-    return choose_threshold(
+    return choose_served_threshold(
         labels,
         scores,
         parameters.threshold_rule,

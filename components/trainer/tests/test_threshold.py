@@ -185,3 +185,56 @@ def test_choice_is_frozen():
     choice = threshold.choose_threshold(LABELS, SCORES, "max_f1")
     with pytest.raises(AttributeError):
         choice.threshold = 0.1
+
+
+def test_the_served_threshold_sits_a_margin_below_the_chosen_score_with_the_same_figures():
+    chosen = threshold.choose_threshold(LABELS, SCORES, "max_f1")
+    served = threshold.choose_served_threshold(LABELS, SCORES, "max_f1")
+    assert chosen.next_lower_score == 0.5
+    assert 0.6 * (1 - 2 * threshold.SERVING_MARGIN) < served.threshold < 0.6
+    assert (served.precision, served.recall, served.f1) == (chosen.precision, chosen.recall, chosen.f1)
+
+
+def test_a_positive_scored_a_few_float32_ulps_lower_when_served_is_still_flagged():
+    # The Trainer's float64 score of the last caught positive, and the same row as a float32 serving
+    # graph may compute it: three ulps lower. Served at the chosen score itself, the row is lost.
+    trainer_score = 0.3141592653589793
+    serving_score = np.float32(trainer_score)
+    for _ in range(3):
+        serving_score = np.nextafter(serving_score, np.float32(0))
+    labels = np.array([1, 0, 1, 0, 0])
+    scores = np.array([0.9, 0.5, trainer_score, 0.2, 0.1])
+    chosen = threshold.choose_threshold(labels, scores, "max_recall_at_precision", min_precision=0.6)
+    assert chosen.threshold == trainer_score and not serving_score >= np.float32(chosen.threshold)
+    served = threshold.choose_served_threshold(labels, scores, "max_recall_at_precision", min_precision=0.6)
+    assert serving_score >= np.float32(served.threshold)
+
+
+def test_the_margin_never_reaches_the_next_lower_score():
+    # A negative one float64 hair below the chosen positive: the served threshold must still leave it out.
+    below = 0.5 - 1e-7
+    labels = np.array([1, 1, 0, 0])
+    scores = np.array([0.9, 0.5, below, 0.1])
+    served = threshold.choose_served_threshold(labels, scores, "max_recall_at_precision", min_precision=1.0)
+    assert np.float32(below) < np.float32(served.threshold) <= np.float32(0.5)
+    flagged = np.float32(scores) >= np.float32(served.threshold)
+    np.testing.assert_array_equal(flagged, [True, True, False, False])
+
+
+def test_served_thresholds_flag_the_chosen_rows_in_float32_on_random_scores():
+    rng = np.random.default_rng(7)
+    labels = (rng.random(5000) < 0.02).astype(int)
+    scores = np.clip(rng.normal(0.3, 0.2, 5000) + 0.3 * labels, 0, 1)
+    for rule in ("max_f1", "max_precision_at_recall", "max_recall_at_precision"):
+        chosen = threshold.choose_threshold(labels, scores, rule)
+        served = threshold.choose_served_threshold(labels, scores, rule)
+        np.testing.assert_array_equal(
+            np.float32(scores) >= np.float32(served.threshold), scores >= chosen.threshold, err_msg=rule
+        )
+
+
+def test_a_threshold_that_flags_every_row_has_no_next_lower_score():
+    choice = threshold.choose_threshold(np.ones(3), np.array([0.2, 0.5, 0.9]), "max_f1")
+    assert choice.next_lower_score is None
+    served = threshold.choose_served_threshold(np.ones(3), np.array([0.2, 0.5, 0.9]), "max_f1")
+    assert 0.2 * (1 - 2 * threshold.SERVING_MARGIN) < served.threshold < 0.2
