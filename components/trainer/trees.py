@@ -103,6 +103,7 @@ def _learner(features: ModelInputs, parameters: TrainerParameters) -> Any:
         max_depth=parameters.gbt_max_depth,
         shrinkage=parameters.gbt_shrinkage,
         min_examples=parameters.gbt_min_examples,
+        l2_regularization=parameters.gbt_l2_regularization,
         early_stopping="LOSS_INCREASE" if parameters.gbt_early_stopping else "NONE",
         early_stopping_num_trees_look_ahead=EARLY_STOPPING_LOOK_AHEAD_TREES,
         **common,

@@ -66,6 +66,7 @@ def test_the_model_family_is_a_setting_parsed_from_its_type():
         ({"gbt_max_depth": 1}, r"^trainer.gbt_max_depth must be >= 2, got 1$"),
         ({"gbt_shrinkage": 0.0}, r"^trainer.gbt_shrinkage must be in \(0, 1\], got 0.0$"),
         ({"gbt_min_examples": 0}, r"^trainer.gbt_min_examples must be >= 1, got 0$"),
+        ({"gbt_l2_regularization": -0.5}, r"^trainer.gbt_l2_regularization must be >= 0, got -0.5$"),
         ({"gbt_example_weights": "smote"}, r"^trainer.gbt_example_weights must be one of none, balanced; got 'smote'$"),
         ({"rf_num_trees": 0}, r"^trainer.rf_num_trees must be >= 1, got 0$"),
         ({"rf_max_depth": 1}, r"^trainer.rf_max_depth must be >= 2, got 1$"),

@@ -247,3 +247,17 @@ def test_a_forest_of_numerical_conditions_only_reproduces_tf_df(family):
 
 def test_every_family_blend_has_an_ensemble_output_that_serves_it():
     assert sorted(trees._BLEND_OUTPUTS) == sorted(FAMILY_BLENDS)
+
+
+@pytest.mark.parametrize("family,expected", [("gbt", {"l2_regularization": 0.5, "shrinkage": 0.05}), ("rf", {})])
+def test_the_tree_settings_reach_tf_dfs_learner(family, expected):
+    from components.trainer.network import ModelInputs
+    from components.trainer.spec import TrainerParameters
+
+    parameters = TrainerParameters(model=family, gbt_l2_regularization=0.5, gbt_shrinkage=0.05, rf_max_depth=9)
+    learner = trees._learner(ModelInputs(numeric_keys=("a",), categorical_ids=()), parameters)
+    settings = learner.learner_params
+    for name, value in expected.items():
+        assert settings[name] == value, name
+    if family == "rf":
+        assert settings["max_depth"] == 9 and "l2_regularization" not in settings
