@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import typing
-from typing import TYPE_CHECKING, Any, Dict, Sequence
+from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence, Tuple
 
 from components.common.parameters import ComponentParameters, parse_setting
 from pipeline.description_reader import DescriptionError
@@ -28,7 +28,12 @@ def configure(config: PipelineConfig, description: DatasetDescription, assignmen
 
 
 def apply_description_settings(config: PipelineConfig, description: DatasetDescription) -> PipelineConfig:
-    """A copy of `config` with the description's `settings:` applied; a bad one names the file and key."""
+    """A copy of `config` with the description's `settings:` applied; a bad one names the file and key.
+
+    Each value is parsed alone first, so that a bad one names its key; the checks between settings
+    then run once on them all, like `apply_overrides`, and a failing one names the first key at which
+    the settings read so far fail.
+    """
     sections = [
         field.name
         for field in dataclasses.fields(config)
@@ -37,55 +42,76 @@ def apply_description_settings(config: PipelineConfig, description: DatasetDescr
     for assignment in description.settings:
         path = assignment.split("=", 1)[0]
         section = path.split(".", 1)[0]
-        where = f"{description.path}: settings.{path}"
         if section not in sections:
             raise DescriptionError(
                 f"{description.path}: settings.{section}: unknown section; sections: {', '.join(sections)}"
             )
         try:
-            config = apply_overrides(config, [assignment])
+            _parse_assignment(config, assignment)
         except ConfigError as error:
-            raise DescriptionError(f"{where}: {error}") from None
-    return config
+            raise DescriptionError(f"{description.path}: settings.{path}: {error}") from None
+    try:
+        return apply_overrides(config, description.settings)
+    except ConfigError as whole:
+        failure, count = whole, len(description.settings)
+    # Name the first key at which the settings read so far fail the checks, with that check's message.
+    for prefix in range(1, count):
+        try:
+            apply_overrides(config, description.settings[:prefix])
+        except ConfigError as error:
+            failure, count = error, prefix
+            break
+    key = description.settings[count - 1].split("=", 1)[0]
+    raise DescriptionError(f"{description.path}: settings.{key}: {failure}") from None
 
 
 def apply_overrides(config: PipelineConfig, assignments: Sequence[str]) -> PipelineConfig:
-    """A copy of `config` with each `name=value` or `section.name=value` applied (validated again)."""
+    """A copy of `config` with each `name=value` or `section.name=value` applied (validated again).
+
+    Every value is parsed on its own; each changed section is then rebuilt once with all of its
+    changes, so settings that hold only together (trainer.loss=auc with trainer.min_batch_positives=2)
+    may come in any order. A later assignment of the same setting wins.
+    """
+    top: Dict[str, Any] = {}
+    sections: Dict[str, Dict[str, Any]] = {}
     for assignment in assignments:
-        if "=" not in assignment:
-            raise ConfigError(f"--set expects name=value, got {assignment!r}")
-        path, raw = assignment.split("=", 1)
-        parts = path.strip().split(".")
-        if len(parts) == 1:
-            target, section = config, None
-        elif len(parts) == 2:
-            section = parts[0]
-            if section not in {f.name for f in dataclasses.fields(config)} or not dataclasses.is_dataclass(
-                getattr(config, section)
-            ):
-                sections = [
-                    f.name for f in dataclasses.fields(config) if dataclasses.is_dataclass(getattr(config, f.name))
-                ]
-                raise ConfigError(f"--set {path}: unknown section {section!r}; sections: {', '.join(sections)}")
-            target = getattr(config, section)
-        else:
-            raise ConfigError(f"--set {path}: use name or section.name")
-        name = parts[-1]
-        if isinstance(target, ComponentParameters):
-            value = type(target).parse_field(name, raw)
-        else:
-            hints = typing.get_type_hints(type(target))
-            if name not in hints or dataclasses.is_dataclass(getattr(target, name)):
-                settings = [key for key in sorted(hints) if not dataclasses.is_dataclass(getattr(target, key))]
-                raise ConfigError(f"--set {path}: unknown setting {name!r}; settings: {', '.join(settings)}")
-            value = parse_setting(hints[name], raw, path)
-        updated = dataclasses.replace(target, **{name: value})
+        section, name, value = _parse_assignment(config, assignment)
         if section is None:
-            config = updated
+            top[name] = value
         else:
-            changes: Dict[str, Any] = {section: updated}
-            config = dataclasses.replace(config, **changes)
-    return config
+            sections.setdefault(section, {})[name] = value
+    changes: Dict[str, Any] = dict(top)
+    for section, fields in sections.items():
+        changes[section] = dataclasses.replace(getattr(config, section), **fields)
+    return dataclasses.replace(config, **changes) if changes else config
+
+
+def _parse_assignment(config: PipelineConfig, assignment: str) -> Tuple[Optional[str], str, Any]:
+    """`(section or None, name, value)` of one `name=value` or `section.name=value`; a bad one is a ConfigError."""
+    if "=" not in assignment:
+        raise ConfigError(f"--set expects name=value, got {assignment!r}")
+    path, raw = assignment.split("=", 1)
+    parts = path.strip().split(".")
+    if len(parts) == 1:
+        target, section = config, None
+    elif len(parts) == 2:
+        section = parts[0]
+        if section not in {f.name for f in dataclasses.fields(config)} or not dataclasses.is_dataclass(
+            getattr(config, section)
+        ):
+            sections = [f.name for f in dataclasses.fields(config) if dataclasses.is_dataclass(getattr(config, f.name))]
+            raise ConfigError(f"--set {path}: unknown section {section!r}; sections: {', '.join(sections)}")
+        target = getattr(config, section)
+    else:
+        raise ConfigError(f"--set {path}: use name or section.name")
+    name = parts[-1]
+    if isinstance(target, ComponentParameters):
+        return section, name, type(target).parse_field(name, raw)
+    hints = typing.get_type_hints(type(target))
+    if name not in hints or dataclasses.is_dataclass(getattr(target, name)):
+        settings = [key for key in sorted(hints) if not dataclasses.is_dataclass(getattr(target, key))]
+        raise ConfigError(f"--set {path}: unknown setting {name!r}; settings: {', '.join(settings)}")
+    return section, name, parse_setting(hints[name], raw, path)
 
 
 def add_config_flags(parser: argparse.ArgumentParser, *, beam_arg_help: str, set_examples: str) -> None:

@@ -90,6 +90,20 @@ def test_overrides_parse_types_and_revalidate():
         apply_overrides(config, ["trainer.max_epochs"])
 
 
+def test_settings_that_hold_only_together_apply_in_any_order():
+    """trainer.loss=auc needs batches with positives; the check runs once every --set is read."""
+    for order in (
+        ["trainer.loss=auc", "trainer.min_batch_positives=2"],
+        ["trainer.min_batch_positives=2", "trainer.loss=auc"],
+    ):
+        config = apply_overrides(_config(), order)
+        assert (config.trainer.loss, config.trainer.min_batch_positives) == ("auc", 2)
+    with pytest.raises(ConfigError, match="trainer.loss=auc learns from positive-negative pairs"):
+        apply_overrides(_config(), ["trainer.loss=auc"])
+    later = apply_overrides(_config(), ["trainer.max_epochs=3", "trainer.max_epochs=5"])
+    assert later.trainer.max_epochs == 5, "a later assignment of the same setting wins"
+
+
 @pytest.mark.parametrize(
     "evaluator",
     [

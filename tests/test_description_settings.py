@@ -43,6 +43,12 @@ def test_settings_read_as_the_assignments_set_would_take(tmp_path):
     assert config.rebalance.target_counts == (("0", 300), ("1", 60)), "class names are text, as --set reads them"
 
 
+def test_settings_that_hold_only_together_apply_in_the_order_written(tmp_path):
+    description = _description(tmp_path, {"trainer": {"loss": "auc", "min_batch_positives": 2}})
+    config = configure(_config(), description, [])
+    assert (config.trainer.loss, config.trainer.min_batch_positives) == ("auc", 2)
+
+
 def test_the_command_line_wins_over_the_description(tmp_path):
     description = _description(tmp_path, {"trainer": {"model": "rf", "max_epochs": 7}})
     config = configure(_config(), description, ["trainer.model=mlp"])
@@ -64,6 +70,10 @@ def test_a_description_without_settings_leaves_the_defaults(tmp_path):
         ({"trainer": {"model": "xgboost"}}, r"settings.trainer.model: trainer.model must be one of .*got 'xgboost'"),
         ({"trainer": {"max_epochs": "ten"}}, r"settings.trainer.max_epochs: trainer.max_epochs='ten'.*expected an int"),
         ({"evaluator": {"min_recall": 2}}, r"settings.evaluator.min_recall: evaluator.min_recall must be in"),
+        (
+            {"trainer": {"max_epochs": 3, "loss": "auc"}},
+            r"settings.trainer.loss: trainer.loss=auc learns from positive-negative pairs",
+        ),
     ],
 )
 def test_a_bad_setting_is_one_line_naming_the_file_and_key(tmp_path, settings, message):

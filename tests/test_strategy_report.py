@@ -19,7 +19,7 @@ from sklearn import metrics as skm
 from tfx.types import artifact_utils
 from tfx.types.artifact import Artifact
 
-from benchmarks.strategy_report import cli, inputs, metrics, render, runs
+from benchmarks.strategy_report import choice, cli, inputs, metrics, render, runs
 from pipeline import harness
 from pipeline.config import PipelineConfig
 from tests import tables
@@ -39,6 +39,11 @@ FAST_ARGS = (
     "2",
     "--set",
     "trainer.gbt_num_trees=30",
+    # The runner's own model is then the gbt row, which the advice compares the best on valid with.
+    "--set",
+    "trainer.model=gbt",
+    "--set",
+    "trainer.gbt_example_weights=none",
     "--beam-arg=--direct_running_mode=in_memory",
 )
 
@@ -98,6 +103,26 @@ def test_valid_figures_are_the_served_models_on_the_split_that_tuned_them(report
         f"best on valid PR-AUC, the choice to make without looking at eval: <b>{best}</b>"
         in (report_dir / cli.REPORT_HTML).read_text()
     )
+
+
+def test_the_advice_weighs_the_best_on_valid_against_the_runners_own_row(report_dir, report):
+    advice = report["choice"]
+    assert advice["current"] == "gbt" and advice["best_on_valid"] == report["best_on_valid"]
+    assert (advice["resamples"], advice["confidence"], advice["seed"]) == (1000, 0.95, 42)
+    assert f"Model to train: {advice['message']}" in (report_dir / cli.REPORT_HTML).read_text().replace("&#x27;", "'")
+    if advice["best_on_valid"] == "gbt":
+        assert advice["decision"] == "keep" and advice["message"] == "keep gbt: best on valid"
+        return
+    valid = {name: runs.load_valid_predictions(report_dir, name) for name in ("gbt", advice["best_on_valid"])}
+    lead = choice.paired_lead(
+        valid["gbt"]["labels"],
+        valid[advice["best_on_valid"]]["probabilities"],
+        valid["gbt"]["probabilities"],
+        choice.ranking_score(None),
+        choice.ChoiceParameters(),
+    )
+    assert advice["share_ahead"] == lead.share_ahead and advice["lead"] == pytest.approx(lead.lead)
+    assert advice["decision"] == ("switch" if lead.share_ahead >= 0.95 else "keep")
 
 
 def test_html_is_self_contained_with_embedded_images(report_dir):

@@ -19,7 +19,9 @@ from tests import tables
 from tests.script_runs import read_report, run_strategy_report, saved_predictions
 
 STRATEGIES = ("class_weights", "smote")
-FAST_ARGS = ("--max-epochs", "2", "--batch-size", "64", "--hidden-units", "16")
+# The runner's own model is then the class_weights row: one MLP with balanced class weights.
+FAST_ARGS = ("--max-epochs", "2", "--batch-size", "64", "--hidden-units", "16", "--set", "trainer.model=mlp")
+FAST_ARGS += ("--set", "trainer.loss=weighted_bce")
 NAMES = tables.FAILURE_CLASSES
 PROTECTED = tuple(NAMES.index(name) for name in tables.PROTECTED_FAILURES)
 
@@ -104,6 +106,17 @@ def test_valid_macro_pr_auc_ranks_the_strategies_without_eval(report_dir, report
     results = report["strategies"]
     # Ranked on valid by the report's own ranking metric, the protected classes' mean PR-AUC.
     assert report["best_on_valid"] == max(STRATEGIES, key=lambda name: results[name]["valid"]["protected_mean_pr_auc"])
+    advice = report["choice"]
+    assert advice["current"] == "class_weights" and advice["metric"] == "protected_mean_pr_auc"
+    if report["best_on_valid"] == "class_weights":
+        assert advice["decision"] == "keep"
+    else:
+        assert advice["decision"] == ("switch" if advice["share_ahead"] >= 0.95 else "keep")
+    if advice["decision"] == "switch":
+        # SMOTE's per-class targets come with it: the runner would otherwise grow no class.
+        assert advice["settings"]["trainer"] == {"loss": "bce"}
+        rebalance = advice["settings"]["rebalance"]
+        assert rebalance["strategy"] == "smote" and rebalance["target_counts"]
 
 
 def test_per_class_figures_match_scikit_learn_on_the_saved_predictions(report_dir, report):

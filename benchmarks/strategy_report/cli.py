@@ -11,11 +11,17 @@ import sys
 import time
 from typing import Any, Dict, Optional, Sequence
 
-from benchmarks.strategy_report import classes, inputs, render_classes
+from benchmarks.strategy_report import choice, classes, inputs, render_classes
 from benchmarks.strategy_report.metrics import TARGET_PR_AUC, TARGET_PRECISION, TARGET_RECALL, TARGET_ROC_AUC
 from benchmarks.strategy_report.render import markdown_table, plot_curves, render_html
-from benchmarks.strategy_report.runs import cpu_seconds, run_strategy, write_atomically
-from benchmarks.strategy_report.strategies import STRATEGY_NAMES, Strategy, StrategyReportError, selected_strategies
+from benchmarks.strategy_report.runs import cpu_seconds, load_valid_predictions, run_strategy, write_atomically
+from benchmarks.strategy_report.strategies import (
+    STRATEGY_NAMES,
+    Strategy,
+    StrategyReportError,
+    selected_strategies,
+    strategy_config,
+)
 from components.rebalance.plan import SYNTHESIS_STRATEGIES
 from pipeline import harness
 from pipeline.config import PipelineConfig
@@ -70,6 +76,20 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         default=ENSEMBLE_MEMBERS,
         help="trainer.ensemble_members of the ensemble strategies (the pipeline's default trains one model)",
     )
+    defaults = choice.ChoiceParameters()
+    parser.add_argument(
+        "--choice-resamples",
+        type=int,
+        default=defaults.resamples,
+        help="paired bootstrap resamples of valid behind the advice to keep or switch the model",
+    )
+    parser.add_argument(
+        "--choice-confidence",
+        type=float,
+        default=defaults.confidence,
+        help="share of those resamples the best row on valid must lead the current one in to advise a switch",
+    )
+    parser.add_argument("--choice-seed", type=int, default=defaults.seed, help="seed of those resamples")
     add_config_flags(
         parser,
         beam_arg_help="Beam pipeline argument for ExampleGen and Rebalance, repeatable (default: "
@@ -79,6 +99,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     args.beam_args = tuple(args.beam_args) if args.beam_args else DEFAULT_BEAM_ARGS
+    args.choice = choice.ChoiceParameters(args.choice_resamples, args.choice_confidence, args.choice_seed)
     return args
 
 
@@ -87,6 +108,24 @@ def build_config(args: argparse.Namespace, described: DatasetDescription, output
 
     The model's input columns are added after data prep (`pipeline.prepare.with_columns`).
     """
+    config = _configure(args, described, output, ensemble_members=args.ensemble_members)
+    members = config.trainer.ensemble_members
+    if members < 2:
+        raise StrategyReportError(f"--ensemble-members must be >= 2 for an ensemble, got {members}")
+    return config
+
+
+def runner_config(args: argparse.Namespace, described: DatasetDescription, output: pathlib.Path) -> PipelineConfig:
+    """What `local_runner.py` would train with this description, `--set`s and model flags: the current row's config.
+
+    `--ensemble-members` sizes the report's ensemble rows only, so it is left out.
+    """
+    return _configure(args, described, output, ensemble_members=None)
+
+
+def _configure(
+    args: argparse.Namespace, described: DatasetDescription, output: pathlib.Path, ensemble_members: Optional[int]
+) -> PipelineConfig:
     overrides = list(args.overrides)
     flag_settings = {
         "trainer.max_epochs": args.max_epochs,
@@ -96,7 +135,7 @@ def build_config(args: argparse.Namespace, described: DatasetDescription, output
         "trainer.early_stopping_patience": args.patience,
         "trainer.threshold_rule": args.threshold_rule,
         "rebalance.target_ratio": args.target_ratio,
-        "trainer.ensemble_members": args.ensemble_members,
+        "trainer.ensemble_members": ensemble_members,
     }
     overrides += [f"{name}={value}" for name, value in flag_settings.items() if value is not None]
     config = PipelineConfig(
@@ -108,11 +147,7 @@ def build_config(args: argparse.Namespace, described: DatasetDescription, output
         beam_pipeline_args=tuple(args.beam_args),
         **described.config_names(),
     )
-    config = configure(config, described, overrides)
-    members = config.trainer.ensemble_members
-    if members < 2:
-        raise StrategyReportError(f"--ensemble-members must be >= 2 for an ensemble, got {members}")
-    return config
+    return configure(config, described, overrides)
 
 
 def run(args: argparse.Namespace, argv: Sequence[str]) -> Dict[str, Any]:
@@ -128,6 +163,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> Dict[str, Any]:
     (span,) = prepared.spans.values()
     print(f"data: {span.folder} ({span.rows} rows, classes {span.class_counts})", flush=True)
     config = with_columns(config, prepared)
+    runner = with_columns(runner_config(args, described, output), prepared)
     _check_synthesis_features(strategies, config)
     examples, examples_seconds = inputs.examples_once(config, prepared, output)
     schema = harness.make_schema(examples, config, output)
@@ -161,6 +197,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> Dict[str, Any]:
         "strategy_order": list(results),
     }
     report.update(_multiclass_summary(results, config, skipped) if config.multiclass else _binary_summary(results))
+    report["choice"] = _advice(args, results, strategies, runner, output, train_counts)
     report["wall_seconds"] = round(time.monotonic() - started, 1)
     report["cpu_seconds"] = round(cpu_seconds() - cpu_started, 1)
     report["cpu_count"] = os.cpu_count()
@@ -172,6 +209,28 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> Dict[str, Any]:
     write_atomically(output / REPORT_JSON, (json.dumps(report, indent=2, sort_keys=True) + "\n").encode())
     write_atomically(output / REPORT_HTML, page.encode())
     return report
+
+
+def _advice(
+    args: argparse.Namespace,
+    results: Dict[str, Any],
+    strategies: Sequence[Strategy],
+    runner: PipelineConfig,
+    output: pathlib.Path,
+    train_counts,
+) -> Dict[str, Any]:
+    """`choice.choose` over the rows run: keep the runner's model, or switch to the best on valid."""
+    by_name = {strategy.name: strategy for strategy in strategies}
+    metric = "protected_mean_pr_auc" if runner.multiclass else "pr_auc"
+    return choice.choose(
+        results,
+        {name: load_valid_predictions(output, name) for name in results},
+        choice.current_row(runner, strategies, train_counts),
+        metric,
+        runner.protected_classes if runner.multiclass else None,
+        args.choice,
+        lambda name: choice.settings_change(runner, strategy_config(runner, by_name[name], train_counts)),
+    )
 
 
 def _check_synthesis_features(strategies: Sequence[Strategy], config: PipelineConfig) -> None:
@@ -203,7 +262,7 @@ def _binary_summary(results: Dict[str, Any]) -> Dict[str, Any]:
         "eval_split": {"rows": any_result["overall"]["rows"], "positives": any_result["overall"]["positives"]},
         "ranking_by_pr_auc": ranked,
         "best_by_pr_auc": ranked[0],
-        "best_on_valid": _best_on_valid(results, "pr_auc"),
+        "best_on_valid": choice.best_on_valid(results, "pr_auc"),
         "quality_target": {
             "pr_auc": TARGET_PR_AUC,
             "roc_auc": TARGET_ROC_AUC,
@@ -212,11 +271,6 @@ def _binary_summary(results: Dict[str, Any]) -> Dict[str, Any]:
         },
         "quality_target_met_by": [name for name in ranked if results[name]["quality_target"]["met"]],
     }
-
-
-def _best_on_valid(results: Dict[str, Any], metric: str) -> str:
-    """The strategy whose model ranks best on valid: the choice a user can make without looking at eval."""
-    return max(results, key=lambda name: results[name]["valid"][metric] or 0.0)
 
 
 def _multiclass_summary(results: Dict[str, Any], config: PipelineConfig, skipped: Sequence[str]) -> Dict[str, Any]:
@@ -236,7 +290,7 @@ def _multiclass_summary(results: Dict[str, Any], config: PipelineConfig, skipped
         "ranking_metric": classes.RANKING_METRIC,
         "ranking": ranked,
         "best": ranked[0],
-        "best_on_valid": _best_on_valid(results, "protected_mean_pr_auc"),
+        "best_on_valid": choice.best_on_valid(results, "protected_mean_pr_auc"),
         "skipped_strategies": list(skipped),
     }
 
@@ -264,5 +318,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             f"{report['quality_target_met_by'] or 'none'}; wall time {report['wall_seconds']:.0f} s",
             flush=True,
         )
+    print(f"model to train: {report['choice']['message']}", flush=True)
     print(f"wrote {pathlib.Path(args.output).resolve() / REPORT_HTML} and {REPORT_JSON}", flush=True)
     return 0

@@ -163,6 +163,7 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, str]) -> str:
         f"at precision &ge; {TARGET_PRECISION} at the tuned threshold): "
         f"{'met' if report['quality_target_met_by'] else 'not met'}"
         f"{' by ' + ', '.join(report['quality_target_met_by']) if report['quality_target_met_by'] else ''}.</p>",
+        f"<p>Model to train: {html.escape(report['choice']['message'])}.</p>",
         "<h2>Overall metrics (eval split)</h2>",
         _table(OVERALL_HEADERS, overall_rows(results)),
         "<h2>Curves</h2>",

@@ -178,6 +178,7 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, str]) -> str:
         f"{report['cpu_seconds']:.0f} s on {report['cpu_count']} cores.</p>",
         f"<p>Best by {html.escape(report['ranking_metric'])}: <b>{html.escape(report['best'])}</b>; best by the same "
         f"on valid, the choice to make without looking at eval: <b>{html.escape(report['best_on_valid'])}</b>.</p>",
+        f"<p>Model to train: {html.escape(report['choice']['message'])}.</p>",
         f"<p>Skipped (binary only):</p><ul>{skipped}</ul>" if skipped else "",
         "<h2>Overall metrics (eval split)</h2>",
         _table(OVERALL_HEADERS, overall_rows(results)),

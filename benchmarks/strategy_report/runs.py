@@ -56,6 +56,17 @@ def _write_arrays(path: pathlib.Path, arrays: Mapping[str, np.ndarray]) -> None:
     write_atomically(path, buffer.getvalue())
 
 
+def strategy_dir(output: pathlib.Path, name: str) -> pathlib.Path:
+    """Where strategy `name` of the report folder `output` keeps its model, predictions and result."""
+    return output / "strategies" / name
+
+
+def load_valid_predictions(output: pathlib.Path, name: str) -> Dict[str, np.ndarray]:
+    """Strategy `name`'s saved valid `labels` and `probabilities` under the report folder `output`."""
+    with np.load(strategy_dir(output, name) / VALID_PREDICTIONS_FILE) as saved:
+        return {key: saved[key] for key in ("labels", "probabilities")}
+
+
 def _fingerprint(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -192,7 +203,7 @@ def run_strategy(
 
     config = strategy_config(base, strategy, train_counts)
     description = strategy.describe(config.multiclass)
-    workdir = output / "strategies" / strategy.name
+    workdir = strategy_dir(output, strategy.name)
     settings = {
         "version": RESULT_VERSION,
         "trainer": trainer_custom_config(config),
