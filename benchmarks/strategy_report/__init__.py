@@ -22,7 +22,10 @@ What one run does:
    `strategies/<name>/predictions.npz`;
 4. computes PR-AUC (average precision), ROC-AUC and precision/recall/F1 at the threshold the
    Trainer tuned on `valid` (read from `training_report.json`), overall and per slice;
-5. writes `report.json` (every figure) and a self-contained `report.html` (inline PNGs).
+5. advises which model to train (`choice`): the row that trains what the runner would with this
+   description and flags stays unless the best row on valid leads it in >= 95% of paired,
+   class-stratified bootstrap resamples of valid; a switch comes with its `settings:` entry;
+6. writes `report.json` (every figure) and a self-contained `report.html` (inline PNGs).
 
 A multiclass description (`label.classes`) gets the strategies that apply to k classes (the
 binary-only ones are skipped with a line saying why, or refused when named), Rebalance targets
@@ -32,6 +35,7 @@ protected classes' lowest recall and mean PR-AUC (the ranking), PR and ROC curve
 confusion matrix, and the same per slice.
 
 Modules: `strategies` (what each strategy changes), `inputs` (data prep, Examples, schema),
-`runs` (running and reusing each strategy), `metrics`, `classes` (per-class figures),
-`render` and `render_classes` (HTML, plots, Markdown) and `cli` (flags and `main`).
+`runs` (running and reusing each strategy), `metrics`, `classes` (per-class figures), `choice`
+(keep or switch the model), `render` and `render_classes` (HTML, plots, Markdown) and `cli`
+(flags and `main`).
 """
