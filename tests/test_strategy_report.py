@@ -251,6 +251,8 @@ def test_bad_arguments_fail_before_anything_is_written(tmp_path, capsys):
     assert cli.main(["--output", str(output), "--set", "trainer.focal_gamma=-1"]) == 2
     assert "focal_gamma must be >= 0" in capsys.readouterr().err
     assert cli.main(["--output", str(output), "--ensemble-members", "1"]) == 2
+    assert cli.main(["--output", str(output), "--choice-confidence", "1"]) == 2
+    assert "--choice-confidence must be in [0.5, 1), got 1.0" in capsys.readouterr().err
     missing = tmp_path / "missing.csv"
     assert cli.main(["--output", str(output), "--data", str(missing)]) == 2
     assert str(missing) in capsys.readouterr().err

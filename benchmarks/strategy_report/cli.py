@@ -99,7 +99,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     args.beam_args = tuple(args.beam_args) if args.beam_args else DEFAULT_BEAM_ARGS
-    args.choice = choice.ChoiceParameters(args.choice_resamples, args.choice_confidence, args.choice_seed)
     return args
 
 
@@ -154,6 +153,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> Dict[str, Any]:
     """Prepares the data, runs every chosen strategy, writes report.json and report.html; returns the report."""
     started, cpu_started = time.monotonic(), cpu_seconds()
     output = pathlib.Path(args.output).resolve()
+    advice_parameters = choice.ChoiceParameters(args.choice_resamples, args.choice_confidence, args.choice_seed)
     described = inputs.description(args.dataset, args.data)
     config = build_config(args, described, output)
     strategies, skipped = selected_strategies(args.strategies, config.multiclass)
@@ -197,7 +197,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> Dict[str, Any]:
         "strategy_order": list(results),
     }
     report.update(_multiclass_summary(results, config, skipped) if config.multiclass else _binary_summary(results))
-    report["choice"] = _advice(args, results, strategies, runner, output, train_counts)
+    report["choice"] = _advice(advice_parameters, results, strategies, runner, output, train_counts)
     report["wall_seconds"] = round(time.monotonic() - started, 1)
     report["cpu_seconds"] = round(cpu_seconds() - cpu_started, 1)
     report["cpu_count"] = os.cpu_count()
@@ -212,7 +212,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> Dict[str, Any]:
 
 
 def _advice(
-    args: argparse.Namespace,
+    parameters: choice.ChoiceParameters,
     results: Dict[str, Any],
     strategies: Sequence[Strategy],
     runner: PipelineConfig,
@@ -228,7 +228,7 @@ def _advice(
         choice.current_row(runner, strategies, train_counts),
         metric,
         runner.protected_classes if runner.multiclass else None,
-        args.choice,
+        parameters,
         lambda name: choice.settings_change(runner, strategy_config(runner, by_name[name], train_counts)),
     )
 
