@@ -137,7 +137,21 @@ def test_an_unclear_lead_keeps_the_current_row():
     current = "none" if best == "rf" else "rf"
     advice = _advise(valid, current)
     assert advice["decision"] == "keep" and advice["recommended"] == current
-    assert advice["share_ahead"] < FAST.confidence and "under the 95% a switch needs" in advice["message"]
+    assert advice["required_share"] == pytest.approx(0.95)
+    assert advice["share_ahead"] < 0.95 and "under the 95.0% a switch over 1 other row(s) needs" in advice["message"]
+
+
+def test_the_share_a_switch_needs_grows_with_the_rows_it_was_picked_from():
+    assert choice.required_share(FAST, 1) == pytest.approx(0.95)
+    assert choice.required_share(FAST, 2) == pytest.approx(0.975)
+    assert choice.required_share(FAST, 4) == pytest.approx(0.9875)
+    rng = np.random.default_rng(9)
+    labels = _binary()
+    base = _scores(labels, rng, 2.0)
+    valid = {name: {"labels": labels, "probabilities": base} for name in ("mlp_rf", "none", "gbt")}
+    valid["rf"] = {"labels": labels, "probabilities": _scores(labels, rng, 4.0)}
+    advice = _advise(valid, "mlp_rf")
+    assert advice["required_share"] == pytest.approx(1.0 - 0.05 / 3) and advice["decision"] == "switch"
 
 
 @pytest.mark.parametrize(

@@ -122,7 +122,8 @@ def test_the_advice_weighs_the_best_on_valid_against_the_runners_own_row(report_
         choice.ChoiceParameters(),
     )
     assert advice["share_ahead"] == lead.share_ahead and advice["lead"] == pytest.approx(lead.lead)
-    assert advice["decision"] == ("switch" if lead.share_ahead >= 0.95 else "keep")
+    assert advice["required_share"] == pytest.approx(1.0 - 0.05 / (len(STRATEGIES) - 1))
+    assert advice["decision"] == ("switch" if lead.share_ahead >= advice["required_share"] else "keep")
 
 
 def test_html_is_self_contained_with_embedded_images(report_dir):

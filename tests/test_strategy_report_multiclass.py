@@ -108,10 +108,11 @@ def test_valid_macro_pr_auc_ranks_the_strategies_without_eval(report_dir, report
     assert report["best_on_valid"] == max(STRATEGIES, key=lambda name: results[name]["valid"]["protected_mean_pr_auc"])
     advice = report["choice"]
     assert advice["current"] == "class_weights" and advice["metric"] == "protected_mean_pr_auc"
+    assert advice["required_share"] == pytest.approx(0.95), "one row besides the current one"
     if report["best_on_valid"] == "class_weights":
         assert advice["decision"] == "keep"
     else:
-        assert advice["decision"] == ("switch" if advice["share_ahead"] >= 0.95 else "keep")
+        assert advice["decision"] == ("switch" if advice["share_ahead"] >= advice["required_share"] else "keep")
     if advice["decision"] == "switch":
         # SMOTE's per-class targets come with it: the runner would otherwise grow no class.
         assert advice["settings"]["trainer"] == {"loss": "bce"}
