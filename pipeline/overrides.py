@@ -30,9 +30,8 @@ def configure(config: PipelineConfig, description: DatasetDescription, assignmen
 def apply_description_settings(config: PipelineConfig, description: DatasetDescription) -> PipelineConfig:
     """A copy of `config` with the description's `settings:` applied; a bad one names the file and key.
 
-    Each value is parsed alone first, so that a bad one names its key; the checks between settings
-    then run once on them all, like `apply_overrides`, and a failing one names the first key at which
-    the settings read so far fail.
+    The settings are applied together, like `apply_overrides`; a failure (a bad value, or a check
+    between settings) names the first key at which the settings read so far fail.
     """
     sections = [
         field.name
@@ -46,10 +45,6 @@ def apply_description_settings(config: PipelineConfig, description: DatasetDescr
             raise DescriptionError(
                 f"{description.path}: settings.{section}: unknown section; sections: {', '.join(sections)}"
             )
-        try:
-            _parse_assignment(config, assignment)
-        except ConfigError as error:
-            raise DescriptionError(f"{description.path}: settings.{path}: {error}") from None
     try:
         return apply_overrides(config, description.settings)
     except ConfigError as whole:

@@ -96,7 +96,13 @@ def _results(valid):
 
 def _advise(valid, current, change=None):
     return choice.choose(
-        _results(valid), valid, current, "pr_auc", None, FAST, lambda name: change or {"trainer": {"model": name}}
+        _results(valid),
+        valid.__getitem__,
+        current,
+        "pr_auc",
+        None,
+        FAST,
+        lambda name: change or {"trainer": {"model": name}},
     )
 
 

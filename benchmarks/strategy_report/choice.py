@@ -165,7 +165,7 @@ def best_on_valid(results: Mapping[str, Mapping[str, Any]], metric: str) -> str:
 
 def choose(
     results: Mapping[str, Mapping[str, Any]],
-    valid_predictions: Mapping[str, Mapping[str, np.ndarray]],
+    load_valid: Callable[[str], Mapping[str, np.ndarray]],
     current: Optional[str],
     metric: str,
     protected: Optional[Sequence[int]],
@@ -174,8 +174,9 @@ def choose(
 ) -> Dict[str, Any]:
     """The report's advice: keep `current` or switch to the best row on valid, with the evidence.
 
-    `results` holds each row's `valid[metric]`; `valid_predictions` each row's valid `labels` and
-    `probabilities`; `change_for(name)` the settings that make the runner train row `name`.
+    `results` holds each row's `valid[metric]`; `load_valid(name)` reads row `name`'s valid `labels`
+    and `probabilities` (only the two rows compared are read); `change_for(name)` the settings that
+    make the runner train row `name`.
     """
     best = best_on_valid(results, metric)
     advice: Dict[str, Any] = {
@@ -198,16 +199,17 @@ def choose(
         }
     if best == current:
         return {**advice, "decision": "keep", "recommended": current, "message": f"keep {current}: best on valid"}
-    labels = np.asarray(valid_predictions[current]["labels"])
-    if not np.array_equal(labels, valid_predictions[best]["labels"]):
+    challenger, incumbent = load_valid(best), load_valid(current)
+    labels = np.asarray(incumbent["labels"])
+    if not np.array_equal(labels, challenger["labels"]):
         raise StrategyReportError(
             f"the valid predictions of {best} and {current} hold different rows; "
             "run the report again into a fresh --output"
         )
     lead = paired_lead(
         labels,
-        np.asarray(valid_predictions[best]["probabilities"]),
-        np.asarray(valid_predictions[current]["probabilities"]),
+        np.asarray(challenger["probabilities"]),
+        np.asarray(incumbent["probabilities"]),
         ranking_score(protected),
         parameters,
     )

@@ -224,7 +224,7 @@ def _advice(
     metric = "protected_mean_pr_auc" if runner.multiclass else "pr_auc"
     return choice.choose(
         results,
-        {name: load_valid_predictions(output, name) for name in results},
+        lambda name: load_valid_predictions(output, name),
         choice.current_row(runner, strategies, train_counts),
         metric,
         runner.protected_classes if runner.multiclass else None,
